@@ -1,0 +1,34 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// Release builds of the numeric code want the host's SIMD units: the README's build passes
+/// `-Xswiftc -target-cpu -Xswiftc native`; leave it out for a portable binary.
+let package = Package(
+    name: "Magpie",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "MagpieModel", targets: ["MagpieModel"]),
+        .library(name: "MagpieEngine", targets: ["MagpieEngine"]),
+        .library(name: "MagpieVision", targets: ["MagpieVision"]),
+        .executable(name: "magpie", targets: ["magpie"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg62-turbo-dev"]), .brew(["jpeg-turbo"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        .target(name: "MagpieModel"),
+        .target(name: "MagpieEngine", dependencies: ["MagpieModel"]),
+        .target(name: "MagpieVision", dependencies: ["MagpieEngine", "MagpieModel", "CJPEG", "CPNG"]),
+        .executableTarget(name: "magpie", dependencies: [
+            "MagpieModel", "MagpieEngine", "MagpieVision",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "MagpieModelTests", dependencies: ["MagpieModel"]),
+        .testTarget(name: "MagpieEngineTests", dependencies: ["MagpieEngine", "MagpieModel"]),
+        .testTarget(name: "MagpieVisionTests", dependencies: ["MagpieVision", "MagpieEngine", "MagpieModel"]),
+    ]
+)
