@@ -31,22 +31,3 @@ enum OperatorRegistry {
         return problems
     }
 }
-
-/// Convolution, pooling, dense and reduction operators (`Ops/Conv2D.swift`, ...).
-enum ConvolutionOperators {
-    static let all: [OperatorRegistration] = [
-    ]
-}
-
-/// Arithmetic, activation and quantization operators.
-enum ElementwiseOperators {
-    static let all: [OperatorRegistration] = [
-    ]
-}
-
-/// Shape, data movement, resizing and arg-max operators.
-enum ShapeOperators {
-    static let all: [OperatorRegistration] = [
-        Reshape.registration,
-    ]
-}

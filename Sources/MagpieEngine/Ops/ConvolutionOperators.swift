@@ -1,0 +1,6 @@
+/// The registrations of this group; the one table is `OperatorRegistry`.
+/// Convolution, pooling, dense and reduction operators (`Ops/Conv2D.swift`, ...).
+enum ConvolutionOperators {
+    static let all: [OperatorRegistration] = [
+    ]
+}
