@@ -27,8 +27,9 @@ let package = Package(
             "MagpieModel", "MagpieEngine", "MagpieVision",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "MagpieModelTests", dependencies: ["MagpieModel"]),
-        .testTarget(name: "MagpieEngineTests", dependencies: ["MagpieEngine", "MagpieModel"]),
-        .testTarget(name: "MagpieVisionTests", dependencies: ["MagpieVision", "MagpieEngine", "MagpieModel"]),
+        .target(name: "MagpieTestSupport", dependencies: ["MagpieModel"]),
+        .testTarget(name: "MagpieModelTests", dependencies: ["MagpieModel", "MagpieTestSupport"]),
+        .testTarget(name: "MagpieEngineTests", dependencies: ["MagpieEngine", "MagpieModel", "MagpieTestSupport"]),
+        .testTarget(name: "MagpieVisionTests", dependencies: ["MagpieVision", "MagpieEngine", "MagpieModel", "MagpieTestSupport"]),
     ]
 )
