@@ -27,7 +27,7 @@ let package = Package(
             "MagpieModel", "MagpieEngine", "MagpieVision",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .target(name: "MagpieTestSupport", dependencies: ["MagpieModel"]),
+        .target(name: "MagpieTestSupport", dependencies: ["MagpieModel", "MagpieEngine"]),
         .testTarget(name: "MagpieModelTests", dependencies: ["MagpieModel", "MagpieTestSupport"]),
         .testTarget(name: "MagpieEngineTests", dependencies: ["MagpieEngine", "MagpieModel", "MagpieTestSupport"]),
         .testTarget(name: "MagpieVisionTests", dependencies: ["MagpieVision", "MagpieEngine", "MagpieModel", "MagpieTestSupport"]),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import MagpieModel
 import MagpieEngine
 
@@ -8,9 +9,10 @@ struct Magpie: ParsableCommand {
         commandName: "magpie",
         abstract: "Run, inspect and benchmark TensorFlow Lite models on the CPU.")
     @Argument var path: String
+    @Argument var out: String
     func run() throws {
         let m = try Model(contentsOfFile: path)
-        print(m.subgraphs[0].tensors.count, m.operatorCodes.map(\.displayName))
-        do { _ = try Interpreter(model: m) } catch { print(error) }
+        let bytes = ModelWriter.serialize(ModelDefinition(m))
+        try Data(bytes).write(to: URL(fileURLWithPath: out))
     }
 }

@@ -1,0 +1,145 @@
+import Foundation
+import MagpieEngine
+import MagpieModel
+
+/// Builds small .tflite models (usually one operator) for operator tests, runs them in Magpie and, where LiteRT is
+/// installed, in LiteRT's reference kernels for a differential check.
+public struct OpModelBuilder {
+    public var definition = ModelDefinition()
+    public private(set) var tensors: [TensorDescription] = []
+    public private(set) var inputs: [Int] = []
+    public private(set) var outputs: [Int] = []
+    public private(set) var operators: [OperatorDescription] = []
+
+    public init() {}
+
+    /// Adds a graph input tensor and returns its index.
+    @discardableResult
+    public mutating func input(_ name: String, _ type: TensorType, _ shape: [Int],
+                               quantization: QuantizationParameters? = nil) -> Int {
+        tensors.append(TensorDescription(name: name, type: type, shape: shape, quantization: quantization))
+        inputs.append(tensors.count - 1)
+        return tensors.count - 1
+    }
+
+    /// Adds a constant tensor holding `bytes` and returns its index.
+    @discardableResult
+    public mutating func constant(_ name: String, _ type: TensorType, _ shape: [Int], bytes: [UInt8],
+                                  quantization: QuantizationParameters? = nil) -> Int {
+        let buffer = definition.addBuffer(bytes)
+        tensors.append(TensorDescription(name: name, type: type, shape: shape, buffer: buffer, quantization: quantization))
+        return tensors.count - 1
+    }
+
+    /// Adds an intermediate or output tensor; `isOutput` makes it a graph output.
+    @discardableResult
+    public mutating func tensor(_ name: String, _ type: TensorType, _ shape: [Int],
+                                quantization: QuantizationParameters? = nil, isOutput: Bool = true) -> Int {
+        tensors.append(TensorDescription(name: name, type: type, shape: shape, quantization: quantization))
+        if isOutput { outputs.append(tensors.count - 1) }
+        return tensors.count - 1
+    }
+
+    /// Adds an operator.
+    public mutating func op(_ builtin: BuiltinOperator, inputs: [Int], outputs: [Int], options: OperatorOptions = .none,
+                            version: Int = 1) {
+        let code = definition.operatorCodeIndex(builtin, version: version)
+        operators.append(OperatorDescription(opcodeIndex: code, inputs: inputs, outputs: outputs, options: options))
+    }
+
+    /// The .tflite bytes.
+    public func build() -> [UInt8] {
+        var d = definition
+        d.subgraphs = [Subgraph(name: "main", tensors: tensors, inputs: inputs, outputs: outputs, operators: operators)]
+        return ModelWriter.serialize(d)
+    }
+
+    /// Builds the model and runs it in Magpie with the given kernels; returns each output's bytes.
+    public func run(_ inputData: [[UInt8]], kernels: KernelSet = .reference, threads: Int = 1) throws -> [[UInt8]] {
+        let interpreter = try Interpreter(model: try Model(data: build()),
+                                          options: .init(threadCount: threads, kernels: kernels))
+        try interpreter.allocateTensors()
+        for (i, data) in inputData.enumerated() { try interpreter.copy(Data(data), toInputAt: i) }
+        try interpreter.invoke()
+        return try (0..<interpreter.outputTensorCount).map { Array(try interpreter.output(at: $0).data) }
+    }
+}
+
+/// LiteRT's reference kernels through `scripts/litert_reference.py`, when Python and ai-edge-litert are installed.
+public enum LiteRTReference {
+    /// Why LiteRT cannot be used here, or nil when it can. Tests skip with this message.
+    public static let unavailableReason: String? = {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", "import ai_edge_litert.interpreter, numpy"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { return "python3 not found; the LiteRT differential check needs python3 with ai-edge-litert" }
+        p.waitUntilExit()
+        return p.terminationStatus == 0 ? nil : "ai-edge-litert is not installed (pip install ai-edge-litert numpy); LiteRT differential check skipped"
+    }()
+
+    public enum Outcome: Equatable {
+        case outputs([[UInt8]])
+        /// LiteRT refused the model; its message.
+        case refused(String)
+    }
+
+    /// Runs `model` in LiteRT's reference kernels.
+    public static func run(model: [UInt8], inputs: [[UInt8]], outputCount: Int, resolver: String = "ref") throws -> Outcome {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("magpie-litert-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let modelURL = dir.appendingPathComponent("model.tflite")
+        try Data(model).write(to: modelURL)
+        var inputPaths: [String] = []
+        for (i, data) in inputs.enumerated() {
+            let url = dir.appendingPathComponent("in\(i).bin")
+            try Data(data).write(to: url)
+            inputPaths.append(url.path)
+        }
+        let outputPaths = (0..<outputCount).map { dir.appendingPathComponent("out\($0).bin").path }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", TestData.packageRoot.appendingPathComponent("scripts/litert_reference.py").path,
+                       modelURL.path, "--resolver", resolver, "--inputs"] + inputPaths + ["--outputs"] + outputPaths
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        switch p.terminationStatus {
+        case 0: return .outputs(try outputPaths.map { Array(try Data(contentsOf: URL(fileURLWithPath: $0))) })
+        case 3: return .refused(message.trimmingCharacters(in: .whitespacesAndNewlines))
+        default: throw NSError(domain: "LiteRTReference", code: Int(p.terminationStatus),
+                               userInfo: [NSLocalizedDescriptionKey: message])
+        }
+    }
+}
+
+/// Little-endian bytes of numeric arrays, and back.
+public enum Bytes {
+    public static func of<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
+        values.flatMap { v in withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+    }
+    public static func of(_ values: [Float]) -> [UInt8] { of(values.map(\.bitPattern)) }
+    public static func array<T: FixedWidthInteger>(_ bytes: [UInt8], as _: T.Type) -> [T] {
+        let n = bytes.count / MemoryLayout<T>.size
+        return bytes.withUnsafeBytes { raw in (0..<n).map { T(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self)) } }
+    }
+    public static func floats(_ bytes: [UInt8]) -> [Float] { array(bytes, as: UInt32.self).map(Float.init(bitPattern:)) }
+}
+
+/// A small deterministic generator for test data (SplitMix64), so failures reproduce.
+public struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
