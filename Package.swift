@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "MagpieEngine", targets: ["MagpieEngine"]),
         .library(name: "MagpieVision", targets: ["MagpieVision"]),
         .executable(name: "magpie", targets: ["magpie"]),
+        .executable(name: "magpie-fuzz", targets: ["MagpieFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -27,6 +28,7 @@ let package = Package(
             "MagpieModel", "MagpieEngine", "MagpieVision",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "MagpieFuzz", dependencies: ["MagpieModel", "MagpieEngine"]),
         .target(name: "MagpieTestSupport", dependencies: ["MagpieModel", "MagpieEngine"]),
         .testTarget(name: "MagpieModelTests", dependencies: ["MagpieModel", "MagpieTestSupport"]),
         .testTarget(name: "MagpieEngineTests", dependencies: ["MagpieEngine", "MagpieModel", "MagpieTestSupport"]),
