@@ -5,7 +5,7 @@ import PackageDescription
 /// `-Xswiftc -target-cpu -Xswiftc native`; leave it out for a portable binary.
 let package = Package(
     name: "Magpie",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "MagpieModel", targets: ["MagpieModel"]),
         .library(name: "MagpieEngine", targets: ["MagpieEngine"]),
