@@ -17,7 +17,7 @@ extension Model {
     /// - Parameter maxEntrySize: The largest uncompressed entry the archive will extract.
     /// - Returns: The archive, or nil when the file does not end with one.
     /// - Throws: `ModelError` when the file ends with a zip end record but the archive is malformed or unsupported.
-    public func associatedFiles(maxEntrySize: Int = ZipArchive.defaultMaxEntrySize) throws -> ZipArchive? {
+    public func associatedFilesArchive(maxEntrySize: Int = ZipArchive.defaultMaxEntrySize) throws -> ZipArchive? {
         try ZipArchive.appended(to: bytes, maxEntrySize: maxEntrySize)
     }
 
@@ -26,7 +26,7 @@ extension Model {
     /// - Returns: The file's bytes, or nil when there is no archive or no such file in it.
     /// - Throws: `ModelError` when the archive is malformed, or the entry is compressed, too large or corrupt.
     public func associatedFile(named name: String) throws -> [UInt8]? {
-        try associatedFiles()?.data(named: name)
+        try associatedFilesArchive()?.data(named: name)
     }
 
     /// The labels of output `index` of the main subgraph: its `TENSOR_AXIS_LABELS` file, read from the appended zip
@@ -51,7 +51,7 @@ extension Model {
     ///   file or its text is not UTF-8; other `ModelError`s from `ZipArchive.data(of:)`.
     public func labels(in file: ModelMetadata.AssociatedFile) throws -> [String] {
         guard let name = file.name else { throw ModelError.malformed("an associated \(file.type) file has no name") }
-        guard let archive = try associatedFiles() else {
+        guard let archive = try associatedFilesArchive() else {
             throw ModelError.malformed("the metadata names '\(name)', but the model has no appended zip archive")
         }
         guard let data = try archive.data(named: name) else {

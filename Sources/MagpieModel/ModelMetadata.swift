@@ -3,7 +3,7 @@
 ///
 /// It says what the model is, how to prepare its inputs (normalisation, colour space) and how to read its outputs
 /// (label files, score calibration). The files it names are stored in a zip archive appended to the model; see
-/// `Model.labels(forOutput:locale:)` and `Model.associatedFiles()`.
+/// `Model.labels(forOutput:locale:)` and `Model.associatedFilesArchive()`.
 ///
 /// Union members this reader does not know (from newer schemas) are skipped rather than rejected; enum values it does
 /// not know are kept as raw values.
@@ -13,11 +13,15 @@ public struct ModelMetadata: Sendable, Equatable {
     /// The flatbuffer's file identifier.
     public static let fileIdentifier = "M001"
 
+    /// The model's name (e.g. "ImageClassifier").
     public var name: String?
+    /// What the model does.
     public var description: String?
     /// The model's version, as its creators give it.
     public var version: String?
+    /// Who made the model.
     public var author: String?
+    /// Licences that apply to the model.
     public var license: String?
     /// The oldest metadata parser that understands every field populated.
     public var minParserVersion: String?
@@ -97,10 +101,13 @@ extension ModelMetadata {
     public struct AssociatedFile: Sendable, Equatable {
         /// The file's name in the zip archive.
         public var name: String?
+        /// What the file is.
         public var description: String?
+        /// What the file is for (labels, vocabulary, ...).
         public var type: FileType
         /// An ISO 639-1 locale ("en", "en-US") for files that exist in several languages.
         public var locale: String?
+        /// The file's version (schema 1.4.1).
         public var version: String?
 
         public init(name: String?, description: String? = nil, type: FileType, locale: String? = nil, version: String? = nil) {
@@ -144,7 +151,9 @@ extension ModelMetadata {
 
     /// Metadata of one subgraph.
     public struct Subgraph: Sendable, Equatable {
+        /// The subgraph's name.
         public var name: String?
+        /// What the subgraph does.
         public var description: String?
         /// One per entry of the subgraph's `inputs`, in order.
         public var inputTensors: [Tensor]
@@ -177,9 +186,13 @@ extension ModelMetadata {
 
     /// Metadata of one input or output tensor.
     public struct Tensor: Sendable, Equatable {
+        /// The tensor's name in the metadata (not necessarily the model's tensor name).
         public var name: String?
+        /// What the tensor holds.
         public var description: String?
+        /// A name per dimension, when given.
         public var dimensionNames: [String]
+        /// What the tensor holds: an image, a feature vector, bounding boxes, audio.
         public var content: Content?
         /// Out-of-graph processing, in order (normalisation, score calibration, ...).
         public var processUnits: [ProcessUnit]
