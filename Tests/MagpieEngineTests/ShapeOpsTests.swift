@@ -33,6 +33,7 @@ final class ShapeOpsTests: XCTestCase {
         let s = input("s", [1, 3, 1, 5])
         let w = input("w", [2, 1, 3, 2, 2, 3])
         let v = input("v", [7])
+        let w8 = input("w8", [2, 1, 2, 1, 3, 1, 2, 2])
 
         // SQUEEZE
         b.op(.squeeze, inputs: [s], outputs: [out("squeeze_all", [3, 5])], options: .squeeze(dims: []))
@@ -76,10 +77,11 @@ final class ShapeOpsTests: XCTestCase {
         b.op(.padV2, inputs: [x, p32, padValue], outputs: [out("padv2", [3, 5, 6, 8])])
         let pZero = i32("pad_zero", [0, 0, 0, 0, 0, 0, 0, 0], [4, 2])
         b.op(.pad, inputs: [x, pZero], outputs: [out("pad_none", [2, 3, 4, 5])])
-        // TRANSPOSE (up to 6-D, a negative entry)
+        // TRANSPOSE (up to 8-D, a negative entry)
         b.op(.transpose, inputs: [x, i32("perm4", [3, 1, 0, 2], [4])], outputs: [out("transpose4", [5, 3, 2, 4])])
         b.op(.transpose, inputs: [w, i32("perm6", [-1, 0, 4, 2, 1, 3], [6])], outputs: [out("transpose6", [3, 2, 2, 3, 1, 2])])
         b.op(.transpose, inputs: [v, i32("perm1", [0], [1])], outputs: [out("transpose1", [7])])
+        b.op(.transpose, inputs: [w8, i32("perm8", [7, 4, 0, 6, 2, 5, 1, 3], [8])], outputs: [out("transpose8", [2, 3, 2, 2, 2, 1, 1, 1])])
         // GATHER
         let idx = i32("gather_idx", [3, 0, 1, 1, 2, 0], [3, 2])
         b.op(.gather, inputs: [x, idx], outputs: [out("gather_axis2", [2, 3, 3, 2, 5])], options: .gather(axis: 2, batchDims: 0))

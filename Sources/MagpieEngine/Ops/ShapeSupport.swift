@@ -1,6 +1,9 @@
 import MagpieModel
 
 /// Helpers shared by the shape, data-movement, resizing and arg-max operators (`ShapeOperators`).
+///
+/// Every operator of the group prepares its reference kernel for both `KernelSet`s for now; a faster kernel can be
+/// chosen in its prepare closure by `context.kernels` without changing the validation and shape logic.
 enum ShapeSupport {
     /// Every element type the data-movement operators move: they copy bytes, so only the element size matters.
     static let movableTypes: [TensorType] = [.float32, .int32, .uint8, .int8, .int64, .bool]

@@ -4,8 +4,8 @@ import MagpieModel
 /// `reference_ops::Transpose`. `perm` is a constant int32 vector holding each of `0..<rank` once (negative entries
 /// count from the end).
 enum Transpose {
-    /// TFLite's reference transpose handles up to 6 dimensions.
-    static let maxRank = 6
+    /// LiteRT's `kTransposeMaxDimensions` (1-D to 8-D).
+    static let maxRank = 8
 
     static let registration = OperatorRegistration(.transpose) { context in
         try context.requireCounts(inputs: 2...2, outputs: 1)
