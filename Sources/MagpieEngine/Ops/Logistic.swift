@@ -2,13 +2,15 @@ import Foundation
 import MagpieModel
 
 /// LOGISTIC (sigmoid), following LiteRT's reference kernel (`SigmoidPrepare/SigmoidEval<kReference>`):
-/// float32 computes `1 / (1 + expf(-x))` with x clamped to [-100, 100] (NaN passes through); uint8/int8 use
+/// float32 computes `1 / (1 + expf(-x))`, except `expf(x)` below -9 and exactly 1 above 16.619047 (the cutoffs
+/// LiteRT 2.3.0's `reference_ops::Logistic` uses; NaN passes through); uint8/int8 use
 /// TFLite's 256-entry float lookup table (`LUTPopulate`), and require the output scale 1/256 as LiteRT does.
 enum Logistic {
     struct FloatOperation: Elementwise.UnaryOperation {
         @inline(__always) func apply(_ x: Float) -> Float {
-            let clamped = x.isNaN ? x : max(-100, min(100, x))
-            return 1 / (1 + expf(-clamped))
+            if x > 16.619047164916992188 { return 1 }
+            if x < -9 { return expf(x) }
+            return 1 / (1 + expf(-x))
         }
     }
 
