@@ -1,7 +1,7 @@
 import MagpieModel
 
 /// DEQUANTIZE to float32, following LiteRT's reference `dequantize.cc`: uint8/int8/int16 per tensor compute
-/// `float(double(scale) * (q - zeroPoint))`; uint8/int8 per channel compute `scale[c] * float(q - zeroPoint[c])` in
+/// `float(double(scale) * (q - zeroPoint))` (int16 needs zero point 0, as LiteRT 2.3.0 checks); uint8/int8 per channel compute `scale[c] * float(q - zeroPoint[c])` in
 /// float; float16 is widened exactly.
 enum Dequantize {
     struct AffineOperation<In: FixedWidthInteger>: Elementwise.UnaryOperation {
@@ -83,6 +83,7 @@ enum Dequantize {
                                           count: count, channels: channels, inner: inner)
         }
         let scale = Double(x.scale), zp = x.zeroPoint
+        if x.type == .int16 { try context.require(zp == 0, "int16 input zero point must be 0, got \(zp)") }
         switch x.type {
         case .uint8:
             return Elementwise.UnaryKernel(AffineOperation<UInt8>(scale: scale, zeroPoint: zp), input: input, output: output, count: count)

@@ -2,18 +2,23 @@ import MagpieModel
 
 /// QUANTIZE, following LiteRT's reference `quantize.cc`:
 ///
-/// - float32 → uint8/int8/int16: `round(x / scale)` in float (half away from zero), plus the zero point in double,
-///   clamped to the type (`AffineQuantize`); per-channel output quantization is supported (`PerChannelQuantize`).
+/// - float32 → uint8/int8/int16: `(int32)round(x / scale) + zeroPoint` — the quotient and rounding (half away from
+///   zero) in float, the conversion as C++ on x86-64 (NaN and out-of-range give INT32_MIN) and a wrapping int32
+///   add — clamped to the type (`AffineQuantize`, as LiteRT 2.3.0 ships it: +1e20 quantizes to the type's minimum);
+///   per-channel output quantization is supported (`PerChannelQuantize`).
 /// - requantization uint8/int8 → uint8/int8, int16 → int8/int16/int32 and int32 → int8/int16: `Requantize` with the
 ///   double-rounding multiplier of `inputScale / outputScale` (computed in double), offset and clamped.
 enum Quantize {
+    /// One element of `AffineQuantize`/`PerChannelQuantize`.
+    @inline(__always)
+    static func quantize<Out: FixedWidthInteger>(_ x: Float, scale: Float, zeroPoint: Int32, as _: Out.Type) -> Out {
+        let unclamped = Elementwise.CppMath.int32(Elementwise.CppMath.round(x / scale)) &+ zeroPoint
+        return Out(truncatingIfNeeded: min(max(unclamped, Int32(Out.min)), Int32(Out.max)))
+    }
+
     struct AffineOperation<Out: FixedWidthInteger>: Elementwise.UnaryOperation {
-        let scale: Float, zeroPoint: Double
-        @inline(__always) func apply(_ x: Float) -> Out {
-            let unclamped = Double(Elementwise.CppMath.round(x / scale)) + zeroPoint
-            return Elementwise.CppMath.narrow(Elementwise.CppMath.clamp(unclamped, Double(Out.min), Double(Out.max)),
-                                              as: Out.self)
-        }
+        let scale: Float, zeroPoint: Int32
+        @inline(__always) func apply(_ x: Float) -> Out { quantize(x, scale: scale, zeroPoint: zeroPoint, as: Out.self) }
     }
 
     struct RequantizeOperation<In: FixedWidthInteger, Out: FixedWidthInteger>: Elementwise.UnaryOperation {
@@ -28,10 +33,10 @@ enum Quantize {
 
     /// `PerChannelQuantize`: each element uses the scale and zero point of its index along the quantized axis.
     final class PerChannelKernel<Out: FixedWidthInteger>: Kernel {
-        let scales: [Float], zeroPoints: [Double]
+        let scales: [Float], zeroPoints: [Int32]
         let input: Int, output: Int, count: Int, channels: Int, inner: Int
 
-        init(scales: [Float], zeroPoints: [Double], input: Int, output: Int, count: Int, channels: Int, inner: Int) {
+        init(scales: [Float], zeroPoints: [Int32], input: Int, output: Int, count: Int, channels: Int, inner: Int) {
             self.scales = scales
             self.zeroPoints = zeroPoints
             self.input = input
@@ -45,9 +50,7 @@ enum Quantize {
             let x = t.pointer(input, as: Float.self), y = t.pointer(output, as: Out.self)
             for i in 0..<count {
                 let c = (i / inner) % channels
-                let unclamped = Double(Elementwise.CppMath.round(x[i] / scales[c])) + zeroPoints[c]
-                y[i] = Elementwise.CppMath.narrow(Elementwise.CppMath.clamp(unclamped, Double(Out.min), Double(Out.max)),
-                                                  as: Out.self)
+                y[i] = Quantize.quantize(x[i], scale: scales[c], zeroPoint: zeroPoints[c], as: Out.self)
             }
         }
     }
@@ -71,7 +74,9 @@ enum Quantize {
                 try context.require(q.scales.count == channels, "\(q.scales.count) scales for \(channels) channels")
                 try context.require(q.zeroPoints.count == channels || q.zeroPoints.count == 1,
                                     "\(q.zeroPoints.count) zero points for \(channels) channels")
-                let zeroPoints = (0..<channels).map { Double(q.zeroPoints.count == 1 ? q.zeroPoints[0] : q.zeroPoints[$0]) }
+                let zeroPoints = (0..<channels).map {
+                    Int32(truncatingIfNeeded: q.zeroPoints.count == 1 ? q.zeroPoints[0] : q.zeroPoints[$0])
+                }
                 let inner = x.shape[(axis + 1)...].reduce(1, *)
                 func make<Out: FixedWidthInteger>(_: Out.Type) -> Kernel {
                     PerChannelKernel<Out>(scales: q.scales, zeroPoints: zeroPoints, input: input, output: output,
@@ -83,7 +88,7 @@ enum Quantize {
                 default: return make(Int16.self)
                 }
             }
-            let scale = out.scale, zp = Double(out.zeroPoint)
+            let scale = out.scale, zp = out.zeroPoint
             switch out.type {
             case .uint8:
                 return Elementwise.UnaryKernel(AffineOperation<UInt8>(scale: scale, zeroPoint: zp), input: input, output: output, count: count)
