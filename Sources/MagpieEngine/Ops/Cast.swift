@@ -65,7 +65,7 @@ enum Cast {
         try context.setOutputShape(0, x.shape)
         let input = context.op.inputs[0], output = try context.outputIndex(0), count = x.elementCount
         func make<Op: Elementwise.UnaryOperation>(_ op: Op) -> Kernel {
-            Elementwise.UnaryKernel(op, input: input, output: output, count: count)
+            Elementwise.unaryKernel(op, input: input, output: output, count: count)
         }
         func fromInteger<In: FixedWidthInteger>(_: In.Type) -> Kernel {
             switch out.type {

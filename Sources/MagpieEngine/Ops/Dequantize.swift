@@ -27,21 +27,11 @@ enum Dequantize {
         }
     }
 
-    final class PerChannelKernel<In: FixedWidthInteger>: Kernel {
-        let scales: [Float], zeroPoints: [Int32]
-        let input: Int, output: Int, count: Int, channels: Int, inner: Int
-
-        init(scales: [Float], zeroPoints: [Int32], input: Int, output: Int, count: Int, channels: Int, inner: Int) {
-            self.scales = scales
-            self.zeroPoints = zeroPoints
-            self.input = input
-            self.output = output
-            self.count = count
-            self.channels = channels
-            self.inner = inner
-        }
-
-        func invoke(_ t: TensorBuffers) throws {
+    /// `PerChannelDequantize`: each element uses the scale and zero point of its index along the quantized axis.
+    static func perChannelKernel<In: FixedWidthInteger>(_: In.Type, scales: [Float], zeroPoints: [Int32],
+                                                        input: Int, output: Int, count: Int, channels: Int,
+                                                        inner: Int) -> Kernel {
+        ClosureKernel { t in
             let x = t.pointer(input, as: In.self), y = t.pointer(output, as: Float.self)
             for i in 0..<count {
                 let c = (i / inner) % channels
@@ -58,7 +48,7 @@ enum Dequantize {
         try context.setOutputShape(0, x.shape)
         let input = context.op.inputs[0], output = try context.outputIndex(0), count = x.elementCount
         if x.type == .float16 {
-            return Elementwise.UnaryKernel(HalfOperation(), input: input, output: output, count: count)
+            return Elementwise.unaryKernel(HalfOperation(), input: input, output: output, count: count)
         }
         guard let q = x.quantization, !q.scales.isEmpty else {
             throw KernelError("input tensor '\(x.name)' of type \(x.type) has no quantization parameters")
@@ -76,21 +66,21 @@ enum Dequantize {
             }
             let inner = x.shape[(axis + 1)...].reduce(1, *)
             if x.type == .uint8 {
-                return PerChannelKernel<UInt8>(scales: q.scales, zeroPoints: zeroPoints, input: input, output: output,
-                                               count: count, channels: channels, inner: inner)
+                return perChannelKernel(UInt8.self, scales: q.scales, zeroPoints: zeroPoints, input: input,
+                                        output: output, count: count, channels: channels, inner: inner)
             }
-            return PerChannelKernel<Int8>(scales: q.scales, zeroPoints: zeroPoints, input: input, output: output,
-                                          count: count, channels: channels, inner: inner)
+            return perChannelKernel(Int8.self, scales: q.scales, zeroPoints: zeroPoints, input: input,
+                                    output: output, count: count, channels: channels, inner: inner)
         }
         let scale = Double(x.scale), zp = x.zeroPoint
         if x.type == .int16 { try context.require(zp == 0, "int16 input zero point must be 0, got \(zp)") }
         switch x.type {
         case .uint8:
-            return Elementwise.UnaryKernel(AffineOperation<UInt8>(scale: scale, zeroPoint: zp), input: input, output: output, count: count)
+            return Elementwise.unaryKernel(AffineOperation<UInt8>(scale: scale, zeroPoint: zp), input: input, output: output, count: count)
         case .int8:
-            return Elementwise.UnaryKernel(AffineOperation<Int8>(scale: scale, zeroPoint: zp), input: input, output: output, count: count)
+            return Elementwise.unaryKernel(AffineOperation<Int8>(scale: scale, zeroPoint: zp), input: input, output: output, count: count)
         default:
-            return Elementwise.UnaryKernel(AffineOperation<Int16>(scale: scale, zeroPoint: zp), input: input, output: output, count: count)
+            return Elementwise.unaryKernel(AffineOperation<Int16>(scale: scale, zeroPoint: zp), input: input, output: output, count: count)
         }
     }
 }

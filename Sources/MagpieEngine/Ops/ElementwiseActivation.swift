@@ -16,18 +16,18 @@ extension Elementwise {
         try requireType(x, in: [.float32, .uint8, .int8], "\(name) input", context)
         try context.setOutputShape(0, x.shape)
         let input = context.op.inputs[0], output = try context.outputIndex(0), count = x.elementCount
-        if x.type == .float32 { return UnaryKernel(float, input: input, output: output, count: count) }
+        if x.type == .float32 { return unaryKernel(float, input: input, output: output, count: count) }
         try TFLiteQuantization.requirePerTensor(x, "input", context)
         try TFLiteQuantization.requirePerTensor(out, "output", context)
         let transform = try quantized(x, out, context)
         if x.type == .uint8 {
             let table = LookupTables.populate(&context, as: UInt8.self, inputScale: x.scale, inputZeroPoint: x.zeroPoint,
                                              outputScale: out.scale, outputZeroPoint: out.zeroPoint, transform: transform)
-            return UnaryKernel(table, input: input, output: output, count: count)
+            return unaryKernel(table, input: input, output: output, count: count)
         }
         let table = LookupTables.populate(&context, as: Int8.self, inputScale: x.scale, inputZeroPoint: x.zeroPoint,
                                          outputScale: out.scale, outputZeroPoint: out.zeroPoint, transform: transform)
-        return UnaryKernel(table, input: input, output: output, count: count)
+        return unaryKernel(table, input: input, output: output, count: count)
     }
 
     /// TFLite's `QuantizedReluX`: requantize by `inputScale / outputScale` (a float ratio) and clamp to the
@@ -55,7 +55,7 @@ extension Elementwise {
         try requireType(x, in: [.float32, .uint8, .int8], "\(name) input", context)
         try context.setOutputShape(0, x.shape)
         let input = context.op.inputs[0], output = try context.outputIndex(0), count = x.elementCount
-        if x.type == .float32 { return UnaryKernel(float, input: input, output: output, count: count) }
+        if x.type == .float32 { return unaryKernel(float, input: input, output: output, count: count) }
         try TFLiteQuantization.requirePerTensor(x, "input", context)
         try TFLiteQuantization.requirePerTensor(out, "output", context)
         func make<T: QuantizedElement>(_: T.Type) throws -> Kernel {
@@ -69,7 +69,7 @@ extension Elementwise {
                 : min(Int32(T.max), zp &+ CppMath.int32(CppMath.round(upper / out.scale)))
             let op = QuantizedRelu<T>(inputOffset: x.zeroPoint, outputOffset: zp, multiplier: m.multiplier,
                                       shift: m.shift, lo: lo, hi: hi)
-            return UnaryKernel(op, input: input, output: output, count: count)
+            return unaryKernel(op, input: input, output: output, count: count)
         }
         return x.type == .uint8 ? try make(UInt8.self) : try make(Int8.self)
     }

@@ -176,7 +176,7 @@ extension Elementwise {
         let shape: BroadcastShape
         let input1: Int, input2: Int, output: Int, input2Count: Int
         func kernel<Op: BinaryOperation>(_ op: Op) -> Kernel {
-            BinaryKernel(op, shape: shape, input1: input1, input2: input2, output: output, input2Count: input2Count)
+            binaryKernel(op, shape: shape, input1: input1, input2: input2, output: output, input2Count: input2Count)
         }
     }
 

@@ -323,23 +323,11 @@ enum Elementwise {
     }
 
 
-    /// Runs a binary operation over two (possibly broadcast) inputs.
-    final class BinaryKernel<Op: BinaryOperation>: Kernel {
-        let op: Op
-        let shape: BroadcastShape
-        let input1: Int, input2: Int, output: Int
-        let input2Count: Int
-
-        init(_ op: Op, shape: BroadcastShape, input1: Int, input2: Int, output: Int, input2Count: Int) {
-            self.op = op
-            self.shape = shape
-            self.input1 = input1
-            self.input2 = input2
-            self.output = output
-            self.input2Count = input2Count
-        }
-
-        func invoke(_ t: TensorBuffers) throws {
+    /// A kernel running a binary operation over two (possibly broadcast) inputs. The loop is built where `Op` is
+    /// a concrete type, so the compiler specializes it: no per-element dynamic dispatch.
+    static func binaryKernel<Op: BinaryOperation>(_ op: Op, shape: BroadcastShape, input1: Int, input2: Int,
+                                                  output: Int, input2Count: Int) -> Kernel {
+        ClosureKernel { t in
             let a = t.pointer(input1, as: Op.Element.self)
             let b = t.pointer(input2, as: Op.Element.self)
             let out = t.pointer(output, as: Op.Result.self)
@@ -355,19 +343,9 @@ enum Elementwise {
         func apply(_ x: Input) -> Output
     }
 
-    /// Runs a unary operation over every element.
-    final class UnaryKernel<Op: UnaryOperation>: Kernel {
-        let op: Op
-        let input: Int, output: Int, count: Int
-
-        init(_ op: Op, input: Int, output: Int, count: Int) {
-            self.op = op
-            self.input = input
-            self.output = output
-            self.count = count
-        }
-
-        func invoke(_ t: TensorBuffers) throws {
+    /// A kernel running a unary operation over every element (specialized where `Op` is concrete).
+    static func unaryKernel<Op: UnaryOperation>(_ op: Op, input: Int, output: Int, count: Int) -> Kernel {
+        ClosureKernel { t in
             let x = t.pointer(input, as: Op.Input.self)
             let y = t.pointer(output, as: Op.Output.self)
             for i in 0..<count { y[i] = op.apply(x[i]) }

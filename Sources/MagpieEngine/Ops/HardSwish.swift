@@ -87,7 +87,7 @@ enum HardSwish {
         try context.setOutputShape(0, x.shape)
         let input = context.op.inputs[0], output = try context.outputIndex(0), count = x.elementCount
         if x.type == .float32 {
-            return Elementwise.UnaryKernel(FloatOperation(), input: input, output: output, count: count)
+            return Elementwise.unaryKernel(FloatOperation(), input: input, output: output, count: count)
         }
         try Elementwise.TFLiteQuantization.requirePerTensor(x, "input", context)
         try Elementwise.TFLiteQuantization.requirePerTensor(out, "output", context)
@@ -108,10 +108,10 @@ enum HardSwish {
         if x.type == .uint8 {
             try Elementwise.TFLiteQuantization.requireZeroPoint(x, "input", as: UInt8.self, context)
             try Elementwise.TFLiteQuantization.requireZeroPoint(out, "output", as: UInt8.self, context)
-            return Elementwise.UnaryKernel(QuantizedOperation<UInt8>(p: p), input: input, output: output, count: count)
+            return Elementwise.unaryKernel(QuantizedOperation<UInt8>(p: p), input: input, output: output, count: count)
         }
         try Elementwise.TFLiteQuantization.requireZeroPoint(x, "input", as: Int8.self, context)
         try Elementwise.TFLiteQuantization.requireZeroPoint(out, "output", as: Int8.self, context)
-        return Elementwise.UnaryKernel(QuantizedOperation<Int8>(p: p), input: input, output: output, count: count)
+        return Elementwise.unaryKernel(QuantizedOperation<Int8>(p: p), input: input, output: output, count: count)
     }
 }

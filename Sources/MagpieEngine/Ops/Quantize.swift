@@ -32,25 +32,14 @@ enum Quantize {
     }
 
     /// `PerChannelQuantize`: each element uses the scale and zero point of its index along the quantized axis.
-    final class PerChannelKernel<Out: FixedWidthInteger>: Kernel {
-        let scales: [Float], zeroPoints: [Int32]
-        let input: Int, output: Int, count: Int, channels: Int, inner: Int
-
-        init(scales: [Float], zeroPoints: [Int32], input: Int, output: Int, count: Int, channels: Int, inner: Int) {
-            self.scales = scales
-            self.zeroPoints = zeroPoints
-            self.input = input
-            self.output = output
-            self.count = count
-            self.channels = channels
-            self.inner = inner
-        }
-
-        func invoke(_ t: TensorBuffers) throws {
+    static func perChannelKernel<Out: FixedWidthInteger>(_: Out.Type, scales: [Float], zeroPoints: [Int32],
+                                                         input: Int, output: Int, count: Int, channels: Int,
+                                                         inner: Int) -> Kernel {
+        ClosureKernel { t in
             let x = t.pointer(input, as: Float.self), y = t.pointer(output, as: Out.self)
             for i in 0..<count {
                 let c = (i / inner) % channels
-                y[i] = Quantize.quantize(x[i], scale: scales[c], zeroPoint: zeroPoints[c], as: Out.self)
+                y[i] = quantize(x[i], scale: scales[c], zeroPoint: zeroPoints[c], as: Out.self)
             }
         }
     }
@@ -79,8 +68,8 @@ enum Quantize {
                 }
                 let inner = x.shape[(axis + 1)...].reduce(1, *)
                 func make<Out: FixedWidthInteger>(_: Out.Type) -> Kernel {
-                    PerChannelKernel<Out>(scales: q.scales, zeroPoints: zeroPoints, input: input, output: output,
-                                          count: count, channels: channels, inner: inner)
+                    perChannelKernel(Out.self, scales: q.scales, zeroPoints: zeroPoints, input: input, output: output,
+                                     count: count, channels: channels, inner: inner)
                 }
                 switch out.type {
                 case .uint8: return make(UInt8.self)
@@ -91,11 +80,11 @@ enum Quantize {
             let scale = out.scale, zp = out.zeroPoint
             switch out.type {
             case .uint8:
-                return Elementwise.UnaryKernel(AffineOperation<UInt8>(scale: scale, zeroPoint: zp), input: input, output: output, count: count)
+                return Elementwise.unaryKernel(AffineOperation<UInt8>(scale: scale, zeroPoint: zp), input: input, output: output, count: count)
             case .int8:
-                return Elementwise.UnaryKernel(AffineOperation<Int8>(scale: scale, zeroPoint: zp), input: input, output: output, count: count)
+                return Elementwise.unaryKernel(AffineOperation<Int8>(scale: scale, zeroPoint: zp), input: input, output: output, count: count)
             default:
-                return Elementwise.UnaryKernel(AffineOperation<Int16>(scale: scale, zeroPoint: zp), input: input, output: output, count: count)
+                return Elementwise.unaryKernel(AffineOperation<Int16>(scale: scale, zeroPoint: zp), input: input, output: output, count: count)
             }
         }
 
@@ -118,7 +107,7 @@ enum Quantize {
         func make<In: FixedWidthInteger, Out: FixedWidthInteger>(_: In.Type, _: Out.Type) -> Kernel {
             let op = RequantizeOperation<In, Out>(inputZeroPoint: x.zeroPoint, outputZeroPoint: out.zeroPoint,
                                                   multiplier: m.multiplier, shift: m.shift)
-            return Elementwise.UnaryKernel(op, input: input, output: output, count: count)
+            return Elementwise.unaryKernel(op, input: input, output: output, count: count)
         }
         switch (x.type, out.type) {
         case (.uint8, .uint8): return make(UInt8.self, UInt8.self)

@@ -56,8 +56,9 @@ enum Softmax {
         // CalculateInputRadius(5, shift, 31): floor((2^5 - 1) * 2^26 / 2^shift).
         let radius = (Double((1 << scaledDiffIntegerBits) - 1) * Double(Int64(1) << (31 - scaledDiffIntegerBits))
                       / Double(Int64(1) << leftShift)).rounded(.down)
-        return QuantizedKernel<In, Out>(multiplier: multiplier, leftShift: leftShift, diffMin: -Int32(radius),
-                                        input: input, output: output, outer: outer, depth: depth)
+        let op = QuantizedOperation<In, Out>(multiplier: multiplier, leftShift: leftShift, diffMin: -Int32(radius),
+                                             outer: outer, depth: depth)
+        return ClosureKernel { t in try op.run(t.pointer(input, as: In.self), t.pointer(output, as: Out.self)) }
     }
 
     /// `reference_ops::Softmax<float>`.
@@ -90,20 +91,10 @@ enum Softmax {
         }
     }
 
-    /// The quantized reference softmax (gemmlowp fixed point).
-    final class QuantizedKernel<In: Elementwise.QuantizedElement, Out: Elementwise.QuantizedElement>: Kernel {
+    /// The quantized reference softmax (gemmlowp fixed point) over `outer` rows of `depth` elements.
+    struct QuantizedOperation<In: Elementwise.QuantizedElement, Out: Elementwise.QuantizedElement> {
         let multiplier: Int32, leftShift: Int, diffMin: Int32
-        let input: Int, output: Int, outer: Int, depth: Int
-
-        init(multiplier: Int32, leftShift: Int, diffMin: Int32, input: Int, output: Int, outer: Int, depth: Int) {
-            self.multiplier = multiplier
-            self.leftShift = leftShift
-            self.diffMin = diffMin
-            self.input = input
-            self.output = output
-            self.outer = outer
-            self.depth = depth
-        }
+        let outer: Int, depth: Int
 
         /// exp(diff * beta * scale) in Q0.31 for a non-positive input difference.
         @inline(__always)
@@ -112,8 +103,7 @@ enum Softmax {
             return Elementwise.Gemmlowp.expOnNegativeValues(rescaled, integerBits: 5)
         }
 
-        func invoke(_ t: TensorBuffers) throws {
-            let x = t.pointer(input, as: In.self), y = t.pointer(output, as: Out.self)
+        func run(_ x: UnsafePointer<In>, _ y: UnsafeMutablePointer<Out>) throws {
             let outMin = Int32(Out.min), outMax = Int32(Out.max)
             for row in 0..<outer {
                 let base = row * depth

@@ -12,7 +12,7 @@ enum Sqrt {
         try Elementwise.requireType(x, in: [.float32], "SQRT input", context)
         try context.require(out.type == x.type, "output type \(out.type) differs from input type \(x.type)")
         try context.setOutputShape(0, x.shape)
-        return Elementwise.UnaryKernel(Operation(), input: context.op.inputs[0], output: try context.outputIndex(0),
+        return Elementwise.unaryKernel(Operation(), input: context.op.inputs[0], output: try context.outputIndex(0),
                                        count: x.elementCount)
     }
 }
