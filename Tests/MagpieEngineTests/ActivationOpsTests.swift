@@ -104,6 +104,31 @@ final class ActivationOpsTests: XCTestCase {
         XCTAssertEqual(Bytes.array(out[2], as: Int8.self), [0, 0])
     }
 
+    func testQuantizedSoftmaxExponentOverflowIsARuntimeError() throws {
+        // With an 8-bit output the reference needs the output exponent (bits over one of the Q12.19 sum of
+        // exponentials, plus 23) to stay <= 31, i.e. a sum below 512: 512 equal maxima break it. LiteRT's
+        // TFLITE_CHECK aborts there; Magpie reports a runtime error. 511 equal values still work.
+        for depth in [511, 512] {
+            var b = OpModelBuilder()
+            let x = b.input("x", .uint8, [1, depth], quantization: quant(0.1, 0))
+            let y = b.tensor("y", .uint8, [1, depth], quantization: quant(1.0 / 256, 0))
+            b.op(.softmax, inputs: [x], outputs: [y], options: .softmax(beta: 1))
+            let input = [UInt8](repeating: 9, count: depth)
+            if depth == 512 {
+                XCTAssertThrowsError(try b.run([input])) { error in
+                    guard case EngineError.runtime(0, "SOFTMAX", _) = error else { return XCTFail("\(error)") }
+                }
+            }
+            guard LiteRTReference.unavailableReason == nil else { continue }
+            let outcome = try? LiteRTReference.run(model: b.build(), inputs: [input], outputCount: 1)
+            if depth == 512 {
+                if case .outputs? = outcome { XCTFail("LiteRT computed a 512-way tie") }
+            } else {
+                XCTAssertEqual(outcome, .outputs(try b.run([input])))
+            }
+        }
+    }
+
     func testFloatSoftmaxHandComputed() throws {
         // [0, ln 3] with beta 1: exp values 1 and 3, sum 4 -> 0.25 and 0.75. beta 0 gives the uniform 0.5.
         var b = OpModelBuilder()

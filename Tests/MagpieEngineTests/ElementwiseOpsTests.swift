@@ -254,6 +254,19 @@ final class ElementwiseOpsTests: XCTestCase {
         XCTAssertEqual(Bytes.array(out[0], as: Int8.self), [-75, 127])
     }
 
+    func testQuantizedDivHandComputed() throws {
+        // uint8 DIV, all scales 1 and zero points 0: output multiplier 1.0 = (2^30, shift 1).
+        // 6 / 3: GetReciprocal(3) = 1/1.5 in Q0.31 with 1 bit over one; headroom(6) = 28;
+        // SRDHM(6 << 28, ~2/3 * 2^31) ~ 2^30; total shift 1 - 1 - 28 = -28 -> SRDHM(2^30, 2^30) = 2^29 -> / 2^28 = 2.
+        // 9 / 3 likewise gives 3; 200 / 8 = 25 (8 is a power of two: the reciprocal is exact).
+        var b = OpModelBuilder()
+        let x = b.input("a", .uint8, [3], quantization: quant(1, 0))
+        let y = b.input("b", .uint8, [3], quantization: quant(1, 0))
+        let z = b.tensor("y", .uint8, [3], quantization: quant(1, 0))
+        b.op(.div, inputs: [x, y], outputs: [z], options: .arithmetic(activation: .none), version: 2)
+        XCTAssertEqual(try b.run([[6, 9, 200], [3, 3, 8]])[0], [2, 3, 25])
+    }
+
     func testFloatAndIntegerHandComputed() throws {
         var b = OpModelBuilder()
         let fa = b.input("fa", .float32, [2, 2]), fb = b.input("fb", .float32, [2])
@@ -328,6 +341,17 @@ final class ElementwiseOpsTests: XCTestCase {
         x = b.input("a", .uint8, [2]); y = b.input("b", .uint8, [2]); z = b.tensor("y", .uint8, [2])
         b.op(.floorDiv, inputs: [x, y], outputs: [z])
         assertRefused(b, op: "FLOOR_DIV", containing: "uint8")
+
+        // Broadcasting beyond 6-D, and a wrong number of inputs.
+        b = OpModelBuilder()
+        x = b.input("a", .float32, [2, 1, 1, 1, 1, 1, 3]); y = b.input("b", .float32, [3])
+        z = b.tensor("y", .float32, [2, 1, 1, 1, 1, 1, 3])
+        b.op(.mul, inputs: [x, y], outputs: [z], options: .arithmetic(activation: .none))
+        assertRefused(b, op: "MUL", containing: "6 dimensions")
+        b = OpModelBuilder()
+        x = b.input("a", .float32, [2]); z = b.tensor("y", .float32, [2])
+        b.op(.add, inputs: [x], outputs: [z], options: .arithmetic(activation: .none))
+        assertRefused(b, op: "ADD", containing: "inputs")
 
         // SQRT of an integer tensor.
         b = OpModelBuilder()

@@ -144,7 +144,7 @@ final class QuantizeOpsTests: XCTestCase {
         case .float32:
             let values: [Float] = [0, -0.0, 0.4, -0.6, 1.5, -1.5, 2.7, -2.7, 127.9, 128.5, -128.5, 255.9, 256.5, -129,
                                    32767.5, 40000, -40000, 2_147_483_520, 2_147_483_648, -2_147_483_648, -3e9, 3e9,
-                                   1e19, -1e19, 1e30, -1e30, .infinity, -.infinity, .nan, 1e-40, 65535, 70000]
+                                   1e19, -1e19, 1e30, -1e30, .infinity, -.infinity, .nan, Float(bitPattern: 0x0001_16C2), 65535, 70000]
             return Bytes.of(values)
         case .int64:
             let values: [Int64] = [0, 1, -1, 127, 128, 255, 256, -129, 32768, -32769, 70000, 2_147_483_648,
