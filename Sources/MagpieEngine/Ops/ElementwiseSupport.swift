@@ -39,8 +39,8 @@ enum Elementwise {
             return Int32(x)
         }
 
-        /// `static_cast<T>(x)` of a double for an 8- or 16-bit `T`: C++ converts through a 32-bit integer on x86-64
-        /// and keeps the low bits.
+        /// `static_cast<T>(x)` of a double for an integer `T` of at most 32 bits: C++ converts through a 32-bit
+        /// integer on x86-64 and keeps the low bits.
         @inline(__always)
         static func narrow<T: FixedWidthInteger>(_ x: Double, as _: T.Type) -> T {
             T(truncatingIfNeeded: int32(x))
