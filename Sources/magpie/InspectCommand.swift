@@ -51,6 +51,20 @@ struct ModelReport: Encodable {
     let operatorCount: Int
     let operators: [String: Int]
     let unsupported: [String]
+    let metadata: MetadataEntry?
+    let labelCount: Int?
+    let metadataError: String?
+
+    struct MetadataEntry: Encodable {
+        let name: String?
+        let description: String?
+        let version: String?
+        let author: String?
+        let license: String?
+        let inputMean: [Float]?
+        let inputStd: [Float]?
+        let associatedFiles: [String]
+    }
 
     init(model: Model, path: String) {
         let g = model.mainSubgraph
@@ -69,6 +83,26 @@ struct ModelReport: Encodable {
         outputs = g.outputs.map(entry)
         operatorCount = g.operators.count
         operators = g.operators.reduce(into: [:]) { $0[model.operatorCode(of: $1).displayName, default: 0] += 1 }
+        var metadataError: String?
+        var labelCount: Int?
+        var metadata: MetadataEntry?
+        do {
+            if let m = try model.metadata() {
+                let files = (m.associatedFiles + m.subgraphs.flatMap { g in
+                    g.associatedFiles + (g.inputTensors + g.outputTensors).flatMap(\.associatedFiles)
+                }).compactMap { f in f.name.map { "\($0) (\(f.type))" } }
+                let normalization = m.inputNormalization(0)
+                metadata = MetadataEntry(name: m.name, description: m.description, version: m.version,
+                                         author: m.author, license: m.license, inputMean: normalization?.mean,
+                                         inputStd: normalization?.std, associatedFiles: files)
+            }
+            labelCount = try model.labels(forOutput: 0)?.count
+        } catch {
+            metadataError = "\(error)"
+        }
+        self.metadata = metadata
+        self.labelCount = labelCount
+        self.metadataError = metadataError
         do {
             _ = try Interpreter(model: model)
             unsupported = []
@@ -96,6 +130,20 @@ struct ModelReport: Encodable {
         out += outputs.map(line)
         out.append("operators (\(operatorCount)):")
         out += operators.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "  \($0.key) x\($0.value)" }
+        if let m = metadata {
+            out.append("metadata:")
+            if let v = m.name { out.append("  name: \(v)") }
+            if let v = m.description { out.append("  description: \(v)") }
+            if let v = m.version { out.append("  version: \(v)") }
+            if let v = m.author { out.append("  author: \(v)") }
+            if let v = m.license { out.append("  license: \(v)") }
+            if let mean = m.inputMean, let std = m.inputStd { out.append("  input normalization: (x - \(mean)) / \(std)") }
+            if !m.associatedFiles.isEmpty { out.append("  associated files: " + m.associatedFiles.joined(separator: ", ")) }
+        } else {
+            out.append("metadata: none")
+        }
+        if let labelCount { out.append("labels: \(labelCount)") }
+        if let metadataError { out.append("metadata error: \(metadataError)") }
         if !unsupported.isEmpty { out.append("not runnable here: " + unsupported.joined(separator: "; ")) }
         return out.joined(separator: "\n")
     }
