@@ -10,4 +10,15 @@ public struct RGBImage: Sendable, Equatable {
         self.height = height
         self.pixels = pixels
     }
+
+    /// The red, green and blue values at column `x`, row `y` (row 0 is the top).
+    ///
+    /// - Parameters:
+    ///   - x: column, `0..<width`.
+    ///   - y: row, `0..<height`.
+    public func pixel(x: Int, y: Int) -> (r: UInt8, g: UInt8, b: UInt8) {
+        precondition(x >= 0 && x < width && y >= 0 && y < height, "pixel (\(x), \(y)) outside \(width)x\(height)")
+        let i = (y * width + x) * 3
+        return (pixels[i], pixels[i + 1], pixels[i + 2])
+    }
 }
