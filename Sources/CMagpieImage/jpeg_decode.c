@@ -172,8 +172,9 @@ void magpie_decode_jpeg(const uint8_t *data, size_t size, int32_t max_side, int6
         if (cmyk) cmyk_row_to_rgb(cmyk_row, row, width, inverted);
     }
 
-    // Every pixel is in; jpeg_finish_decompress would only read trailing markers, and a file that lacks
-    // its EOI marker is still a whole image, so skip it.
+    // Every pixel is in. jpeg_finish_decompress would only read the trailing markers; skipping it leaves
+    // bytes after the image alone. (A file cut just before EOI has normally failed already: the entropy
+    // decoder's look-ahead runs into the end of the data, as in Pillow, which reports such files truncated.)
     jpeg_destroy_decompress(&cinfo);
     free(cmyk_row);
     out->pixels = pixels;

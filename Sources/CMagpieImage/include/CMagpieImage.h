@@ -37,7 +37,8 @@ typedef struct MagpieDecodedImage {
 
 /// Decodes a baseline or progressive JPEG (grayscale, YCbCr, RGB, CMYK or YCCK) to 8-bit RGB.
 ///
-/// Truncated data ("Premature end of JPEG file") is reported as corrupt rather than padded with grey.
+/// Truncated data ("Premature end of JPEG file") is reported as corrupt rather than padded with grey, as
+/// Pillow reports it; other libjpeg warnings (corrupt entropy data, extraneous bytes) are tolerated, as in Pillow.
 /// Never calls exit() and never prints.
 void magpie_decode_jpeg(const uint8_t *data, size_t size, int32_t max_side, int64_t max_pixels,
                         MagpieDecodedImage *out);
