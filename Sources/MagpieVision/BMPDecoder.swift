@@ -135,7 +135,11 @@ enum BMPDecoder {
                 throw ImageError.corrupt(.bmp, "bit-field masks given for a \(bitCount)-bit palette image")
             }
             let maximum = 1 << bitCount
-            let count = colorsUsed == 0 ? maximum : min(colorsUsed, maximum)
+            var count = colorsUsed == 0 ? maximum : min(colorsUsed, maximum)
+            // The palette ends where the pixels start: writers often store fewer entries than 2^bits
+            // (the core header cannot even say how many).
+            if pixelOffset > paletteStart { count = min(count, (pixelOffset - paletteStart) / paletteEntrySize) }
+            guard count > 0 else { throw ImageError.corrupt(.bmp, "missing palette") }
             palette.reserveCapacity(count * 3)
             for i in 0..<count {
                 let entry = paletteStart + i * paletteEntrySize
