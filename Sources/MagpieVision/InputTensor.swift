@@ -3,8 +3,11 @@ import MagpieModel
 
 /// The type, shape and quantization of one model tensor: what pre- and post-processing need to know.
 public struct TensorSpec: Sendable, Equatable {
+    /// Element type.
     public var type: TensorType
+    /// Dimensions, row-major (NHWC for images).
     public var shape: [Int]
+    /// Scale and zero point of a quantized tensor; nil when it is not quantized.
     public var quantization: QuantizationParameters?
 
     /// Creates a spec.
@@ -66,7 +69,9 @@ public struct TensorSpec: Sendable, Equatable {
 /// This is what TFLite model metadata calls `NormalizationOptions`. One value applies to all three channels;
 /// three values apply to R, G and B.
 public struct InputNormalization: Sendable, Equatable {
+    /// Subtracted from each 0...255 channel value: one value, or R, G, B.
     public var mean: [Float]
+    /// Divides the centred value: one value, or R, G, B.
     public var std: [Float]
 
     /// Creates a normalisation.

@@ -2,7 +2,9 @@ import MagpieModel
 
 /// A class index per pixel, row-major, row 0 at the top.
 public struct SegmentationMap: Sendable, Equatable {
+    /// Columns.
     public let width: Int
+    /// Rows.
     public let height: Int
     /// `width * height` class indices.
     public var classes: [Int32]

@@ -16,7 +16,9 @@ public protocol ImageModelRunner: AnyObject {
 }
 
 extension Interpreter: ImageModelRunner {
+    /// The spec of input `index` (see `inputInfo(at:)`).
     public func inputSpec(at index: Int) throws -> TensorSpec { TensorSpec(try inputInfo(at: index)) }
+    /// The spec of output `index` (see `outputInfo(at:)`).
     public func outputSpec(at index: Int) throws -> TensorSpec { TensorSpec(try outputInfo(at: index)) }
 }
 
@@ -29,6 +31,7 @@ public struct VisionTimings: Sendable, Equatable {
     /// Reading the output (top-k, argmax).
     public var postprocessing: Duration
 
+    /// The three stages together.
     public var total: Duration { preprocessing + inference + postprocessing }
 }
 
@@ -68,9 +71,13 @@ public struct ImageClassification: Sendable, Equatable {
 /// let result = try classifier.classify(try RGBImage(contentsOfFile: "parrot.jpg"), topK: 5)
 /// ```
 public final class ImageClassifier {
+    /// The model.
     public let runner: any ImageModelRunner
+    /// Class names by output index.
     public var labels: [String]?
+    /// Float-input normalisation; nil for `(x - 127.5) / 127.5`.
     public var normalization: InputNormalization?
+    /// How images are scaled to the input size.
     public var filter: ResamplingFilter
 
     /// Wraps an allocated model.
@@ -136,8 +143,11 @@ public struct ImageSegmentation: Sendable, Equatable {
 ///
 /// Not `Sendable`, like the interpreter it drives: use one per thread.
 public final class ImageSegmenter {
+    /// The model.
     public let runner: any ImageModelRunner
+    /// Float-input normalisation; nil for `(x - 127.5) / 127.5`.
     public var normalization: InputNormalization?
+    /// How images are scaled to the input size.
     public var filter: ResamplingFilter
 
     /// Wraps an allocated model.
