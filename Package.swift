@@ -21,9 +21,11 @@ let package = Package(
                        providers: [.apt(["libjpeg62-turbo-dev"]), .brew(["jpeg-turbo"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        // setjmp/longjmp error handling for libjpeg and libpng has to live in C (Swift cannot longjmp).
+        .target(name: "CMagpieImage", dependencies: ["CJPEG", "CPNG"]),
         .target(name: "MagpieModel"),
         .target(name: "MagpieEngine", dependencies: ["MagpieModel"]),
-        .target(name: "MagpieVision", dependencies: ["MagpieEngine", "MagpieModel", "CJPEG", "CPNG"]),
+        .target(name: "MagpieVision", dependencies: ["MagpieEngine", "MagpieModel", "CMagpieImage"]),
         .executableTarget(name: "magpie", dependencies: [
             "MagpieModel", "MagpieEngine", "MagpieVision",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
