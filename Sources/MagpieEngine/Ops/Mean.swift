@@ -26,7 +26,9 @@ enum Mean {
                             "input type \(input.type) is not supported (float32, int32, int64, uint8 or int8)")
         try context.require(output.type == input.type, "output type \(output.type) differs from input type \(input.type)")
         try context.require(axisTensor.type == .int32, "axis tensor must be int32, got \(axisTensor.type)")
-        guard let axisValues = try context.constantValues(1, as: Int32.self) else {
+        // An empty axis tensor (no data to hold) reduces nothing.
+        let constant = axisTensor.elementCount == 0 ? [] : try context.constantValues(1, as: Int32.self)
+        guard let axisValues = constant else {
             throw KernelError("an axis tensor computed at run time is not supported")
         }
         try context.require(axisValues.count == axisTensor.elementCount,
