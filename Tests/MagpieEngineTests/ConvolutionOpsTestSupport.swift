@@ -81,7 +81,12 @@ struct DifferentialModel {
     /// Runs the model in Magpie's reference kernels and in LiteRT's; asserts the outputs are byte-identical
     /// (float32: within 1e-5). Skips when LiteRT is unavailable.
     func assertMatchesLiteRT(file: StaticString = #filePath, line: UInt = #line) throws {
+        let t0 = Date()
+        let bytes = builder.build()
+        let t1 = Date()
         let mine = try builder.run(inputData)
+        let t2 = Date()
+        defer { if ProcessInfo.processInfo.environment["MAGPIE_DIFF_STATS"] != nil { print("build \(t1.timeIntervalSince(t0)) magpie \(t2.timeIntervalSince(t1)) litert \(Date().timeIntervalSince(t2)) bytes \(bytes.count)") } }
         if let reason = LiteRTReference.unavailableReason { throw XCTSkip(reason) }
         let outcome = try LiteRTReference.run(model: builder.build(), inputs: inputData, outputCount: outputs.count)
         guard case let .outputs(theirs) = outcome else {
