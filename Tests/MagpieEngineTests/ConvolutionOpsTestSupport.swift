@@ -24,7 +24,12 @@ func windowedOutputSize(_ input: Int, filter: Int, stride: Int, dilation: Int = 
 }
 
 /// One model holding many independent operators with random inputs, so that a single LiteRT call checks them all.
+///
+/// With `MAGPIE_DIFF_STATS=1` in the environment it prints, per output, how many distinct values it holds (a test
+/// whose outputs all saturate checks little), float differences, and the time each engine took.
 struct DifferentialModel {
+    static let printsStatistics = ProcessInfo.processInfo.environment["MAGPIE_DIFF_STATS"] != nil
+
     var builder = OpModelBuilder()
     var inputData: [[UInt8]] = []
     var outputs: [(label: String, type: TensorType)] = []
@@ -81,12 +86,14 @@ struct DifferentialModel {
     /// Runs the model in Magpie's reference kernels and in LiteRT's; asserts the outputs are byte-identical
     /// (float32: within 1e-5). Skips when LiteRT is unavailable.
     func assertMatchesLiteRT(file: StaticString = #filePath, line: UInt = #line) throws {
-        let t0 = Date()
-        let bytes = builder.build()
-        let t1 = Date()
+        let start = Date()
         let mine = try builder.run(inputData)
-        let t2 = Date()
-        defer { if ProcessInfo.processInfo.environment["MAGPIE_DIFF_STATS"] != nil { print("build \(t1.timeIntervalSince(t0)) magpie \(t2.timeIntervalSince(t1)) litert \(Date().timeIntervalSince(t2)) bytes \(bytes.count)") } }
+        let magpieDone = Date()
+        defer {
+            if Self.printsStatistics {
+                print("Magpie \(magpieDone.timeIntervalSince(start)) s, LiteRT \(Date().timeIntervalSince(magpieDone)) s")
+            }
+        }
         if let reason = LiteRTReference.unavailableReason { throw XCTSkip(reason) }
         let outcome = try LiteRTReference.run(model: builder.build(), inputs: inputData, outputCount: outputs.count)
         guard case let .outputs(theirs) = outcome else {
@@ -105,7 +112,7 @@ struct DifferentialModel {
             return XCTFail("\(label): \(mine.count) bytes from Magpie, \(theirs.count) from LiteRT", file: file, line: line)
         }
         XCTAssertFalse(mine.isEmpty, "\(label): empty output", file: file, line: line)
-        if ProcessInfo.processInfo.environment["MAGPIE_DIFF_STATS"] != nil {
+        if printsStatistics {
             let width = type.byteSize ?? 1
             let distinct = Set(stride(from: 0, to: mine.count, by: width).map { mine[$0..<$0 + width] }).count
             print("\(label): \(mine.count / width) elements, \(distinct) distinct")
@@ -118,6 +125,9 @@ struct DifferentialModel {
                 if a[i].isNaN && b[i].isNaN { continue }
                 let d = abs(a[i] - b[i])
                 if !(d <= worst) { worst = d; worstIndex = i }
+            }
+            if printsStatistics {
+                print("\(label): max float difference \(worst), bit-identical: \(mine == theirs)")
             }
             XCTAssert(worst <= 1e-5, "\(label): max |Magpie - LiteRT| = \(worst) at \(worstIndex) (\(a[worstIndex]) vs \(b[worstIndex]))",
                       file: file, line: line)
@@ -158,5 +168,18 @@ func assertRefused(_ builder: OpModelBuilder, op: String, _ reasonContains: Stri
         }
     } catch {
         XCTFail("model could not be loaded: \(error)", file: file, line: line)
+    }
+}
+
+/// Asserts that Magpie refuses `builder`'s model at `allocateTensors()` and that LiteRT refuses it too
+/// (`inputs` feed LiteRT, which only reports some refusals when it runs).
+func assertBothRefuse(_ name: String, _ builder: OpModelBuilder, inputs: [[UInt8]],
+                      file: StaticString = #filePath, line: UInt = #line) throws {
+    XCTAssertThrowsError(try Interpreter(model: try Model(data: builder.build()), options: .init(kernels: .reference))
+        .allocateTensors(), "\(name): Magpie accepted it", file: file, line: line)
+    if let reason = LiteRTReference.unavailableReason { throw XCTSkip(reason) }
+    let outcome = try LiteRTReference.run(model: builder.build(), inputs: inputs, outputCount: 1)
+    guard case .refused = outcome else {
+        return XCTFail("\(name): LiteRT accepted it", file: file, line: line)
     }
 }

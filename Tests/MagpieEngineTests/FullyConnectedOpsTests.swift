@@ -188,4 +188,10 @@ final class FullyConnectedOpsTests: XCTestCase {
         assertRefused(fullyConnected(.int8, weightsQ: QuantizationParameters(scales: [0.1, 0.2, 0.3], zeroPoints: [0, 1, 0])),
                       op: "FULLY_CONNECTED", "symmetric")
     }
+
+    /// Shuffled weights and rows that do not divide the input are refused by LiteRT as well.
+    func testRefusalsAgreeWithLiteRT() throws {
+        try assertBothRefuse("shuffled weights", fullyConnected { $0.weightsFormat = 1 }, inputs: [[UInt8](repeating: 0, count: 32)])
+        try assertBothRefuse("2-D weights needed", fullyConnected(weights: [3, 2, 2]), inputs: [[UInt8](repeating: 0, count: 32)])
+    }
 }

@@ -136,4 +136,14 @@ final class MeanOpsTests: XCTestCase {
         assertRefused(mean(.int16, q: quant(0.1, 0)), op: "MEAN", "int16")
         assertRefused(mean(.int8), op: "MEAN", "quantization")
     }
+
+    /// An axis outside the input's rank is refused by LiteRT as well.
+    func testRefusalsAgreeWithLiteRT() throws {
+        var b = OpModelBuilder()
+        let x = b.input("x", .float32, [2, 3])
+        let axis = b.constant("axis", .int32, [1], bytes: Bytes.of([Int32(2)]))
+        let y = b.tensor("y", .float32, [2])
+        b.op(.mean, inputs: [x, axis], outputs: [y], options: .reducer(keepDims: false))
+        try assertBothRefuse("axis 2 of rank 2", b, inputs: [[UInt8](repeating: 0, count: 24)])
+    }
 }

@@ -142,4 +142,15 @@ final class PoolOpsTests: XCTestCase {
         assertRefused(pool(.int8, q: quant(0.1, 3), outputQ: quant(0.1, 4)), op: "AVERAGE_POOL_2D", "must equal")
         assertRefused(pool(.uint8), op: "AVERAGE_POOL_2D", "quantization")
     }
+
+    /// A zero stride is refused by LiteRT as well.
+    func testRefusalsAgreeWithLiteRT() throws {
+        var b = OpModelBuilder()
+        let x = b.input("x", .float32, [1, 4, 4, 1])
+        let y = b.tensor("y", .float32, [1, 2, 2, 1])
+        var o = Pool2DOptions()
+        o.filterHeight = 2; o.filterWidth = 2; o.strideHeight = 0; o.strideWidth = 2
+        b.op(.maxPool2D, inputs: [x], outputs: [y], options: .pool2D(o))
+        try assertBothRefuse("stride 0", b, inputs: [[UInt8](repeating: 0, count: 64)])
+    }
 }
