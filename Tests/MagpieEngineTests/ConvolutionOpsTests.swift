@@ -217,38 +217,41 @@ final class ConvolutionOpsTests: XCTestCase {
     /// LiteRT 2.3.0 refuses CONV_2D without bias (`has_bias was not true`); Magpie accepts it and must then equal the
     /// same convolution with an explicit zero bias, which LiteRT does run.
     func testConv2DWithoutBiasEqualsZeroBias() throws {
-        for type in [TensorType.float32, .uint8, .int8] {
-            func model(withBias: Bool) -> DifferentialModel {
-                var m = DifferentialModel(seed: 44)
+        /// One CONV_2D per type, all reading the same random data whichever the bias.
+        func model(withBias: Bool) -> DifferentialModel {
+            var m = DifferentialModel(seed: 44)
+            for type in [TensorType.float32, .uint8, .int8] {
                 let inputQ = type == .float32 ? nil : quant(0.05, type == .uint8 ? 128 : 0)
                 let filterQ = type == .float32 ? nil : (type == .uint8 ? quant(0.02, 130) : perChannel([0.02, 0.03, 0.01], axis: 0))
-                let x = m.input("x", type, [1, 5, 6, 4], inputQ)
-                let w = m.randomConstant("w", type, [3, 3, 3, 4], filterQ, range: type == .int8 ? -127...127 : nil,
+                let x = m.input("\(type) x", type, [1, 5, 6, 4], inputQ)
+                let w = m.randomConstant("\(type) w", type, [3, 3, 3, 4], filterQ, range: type == .int8 ? -127...127 : nil,
                                          floatRange: -1...1)
                 var inputs = [x, w]
                 if withBias {
                     let q = type == .float32 ? nil : quant(0.05 * 0.02, 0)
-                    inputs.append(m.builder.constant("b", type == .float32 ? .float32 : .int32, [3],
+                    inputs.append(m.builder.constant("\(type) b", type == .float32 ? .float32 : .int32, [3],
                                                      bytes: [UInt8](repeating: 0, count: 12), quantization: q))
                 }
-                let y = m.output("\(type) conv", type, [1, 5, 6, 3], type == .float32 ? nil : quant(0.3, 5))
+                let y = m.output("\(type) conv without bias", type, [1, 5, 6, 3], type == .float32 ? nil : quant(0.3, 5))
                 var o = Conv2DOptions()
                 o.strideHeight = 1; o.strideWidth = 1
                 m.builder.op(.conv2D, inputs: inputs, outputs: [y], options: .conv2D(o), version: 3)
-                return m
             }
-            let withoutBias = model(withBias: false), withBias = model(withBias: true)
-            XCTAssertEqual(withoutBias.inputData, withBias.inputData)
-            let mine = try withoutBias.builder.run(withoutBias.inputData)
-            XCTAssertEqual(mine, try withBias.builder.run(withBias.inputData), "\(type)")
-            if let reason = LiteRTReference.unavailableReason { throw XCTSkip(reason) }
-            let refused = try LiteRTReference.run(model: withoutBias.builder.build(), inputs: withoutBias.inputData, outputCount: 1)
-            guard case .refused = refused else { return XCTFail("LiteRT now accepts CONV_2D without bias: update the docs") }
-            guard case let .outputs(theirs) = try LiteRTReference.run(model: withBias.builder.build(),
-                                                                     inputs: withBias.inputData, outputCount: 1) else {
-                return XCTFail("LiteRT refused the zero-bias model")
-            }
-            DifferentialModel.compare("\(type) no bias", type, mine[0], theirs[0])
+            return m
+        }
+        let withoutBias = model(withBias: false), withBias = model(withBias: true)
+        XCTAssertEqual(withoutBias.inputData, withBias.inputData)
+        let mine = try withoutBias.builder.run(withoutBias.inputData)
+        XCTAssertEqual(mine, try withBias.builder.run(withBias.inputData))
+        if let reason = LiteRTReference.unavailableReason { throw XCTSkip(reason) }
+        let refused = try LiteRTReference.run(model: withoutBias.builder.build(), inputs: withoutBias.inputData, outputCount: 3)
+        guard case .refused = refused else { return XCTFail("LiteRT now accepts CONV_2D without bias: update the docs") }
+        guard case let .outputs(theirs) = try LiteRTReference.run(model: withBias.builder.build(),
+                                                                 inputs: withBias.inputData, outputCount: 3) else {
+            return XCTFail("LiteRT refused the zero-bias model")
+        }
+        for (k, output) in withoutBias.outputs.enumerated() {
+            DifferentialModel.compare(output.label, output.type, mine[k], theirs[k])
         }
     }
 
