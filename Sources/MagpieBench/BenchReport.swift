@@ -6,11 +6,12 @@ public struct BenchReport {
 
     public init(document: BenchDocument) { self.document = document }
 
-    /// The label of a result in tables and charts: `machine · model · tN` (the runtime is the colour/legend).
+    /// The label of a result in charts: `machine · runtime · model · tN` (the runtime is also the colour).
     /// The machine is left out when every result comes from one machine.
     public func rowLabel(_ r: BenchResult) -> String {
         var parts: [String] = []
         if machines.count > 1 { parts.append(r.fingerprint.name) }
+        parts.append(r.runtime.label)
         parts.append(r.model.name)
         parts.append("t\(r.threads)")
         if r.id.contains("#") || r.id.contains("/r") { parts.append(String(r.id.split(separator: "/").last ?? "")) }
@@ -137,7 +138,7 @@ public struct BenchReport {
             out.append(("fps-over-time.svg", BenchCharts.lineChart(
                 title: "Sustained throughput", xTitle: "seconds since the timed loop began", yTitle: "fps",
                 lines: sustained.map { r in
-                    BenchCharts.Line(label: "\(r.runtime.label) \(rowLabel(r))",
+                    BenchCharts.Line(label: rowLabel(r),
                                      points: r.windows!.map { ((($0.startSeconds + $0.endSeconds) / 2), $0.fps) })
                 })))
         }
