@@ -250,7 +250,7 @@ public final class BenchSession {
                                        energy: energy, energyNote: note, fingerprint: fingerprint))
         }
         var warnings: [String] = []
-        if !fingerprint.optimizedBuild {
+        if !fingerprint.optimizedBuild && results.contains(where: { $0.runtime.name == "magpie" }) {
             warnings.append("this is a debug build of Magpie: its timings are not representative (build with -c release)")
         }
         for r in results where r.drift.drifting {
