@@ -138,6 +138,43 @@ final class EndToEndTests: XCTestCase {
         XCTAssertGreaterThan(peer.resources.peakRSSBytes, 0)
     }
 
+    /// LiteRT and ONNX Runtime on a real float model (MobileNetV1 0.25/128) with identical random input: float32
+    /// across runtimes agrees to about 1e-5 (../shared/anchors/README.md).
+    func testPeersAgreeOnARealModel() throws {
+        let data = try TestData.require()
+        let model = data.appendingPathComponent("models/mobilenet_v1_0.25_128_float.tflite").path
+        let anchors = data.deletingLastPathComponent().appendingPathComponent("anchors").path
+        guard FileManager.default.fileExists(atPath: anchors + "/mobilenet_v1_0.25_128_float.onnx") else {
+            throw XCTSkip("../shared/anchors/mobilenet_v1_0.25_128_float.onnx is absent")
+        }
+        if let reason = LiteRTReference.unavailableReason { throw XCTSkip(reason) }
+        guard Self.pythonHas("onnxruntime") else {
+            throw XCTSkip("onnxruntime is not installed (python3 -m pip install onnxruntime)")
+        }
+        let plan = BenchPlan(models: [.file(model)], runtimes: [.peer(.litert), .peer(.onnxruntime)],
+                             method: BenchMethod(warmupRuns: 1, pauseSeconds: 0, runs: 5),
+                             inputDescription: "random (seed 2)", makeInputs: RandomInput.provider(seed: 2),
+                             onnxDirectory: anchors)
+        let doc = try BenchSession(plan: plan).run()
+        XCTAssertEqual(doc.results.map(\.runtime.name), ["litert", "onnxruntime"])
+        XCTAssertEqual(doc.results.map(\.output.count), [1001, 1001])
+        XCTAssertEqual(doc.results[0].output.reduce(0, +), 1, accuracy: 1e-3, "softmax probabilities")
+        let agreement = try XCTUnwrap(doc.agreements.first)
+        XCTAssertTrue(agreement.top1Agrees)
+        XCTAssertLessThan(agreement.maxAbsDifference, 1e-4)
+    }
+
+    private static func pythonHas(_ module: String) -> Bool {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", "import \(module)"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return false }
+        p.waitUntilExit()
+        return p.terminationStatus == 0
+    }
+
     func testMissingONNXModelAndPackageAreExplained() throws {
         let runner = try PeerRunner(runtime: .onnxruntime)
         XCTAssertThrowsError(try runner.modelPath(forTFLite: "/nowhere/model.tflite", onnxDirectory: "/also/not")) { error in
