@@ -14,7 +14,11 @@ public struct BenchReport {
         parts.append(r.runtime.label)
         parts.append(r.model.name)
         parts.append("t\(r.threads)")
-        if r.id.contains("#") || r.id.contains("/r") { parts.append(String(r.id.split(separator: "/").last ?? "")) }
+        // Repeated rounds (`.../r2`) and renamed clashes (`...#2`) keep their suffix so rows stay distinguishable.
+        let last = r.id.split(separator: "/").last.map(String.init) ?? ""
+        if last.contains("#") || (last.hasPrefix("r") && Int(last.dropFirst()) != nil) {
+            parts.append(last.hasPrefix("t") ? String(last.drop { $0 != "#" }) : last)
+        }
         return parts.joined(separator: " · ")
     }
 

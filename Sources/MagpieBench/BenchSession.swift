@@ -203,8 +203,10 @@ public final class BenchSession {
         for (n, item) in schedule.enumerated() {
             let m = plan.models[item.model]
             let p = try prepare(item.model)
-            var id = "\(item.runtime)/\(m.name)/t\(item.threads)"
-            if item.round > 0 || ids.contains(id) { id += "/r\(item.round + 1)" }
+            let base = "\(item.runtime)/\(m.name)/t\(item.threads)" + (item.round > 0 ? "/r\(item.round + 1)" : "")
+            var id = base
+            var clash = 2
+            while ids.contains(id) { id = "\(base)#\(clash)"; clash += 1 }
             ids.insert(id)
             log?("[\(n + 1)/\(schedule.count)] \(item.runtime) \(m.name) threads \(item.threads)")
             let measurement: Measurement

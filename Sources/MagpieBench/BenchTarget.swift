@@ -155,7 +155,7 @@ public struct BenchProgress: Sendable {
     public var fraction: Double {
         var f = 0.0
         if let plannedRuns, plannedRuns > 0 { f = Double(completedRuns) / Double(plannedRuns) }
-        if let plannedSeconds, plannedSeconds > 0 { f = max(f == 0 ? 0 : f, elapsedSeconds / plannedSeconds) }
+        if let plannedSeconds, plannedSeconds > 0 { f = max(f, elapsedSeconds / plannedSeconds) }
         return min(1, f)
     }
 }

@@ -58,7 +58,6 @@ public final class MagpieTarget: BenchTarget {
         self.interpreter = interpreter
     }
 
-    @inline(__always)
     public func runOnce() throws {
         guard let interpreter, let outputCopy else { throw BenchError.target("runOnce() before prepare()") }
         for i in preparedInputs.indices {

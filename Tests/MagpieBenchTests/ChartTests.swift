@@ -138,6 +138,12 @@ final class ChartTests: XCTestCase {
         XCTAssertTrue(note.withClass("note").first?.text.contains("No energy figures") ?? false)
     }
 
+    func testRowLabelsKeepRoundsAndRenamesDistinct() {
+        let ids = ["magpie/reference/m/t1", "magpie/reference/m/t1/r2", "magpie/reference/m/t1#2"]
+        let report = BenchReport(document: BenchDocument(results: ids.map { Fixtures.result(id: $0) }))
+        XCTAssertEqual(report.document.results.map(report.rowLabel), ["magpie/x · m · t1", "magpie/x · m · t1 · r2", "magpie/x · m · t1 · #2"])
+    }
+
     func testSustainedRunsGetAnFpsOverTimeChart() {
         var r = Fixtures.result(id: "a", samples: Array(repeating: 100_000_000, count: 30))
         r.windows = ThroughputWindow.windows(nanoseconds: r.samplesNs, seconds: 1)

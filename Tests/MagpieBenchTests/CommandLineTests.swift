@@ -85,6 +85,20 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(try String(contentsOf: html, encoding: .utf8).contains("<svg"))
     }
 
+    func testProfilePrintsTablesAndWritesCSV() throws {
+        let csv = dir.appendingPathComponent("ops.csv")
+        let r = try run(["bench", try model(), "--random-input", "--runs", "3", "--pause", "0", "--kernels", "reference",
+                         "--profile", "--profile-runs", "2", "--profile-csv", csv.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("profile of magpie/reference/tiny/t1"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("slowest operators (median of 2 profiled runs)"), r.stdout)
+        let lines = try String(contentsOf: csv, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines[0], "# magpie/reference/tiny/t1")
+        XCTAssertEqual(lines[1], "index,type,median_ms,percent")
+        XCTAssertTrue(lines[2].hasPrefix("0,RESHAPE,"), String(lines[2]))
+        XCTAssertTrue(lines[2].hasSuffix(",100.000"), "the only operator takes all the time")
+    }
+
     func testFailuresAreOneLineWithNonZeroStatus() throws {
         let missing = try run(["bench", dir.appendingPathComponent("missing.tflite").path, "--random-input", "--pause", "0"])
         XCTAssertNotEqual(missing.status, 0)
