@@ -147,6 +147,8 @@ def main():
     p.add_argument("--min-seconds", type=float)
     p.add_argument("--duration", type=float)
     p.add_argument("--output-file", required=True, help="where to write output 0's raw bytes")
+    p.add_argument("--progress", action="store_true",
+                   help="print 'magpie-peer-progress RUNS SECONDS' lines on stderr about every 0.2 s of the timed loop")
     a = p.parse_args()
 
     t0 = time.monotonic_ns()
@@ -182,11 +184,17 @@ def main():
     usage1 = resource.getrusage(resource.RUSAGE_SELF)
     loop_start = time.monotonic_ns()
     now = loop_start
+    next_progress = loop_start + 200_000_000
     while True:
         s = now
         out = r.run()
         now = time.monotonic_ns()
         samples.append(now - s)
+        if a.progress and now >= next_progress:
+            sys.stderr.write(f"magpie-peer-progress {len(samples)} {(now - loop_start) / 1e9:.3f}\n")
+            sys.stderr.flush()
+            next_progress = now + 200_000_000
+            now = time.monotonic_ns()
         if len(samples) >= minimum_runs and (bound is None or (now - loop_start) / 1e9 >= bound):
             break
     loop_end = time.monotonic_ns()

@@ -224,7 +224,8 @@ public final class BenchSession {
                 let modelPath = try runner.modelPath(forTFLite: p.tflitePath, onnxDirectory: plan.onnxDirectory)
                 let (mm, report) = try runner.measure(model: modelPath, inputs: p.inputs, threads: item.threads,
                                                       method: plan.method,
-                                                      outputQuantization: p.model.outputDescriptions.first?.quantization)
+                                                      outputQuantization: p.model.outputDescriptions.first?.quantization,
+                                                      label: id, progress: progress)
                 meter?.mark()
                 measurement = mm
                 runtime = RuntimeInfo(name: peer == .onnxruntime ? "onnxruntime" : "litert", version: report.version,

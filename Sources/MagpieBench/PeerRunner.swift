@@ -93,8 +93,10 @@ public struct PeerRunner: Sendable {
     ///   - outputQuantization: the .tflite output's quantization, to dequantize integer outputs.
     /// - Returns: the measurement and the runner's report (for version and configuration).
     /// - Throws: `BenchError.peer` with the runner's message (which says how to install a missing package).
+    ///   - progress: called on the calling thread with the runner's progress reports (about every 0.2 s).
     public func measure(model: String, inputs: [Data], threads: Int, method: BenchMethod,
-                        outputQuantization: QuantizationParameters?) throws -> (Measurement, Report) {
+                        outputQuantization: QuantizationParameters?, label: String = "",
+                        progress: ((BenchProgress) -> Void)? = nil) throws -> (Measurement, Report) {
         try method.validate()
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("magpie-peer-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -111,6 +113,7 @@ public struct PeerRunner: Sendable {
                          "--output-file", outputPath, "--inputs"] + inputPaths
         if let s = method.minimumSeconds { arguments += ["--min-seconds", "\(s)"] }
         if let s = method.durationSeconds { arguments += ["--duration", "\(s)"] }
+        if progress != nil { arguments.append("--progress") }
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -122,14 +125,38 @@ public struct PeerRunner: Sendable {
         do { try process.run() } catch {
             throw BenchError.peer("cannot start \(python): \(error.localizedDescription); install Python 3 or set MAGPIE_PYTHON")
         }
-        // Read both pipes concurrently so neither fills up and blocks the child.
-        let errorBox = DataBox()
+        // stdout is read on another thread so that neither pipe fills up and blocks the child; stderr is read here,
+        // line by line, so progress reports reach the caller on its own thread.
+        let outputBox = DataBox()
         let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) { errorBox.data = err.fileHandleForReading.readDataToEndOfFile() }
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        DispatchQueue.global().async(group: group) { outputBox.data = out.fileHandleForReading.readDataToEndOfFile() }
+        var messages: [String] = []
+        var pending = Data()
+        let plannedRuns = method.durationSeconds == nil && method.minimumSeconds == nil ? method.runs : nil
+        let plannedSeconds = method.durationSeconds ?? method.minimumSeconds
+        func handle(_ line: String) {
+            let fields = line.split(separator: " ")
+            if fields.count == 3, fields[0] == "magpie-peer-progress", let runs = Int(fields[1]), let seconds = Double(fields[2]) {
+                progress?(BenchProgress(label: label, completedRuns: runs, plannedRuns: plannedRuns,
+                                        elapsedSeconds: seconds, plannedSeconds: plannedSeconds))
+            } else if !line.isEmpty {
+                messages.append(line)
+            }
+        }
+        while true {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            pending.append(chunk)
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                handle(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
+                pending.removeSubrange(pending.startIndex...newline)
+            }
+        }
+        handle(String(decoding: pending, as: UTF8.self))
         group.wait()
         process.waitUntilExit()
-        let stderr = String(decoding: errorBox.data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let stdout = outputBox.data
+        let stderr = messages.joined(separator: "\n")
         guard process.terminationStatus == 0 else {
             if process.terminationStatus == 127 {
                 throw BenchError.peer("\(python) not found; install Python 3 (apt-get install python3 python3-pip) or set MAGPIE_PYTHON")
@@ -165,7 +192,7 @@ public struct PeerRunner: Sendable {
     }
 }
 
-/// A box the stderr reader thread fills; read only after the group has been waited for.
+/// A box the stdout reader thread fills; read only after the group has been waited for.
 private final class DataBox: @unchecked Sendable {
     var data = Data()
 }

@@ -229,7 +229,7 @@ final class ProgressLine: @unchecked Sendable {
         let filled = Int(p.fraction * Double(width))
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
         let runs = p.plannedRuns.map { "\(p.completedRuns)/\($0) runs" } ?? "\(p.completedRuns) runs"
-        let time = p.plannedSeconds.map { String(format: "%.0f/%.0f s", p.elapsedSeconds, $0) } ?? String(format: "%.1f s", p.elapsedSeconds)
+        let time = p.plannedSeconds.map { String(format: "%.1f/%.1f s", p.elapsedSeconds, $0) } ?? String(format: "%.1f s", p.elapsedSeconds)
         FileHandle.standardError.write(Data("\r\u{1B}[2K\(p.label) [\(bar)] \(runs) \(time)".utf8))
         visible = true
     }

@@ -46,6 +46,17 @@ final class EndToEndTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(Double(m.loopWallNanoseconds) / 1e9, 0.05)
     }
 
+    func testProgressIsReportedDuringLongLoops() throws {
+        var reports: [BenchProgress] = []
+        _ = try BenchMethod(warmupRuns: 0, pauseSeconds: 0, runs: 1, minimumSeconds: 0.5)
+            .measure(FakeTarget(), label: "fake", progress: { reports.append($0) })
+        XCTAssertFalse(reports.isEmpty)
+        XCTAssertEqual(reports.first?.label, "fake")
+        XCTAssertEqual(reports.first?.plannedSeconds, 0.5)
+        XCTAssertEqual(reports.map(\.completedRuns), reports.map(\.completedRuns).sorted())
+        XCTAssertTrue(reports.allSatisfy { (0...1).contains($0.fraction) })
+    }
+
     func testFailuresNameTheInference() {
         XCTAssertThrowsError(try BenchMethod(warmupRuns: 0, pauseSeconds: 0, runs: 10).measure(FakeTarget(failAt: 4), label: "fake")) { error in
             XCTAssertEqual("\(error)", "fake: inference 3 failed: boom")
