@@ -170,9 +170,12 @@ public final class BenchSession {
                     path = p
                 case .bytes(let bytes):
                     model = try Model(data: bytes)
-                    let url = FileManager.default.temporaryDirectory.appendingPathComponent("magpie-bench-\(UUID().uuidString)-\(m.name).tflite")
+                    // A folder of its own keeps the file's stem the model's name, so `--onnx-dir` finds NAME.onnx.
+                    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("magpie-bench-\(UUID().uuidString)")
+                    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+                    temporaryFiles.append(dir)
+                    let url = dir.appendingPathComponent("\(m.name).tflite")
                     try Data(bytes).write(to: url)
-                    temporaryFiles.append(url)
                     path = url.path
                 }
             } catch {

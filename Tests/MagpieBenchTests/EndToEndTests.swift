@@ -133,12 +133,16 @@ final class EndToEndTests: XCTestCase {
 
     func testMagpieAndLiteRTAgreeOnIdenticalInputs() throws {
         if let reason = LiteRTReference.unavailableReason { throw XCTSkip(reason) }
-        let path = try reshapeModel()
-        let plan = BenchPlan(models: [.file(path)], runtimes: [.magpie(.reference), .peer(.litert)],
+        // Model bytes, as the built-in models come: the peer gets them as a temporary NAME.tflite.
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: try reshapeModel())))
+        let plan = BenchPlan(models: [BenchModel(name: "reshape", source: .bytes(bytes))], runtimes: [.magpie(.reference), .peer(.litert)],
                              method: BenchMethod(warmupRuns: 1, pauseSeconds: 0, runs: 8),
                              inputDescription: "random (seed 9)", makeInputs: RandomInput.provider(seed: 9))
         let doc = try BenchSession(plan: plan).run()
         XCTAssertEqual(doc.results.map(\.runtime.name), ["magpie", "litert"])
+        XCTAssertEqual(doc.results.map(\.id), ["magpie/reference/reshape/t1", "litert/reshape/t1"])
+        XCTAssertNil(doc.results[1].model.path)
+        XCTAssertEqual(doc.results[1].model.fileBytes, bytes.count)
         let peer = doc.results[1]
         XCTAssertEqual(peer.samplesNs.count, 8)
         XCTAssertFalse(peer.runtime.version.isEmpty)
