@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "MagpieModel", targets: ["MagpieModel"]),
         .library(name: "MagpieEngine", targets: ["MagpieEngine"]),
         .library(name: "MagpieVision", targets: ["MagpieVision"]),
+        .library(name: "MagpieBench", targets: ["MagpieBench"]),
         .executable(name: "magpie", targets: ["magpie"]),
         .executable(name: "magpie-fuzz", targets: ["MagpieFuzz"]),
     ],
@@ -26,14 +27,16 @@ let package = Package(
         .target(name: "MagpieModel"),
         .target(name: "MagpieEngine", dependencies: ["MagpieModel"]),
         .target(name: "MagpieVision", dependencies: ["MagpieEngine", "MagpieModel", "CMagpieImage"]),
+        .target(name: "MagpieBench", dependencies: ["MagpieEngine", "MagpieModel"]),
         .executableTarget(name: "magpie", dependencies: [
-            "MagpieModel", "MagpieEngine", "MagpieVision",
+            "MagpieModel", "MagpieEngine", "MagpieVision", "MagpieBench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "MagpieFuzz", dependencies: ["MagpieModel", "MagpieEngine"]),
         .target(name: "MagpieTestSupport", dependencies: ["MagpieModel", "MagpieEngine"]),
         .testTarget(name: "MagpieModelTests", dependencies: ["MagpieModel", "MagpieTestSupport"]),
         .testTarget(name: "MagpieEngineTests", dependencies: ["MagpieEngine", "MagpieModel", "MagpieTestSupport"]),
+        .testTarget(name: "MagpieBenchTests", dependencies: ["MagpieBench", "MagpieEngine", "MagpieModel", "MagpieTestSupport"]),
         .testTarget(name: "MagpieVisionTests", dependencies: ["MagpieVision", "MagpieEngine", "MagpieModel", "MagpieTestSupport"]),
     ]
 )
