@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "MagpieModel", targets: ["MagpieModel"]),
         .library(name: "MagpieEngine", targets: ["MagpieEngine"]),
         .library(name: "MagpieVision", targets: ["MagpieVision"]),
+        .library(name: "MagpieZoo", targets: ["MagpieZoo"]),
         .executable(name: "magpie", targets: ["magpie"]),
     ],
     dependencies: [
@@ -23,6 +24,7 @@ let package = Package(
         .target(name: "MagpieModel"),
         .target(name: "MagpieEngine", dependencies: ["MagpieModel"]),
         .target(name: "MagpieVision", dependencies: ["MagpieEngine", "MagpieModel", "CJPEG", "CPNG"]),
+        .target(name: "MagpieZoo", dependencies: ["MagpieModel", "MagpieEngine"]),
         .executableTarget(name: "magpie", dependencies: [
             "MagpieModel", "MagpieEngine", "MagpieVision",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -31,5 +33,6 @@ let package = Package(
         .testTarget(name: "MagpieModelTests", dependencies: ["MagpieModel", "MagpieTestSupport"]),
         .testTarget(name: "MagpieEngineTests", dependencies: ["MagpieEngine", "MagpieModel", "MagpieTestSupport"]),
         .testTarget(name: "MagpieVisionTests", dependencies: ["MagpieVision", "MagpieEngine", "MagpieModel", "MagpieTestSupport"]),
+        .testTarget(name: "MagpieZooTests", dependencies: ["MagpieZoo", "MagpieEngine", "MagpieModel", "MagpieTestSupport"]),
     ]
 )
