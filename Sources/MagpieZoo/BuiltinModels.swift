@@ -22,8 +22,8 @@ public enum BuiltinModels {
     /// Seed of the synthetic images the quantized variants are calibrated on (`SyntheticImages`).
     public static let calibrationImageSeed: UInt64 = 0xCA1B_0000_0000_0001
 
-    /// Calibration images used unless told otherwise: one of each kind `SyntheticImages` makes, less one.
-    public static let defaultCalibrationImageCount = 4
+    /// Calibration images used unless told otherwise (the five kinds of `SyntheticImages`, then three more).
+    public static let defaultCalibrationImageCount = 8
 
     /// Number representations of a built-in model.
     public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {

@@ -120,7 +120,7 @@ final class MobileNetV2StructureTests: XCTestCase {
         XCTAssertEqual(crc32(Self.floatBytes), Self.expectedFloatCRC)
     }
     static let expectedFloatSize = 13_982_992
-    static let expectedFloatCRC: UInt32 = 0xD6F1_2418
+    static let expectedFloatCRC: UInt32 = 0x08EB_0199
 
     func testFloatGenerationTime() throws {
         let start = Date()
@@ -131,20 +131,28 @@ final class MobileNetV2StructureTests: XCTestCase {
         XCTAssertLessThan(seconds, 10)
     }
 
-    /// The weights follow the documented initialisation: per-layer standard deviation τ/√(fan-in·m)·E[γ²]^½.
+    /// The weights follow the documented initialisation. For the first layer the input statistics are exact
+    /// (mean 0, variance 1/3 per channel), so each output channel's filter has RMS exactly τγ/√(27/3) = 0.5 γ
+    /// with γ in [0.6, 1.4], and its bias is β = τγ + a uniform part of at most √3 · 0.1 · 1.5.
     func testWeightsHaveTheDocumentedScale() throws {
         let net = MobileNetV2Network(seed: BuiltinModels.defaultSeed)
         XCTAssertEqual(net.convolutions.count, 53)
         let first = net.convolutions[0]
-        // Input moment 1/3, fan-in 27, τ 1.5: σ = 1.5 / √9 = 0.5, times √E[γ²] = √(1 + 0.16/3).
-        let expected = 0.5 * (1 + 0.16 / 3).squareRoot()
-        let values = first.weights.map(Double.init)
-        let std = (values.map { $0 * $0 }.reduce(0, +) / Double(values.count)).squareRoot()
-        XCTAssertEqual(std, expected, accuracy: expected * 0.1)
+        var rmsValues: [Double] = []
+        for o in 0..<32 {
+            let filter = first.weights[(o * 27)..<((o + 1) * 27)].map(Double.init)
+            let rms = (filter.map { $0 * $0 }.reduce(0, +) / 27).squareRoot()
+            XCTAssertTrue((0.5 * 0.6 - 1e-5)...(0.5 * 1.4 + 1e-5) ~= rms, "channel \(o) RMS \(rms)")
+            let gamma = rms / 0.5
+            XCTAssertLessThanOrEqual(abs(Double(first.bias[o]) - 1.5 * gamma), 3.0.squareRoot() * 0.15 + 1e-5, "channel \(o) bias")
+            rmsValues.append(rms)
+        }
+        XCTAssertGreaterThan(rmsValues.max()! - rmsValues.min()!, 0.1, "γ should vary across channels")
         for layer in net.convolutions {
             XCTAssertEqual(layer.weights.count, layer.filterShape.reduce(1, *))
             XCTAssertEqual(layer.bias.count, layer.outputChannels)
             XCTAssertTrue(layer.weights.allSatisfy(\.isFinite))
+            XCTAssertTrue(layer.bias.allSatisfy(\.isFinite))
             XCTAssertTrue(layer.weights.contains { $0 != 0 })
         }
     }
