@@ -5,13 +5,14 @@ import PackageDescription
 /// `-Xswiftc -target-cpu -Xswiftc native`; leave it out for a portable binary.
 let package = Package(
     name: "Magpie",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "MagpieModel", targets: ["MagpieModel"]),
         .library(name: "MagpieEngine", targets: ["MagpieEngine"]),
         .library(name: "MagpieVision", targets: ["MagpieVision"]),
         .library(name: "MagpieZoo", targets: ["MagpieZoo"]),
         .executable(name: "magpie", targets: ["magpie"]),
+        .executable(name: "magpie-fuzz", targets: ["MagpieFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -21,14 +22,17 @@ let package = Package(
                        providers: [.apt(["libjpeg62-turbo-dev"]), .brew(["jpeg-turbo"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        // setjmp/longjmp error handling for libjpeg and libpng has to live in C (Swift cannot longjmp).
+        .target(name: "CMagpieImage", dependencies: ["CJPEG", "CPNG"]),
         .target(name: "MagpieModel"),
         .target(name: "MagpieEngine", dependencies: ["MagpieModel"]),
-        .target(name: "MagpieVision", dependencies: ["MagpieEngine", "MagpieModel", "CJPEG", "CPNG"]),
+        .target(name: "MagpieVision", dependencies: ["MagpieEngine", "MagpieModel", "CMagpieImage"]),
         .target(name: "MagpieZoo", dependencies: ["MagpieModel", "MagpieEngine"]),
         .executableTarget(name: "magpie", dependencies: [
             "MagpieModel", "MagpieEngine", "MagpieVision",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "MagpieFuzz", dependencies: ["MagpieModel", "MagpieEngine"]),
         .target(name: "MagpieTestSupport", dependencies: ["MagpieModel", "MagpieEngine"]),
         .testTarget(name: "MagpieModelTests", dependencies: ["MagpieModel", "MagpieTestSupport"]),
         .testTarget(name: "MagpieEngineTests", dependencies: ["MagpieEngine", "MagpieModel", "MagpieTestSupport"]),

@@ -26,12 +26,16 @@ public final class Interpreter {
         public var kernels: KernelSet
         /// How activations share the arena.
         public var memoryPlanner: any MemoryPlanner
+        /// The largest activation arena `allocateTensors()` will create; a model that needs more is refused with
+        /// `EngineError.invalidArgument` instead of exhausting memory.
+        public var memoryLimit: Int
 
         public init(threadCount: Int? = nil, kernels: KernelSet = .optimized,
-                    memoryPlanner: any MemoryPlanner = GreedyMemoryPlanner()) {
+                    memoryPlanner: any MemoryPlanner = GreedyMemoryPlanner(), memoryLimit: Int = 1 << 30) {
             self.threadCount = threadCount
             self.kernels = kernels
             self.memoryPlanner = memoryPlanner
+            self.memoryLimit = memoryLimit
         }
     }
 
@@ -143,7 +147,7 @@ public final class Interpreter {
             throw EngineError.model(.malformed("graph output \(n) (tensor \(t)) is never written"))
         }
         plan = try ExecutionPlan(subgraph: subgraph, infos: infos, kernels: kernels, scratch: scratch,
-                                 planner: options.memoryPlanner)
+                                 planner: options.memoryPlanner, memoryLimit: options.memoryLimit)
     }
 
     /// Runs the model once on the current inputs.
@@ -249,7 +253,7 @@ final class ExecutionPlan {
     var buffers: TensorBuffers { TensorBuffers(base: pointers) }
 
     init(subgraph: Subgraph, infos: [TensorInfo], kernels: [Kernel], scratch: ScratchAllocations,
-         planner: any MemoryPlanner) throws {
+         planner: any MemoryPlanner, memoryLimit: Int) throws {
         self.kernels = kernels
         self.scratch = scratch
         let n = infos.count
@@ -271,7 +275,14 @@ final class ExecutionPlan {
             requestTensors.append(t)
             requests.append(BufferRequest(size: info.byteCount, firstUse: min(first[t], last[t]), lastUse: last[t]))
         }
+        let requested = requests.reduce(0) { $0 + $1.size }
+        guard requested <= memoryLimit * 4 else {
+            throw EngineError.invalidArgument("the model's tensors need \(requested) bytes, over the \(memoryLimit)-byte memory limit")
+        }
         let (offsets, size) = planner.plan(requests, alignment: 64)
+        guard size <= memoryLimit else {
+            throw EngineError.invalidArgument("the model needs a \(size)-byte arena, over the \(memoryLimit)-byte memory limit")
+        }
         arenaSize = size
         arena = UnsafeMutableRawPointer.allocate(byteCount: max(size, 64), alignment: 64)
         arena.initializeMemory(as: UInt8.self, repeating: 0, count: max(size, 64))

@@ -41,9 +41,14 @@ public struct LinearMemoryPlanner: MemoryPlanner {
 
 /// Greedy by size (TFLite's "greedy by size" arena idea): the largest buffers are placed first, each at the lowest
 /// offset where it does not collide with a buffer alive at the same time.
+///
+/// Placement is quadratic in the number of buffers; above `maximumBuffers` (far more than real vision models have)
+/// it falls back to linear placement so that a hostile model cannot stall preparation.
 public struct GreedyMemoryPlanner: MemoryPlanner {
-    public init() {}
+    public var maximumBuffers: Int
+    public init(maximumBuffers: Int = 4096) { self.maximumBuffers = maximumBuffers }
     public func plan(_ requests: [BufferRequest], alignment: Int) -> (offsets: [Int], arenaSize: Int) {
+        if requests.count > maximumBuffers { return LinearMemoryPlanner().plan(requests, alignment: alignment) }
         let order = requests.indices.sorted { (requests[$0].size, $1) > (requests[$1].size, $0) }
         var offsets = [Int](repeating: 0, count: requests.count)
         var placed: [Int] = []

@@ -65,13 +65,22 @@ public enum QuantizedArithmetic {
     /// given scale and zero point, within `[typeMin, typeMax]`.
     public static func activationRange(_ activation: FusedActivationKind, scale: Float, zeroPoint: Int32,
                                        typeMin: Int32, typeMax: Int32) -> (min: Int32, max: Int32) {
-        func quantize(_ f: Float) -> Int32 { zeroPoint + Int32((f / scale).rounded(.toNearestOrAwayFromZero)) }
+        // TFLite: zero_point + static_cast<int32_t>(TfLiteRound(f / scale)); an out-of-range conversion gives
+        // INT32_MIN on x86 (cvttss2si), and the addition wraps.
+        func quantize(_ f: Float) -> Int32 { zeroPoint &+ x86Int32((f / scale).rounded(.toNearestOrAwayFromZero)) }
         switch activation {
         case .none: return (typeMin, typeMax)
         case .relu: return (max(typeMin, quantize(0)), typeMax)
         case .relu6: return (max(typeMin, quantize(0)), min(typeMax, quantize(6)))
         case .reluN1To1: return (max(typeMin, quantize(-1)), min(typeMax, quantize(1)))
         }
+    }
+
+    /// `static_cast<int32_t>(f)` as x86 computes it: truncation toward zero, and INT32_MIN for NaN or out of range.
+    @inline(__always)
+    public static func x86Int32(_ f: Float) -> Int32 {
+        guard f.isFinite, f >= -2147483648.0, f < 2147483648.0 else { return Int32.min }
+        return Int32(f)
     }
 
     /// TFLite's `CalculateActivationRange` for float outputs.

@@ -3,5 +3,19 @@
 enum ShapeOperators {
     static let all: [OperatorRegistration] = [
         Reshape.registration,
+        Squeeze.registration,
+        Concatenation.registration,
+        Split.registration,
+        Pack.registration,
+        Unpack.registration,
+        Pad.registration,
+        PadV2.registration,
+        Transpose.registration,
+        Gather.registration,
+        GatherND.registration,
+        StridedSlice.registration,
+        ResizeBilinear.registration,
+        ResizeNearestNeighbor.registration,
+        ArgMax.registration,
     ]
 }

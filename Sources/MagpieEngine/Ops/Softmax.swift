@@ -1,0 +1,136 @@
+import Foundation
+import MagpieModel
+
+/// SOFTMAX over the last dimension, following LiteRT's reference kernel (`activations.cc`, `SoftmaxPrepare<kReference>`
+/// and `reference_ops::Softmax`):
+///
+/// - float32: `exp((x - max) * beta)` with `expf`, summed in float in order, each divided by the sum.
+/// - uint8/int8 input with uint8/int8/int16 output: gemmlowp fixed point. `beta * inputScale` becomes a Q5.26
+///   multiplier (`PreprocessSoftmaxScaling`, `kScaledDiffIntegerBits = 5`); differences below `diff_min` are
+///   dropped; `exp_on_negative_values` values are summed in Q12.19, inverted with `GetReciprocal` and the result
+///   written on the fixed output grid 1/256 (1/65536 for int16) offset by the type's minimum — the output
+///   tensor's own scale and zero point are not used (int8 output must declare 1/256 and -128, as LiteRT checks).
+enum Softmax {
+    static let registration = OperatorRegistration(.softmax) { context in
+        try context.requireCounts(inputs: 1...1, outputs: 1)
+        let x = try context.input(0), out = try context.output(0)
+        try context.require(x.rank >= 1, "input must have at least one dimension")
+        var beta: Float = 0
+        if case let .softmax(b) = context.op.options { beta = b }
+        try context.setOutputShape(0, x.shape)
+        let depth = x.shape.last!
+        let outer = depth == 0 ? 0 : x.elementCount / depth
+        let input = context.op.inputs[0], output = try context.outputIndex(0)
+        switch (x.type, out.type) {
+        case (.float32, .float32):
+            return FloatKernel(beta: beta, input: input, output: output, outer: outer, depth: depth)
+        case (.uint8, .uint8):
+            return try quantized(UInt8.self, UInt8.self, x, out, beta, input, output, outer, depth, context)
+        case (.uint8, .int16):
+            return try quantized(UInt8.self, Int16.self, x, out, beta, input, output, outer, depth, context)
+        case (.int8, .int8):
+            return try quantized(Int8.self, Int8.self, x, out, beta, input, output, outer, depth, context)
+        case (.int8, .int16):
+            return try quantized(Int8.self, Int16.self, x, out, beta, input, output, outer, depth, context)
+        default:
+            throw KernelError("input type \(x.type) with output type \(out.type) is not supported (supported: float32→float32, uint8→uint8/int16, int8→int8/int16)")
+        }
+    }
+
+    private static func quantized<In: Elementwise.QuantizedElement, Out: Elementwise.QuantizedElement>(
+        _: In.Type, _: Out.Type, _ x: TensorInfo, _ out: TensorInfo, _ beta: Float,
+        _ input: Int, _ output: Int, _ outer: Int, _ depth: Int, _ context: PrepareContext
+    ) throws -> Kernel {
+        try Elementwise.TFLiteQuantization.requirePerTensor(x, "input", context)
+        if In.self == Int8.self && Out.self == Int8.self {
+            try context.require(out.zeroPoint == -128, "int8 output zero point must be -128, got \(out.zeroPoint)")
+            try context.require(abs(out.scale - 1 / 256) <= 0.001 / 256, "int8 output scale must be 1/256, got \(out.scale)")
+        }
+        // PreprocessSoftmaxScaling: min(beta * scale * 2^(31 - 5), 2^31 - 1), which must exceed 1
+        // (QuantizeMultiplierGreaterThanOne aborts otherwise).
+        let scaledDiffIntegerBits = 5
+        let real = min(Double(beta) * Double(x.scale) * Double(1 << (31 - scaledDiffIntegerBits)),
+                       Double((Int64(1) << 31) - 1))
+        try context.require(real > 1, "beta * input scale (\(beta) * \(x.scale)) is too small for the quantized softmax")
+        let (multiplier, leftShift) = Elementwise.TFLiteQuantization.quantizeMultiplier(real)
+        // CalculateInputRadius(5, shift, 31): floor((2^5 - 1) * 2^26 / 2^shift).
+        let radius = (Double((1 << scaledDiffIntegerBits) - 1) * Double(Int64(1) << (31 - scaledDiffIntegerBits))
+                      / Double(Int64(1) << leftShift)).rounded(.down)
+        let op = QuantizedOperation<In, Out>(multiplier: multiplier, leftShift: leftShift, diffMin: -Int32(radius),
+                                             outer: outer, depth: depth)
+        return ClosureKernel { t in try op.run(t.pointer(input, as: In.self), t.pointer(output, as: Out.self)) }
+    }
+
+    /// `reference_ops::Softmax<float>`.
+    final class FloatKernel: Kernel {
+        let beta: Float
+        let input: Int, output: Int, outer: Int, depth: Int
+
+        init(beta: Float, input: Int, output: Int, outer: Int, depth: Int) {
+            self.beta = beta
+            self.input = input
+            self.output = output
+            self.outer = outer
+            self.depth = depth
+        }
+
+        func invoke(_ t: TensorBuffers) throws {
+            let x = t.pointer(input, as: Float.self), y = t.pointer(output, as: Float.self)
+            for row in 0..<outer {
+                let base = row * depth
+                var largest = -Float.greatestFiniteMagnitude
+                for c in 0..<depth where largest < x[base + c] { largest = x[base + c] }
+                var sum: Float = 0
+                for c in 0..<depth {
+                    let e = expf((x[base + c] - largest) * beta)
+                    y[base + c] = e
+                    sum += e
+                }
+                for c in 0..<depth { y[base + c] = y[base + c] / sum }
+            }
+        }
+    }
+
+    /// The quantized reference softmax (gemmlowp fixed point) over `outer` rows of `depth` elements.
+    struct QuantizedOperation<In: Elementwise.QuantizedElement, Out: Elementwise.QuantizedElement> {
+        let multiplier: Int32, leftShift: Int, diffMin: Int32
+        let outer: Int, depth: Int
+
+        /// exp(diff * beta * scale) in Q0.31 for a non-positive input difference.
+        @inline(__always)
+        private func exp(_ diff: Int32) -> Int32 {
+            let rescaled = Elementwise.TFLiteQuantization.multiplyGreaterThanOne(diff, multiplier, leftShift)
+            return Elementwise.Gemmlowp.expOnNegativeValues(rescaled, integerBits: 5)
+        }
+
+        func run(_ x: UnsafePointer<In>, _ y: UnsafeMutablePointer<Out>) throws {
+            let outMin = Int32(Out.min), outMax = Int32(Out.max)
+            for row in 0..<outer {
+                let base = row * depth
+                var largest = In.min
+                for c in 0..<depth { largest = max(largest, x[base + c]) }
+                // Sum in Q12.19 (Rescale<12> of each Q0.31 exponential; plain wrapping adds as gemmlowp).
+                var sum: Int32 = 0
+                for c in 0..<depth {
+                    let diff = Int32(x[base + c]) - Int32(largest)
+                    if diff >= diffMin { sum = sum &+ Elementwise.Gemmlowp.roundingDivideByPOT(exp(diff), 12) }
+                }
+                let (scale, bitsOverUnit) = Elementwise.Gemmlowp.reciprocal(sum, integerDigits: 12)
+                let exponent = bitsOverUnit + 31 - Out.bitWidth
+                guard exponent >= 0 && exponent <= 31 else {
+                    throw KernelError("softmax accumulator overflow (row \(row) of depth \(depth))")
+                }
+                for c in 0..<depth {
+                    let diff = Int32(x[base + c]) - Int32(largest)
+                    if diff >= diffMin {
+                        let unsaturated = Elementwise.Gemmlowp.roundingDivideByPOT(
+                            Elementwise.Gemmlowp.srdhm(scale, exp(diff)), exponent)
+                        y[base + c] = Out(truncatingIfNeeded: min(max(unsaturated &+ outMin, outMin), outMax))
+                    } else {
+                        y[base + c] = Out.min
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import XCTest
+import MagpieEngine
+import MagpieModel
+import MagpieTestSupport
+
+/// Walks every case under `golden/` and checks Magpie's reference kernels against LiteRT's:
+/// quantized outputs byte for byte, float outputs within 1e-5.
+final class GoldenConformanceTests: XCTestCase {
+    struct Case: Decodable {
+        struct TensorSpec: Decodable {
+            let name: String
+            let shape: [Int]
+            let dtype: String
+            let file: String
+        }
+        let model: String
+        let inputs: [TensorSpec]
+        let outputs: [TensorSpec]
+    }
+
+    struct Refusal: Decodable {
+        let model: String
+        let litert_error: String
+    }
+
+    func testEveryGoldenCase() throws {
+        let root = try TestData.require()
+        let golden = root.appendingPathComponent("golden")
+        let fm = FileManager.default
+        var checked = 0, refused = 0
+        for modelDir in try fm.contentsOfDirectory(atPath: golden.path).sorted() {
+            let dir = golden.appendingPathComponent(modelDir)
+            let errorFile = dir.appendingPathComponent("error.json")
+            if let data = fm.contents(atPath: errorFile.path) {
+                let refusal = try JSONDecoder().decode(Refusal.self, from: data)
+                try checkRefused(root.appendingPathComponent("models/\(refusal.model)").path, litert: refusal.litert_error)
+                refused += 1
+                continue
+            }
+            for caseName in try fm.contentsOfDirectory(atPath: dir.path).sorted() {
+                let caseDir = dir.appendingPathComponent(caseName)
+                guard let json = fm.contents(atPath: caseDir.appendingPathComponent("case.json").path) else { continue }
+                let c = try JSONDecoder().decode(Case.self, from: json)
+                try check(c, in: caseDir, modelPath: root.appendingPathComponent("models/\(c.model)").path,
+                          label: "\(modelDir)/\(caseName)")
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThan(checked, 0, "no golden cases found under \(golden.path)")
+        print("golden conformance: \(checked) cases checked, \(refused) refusals checked")
+    }
+
+    private func checkRefused(_ modelPath: String, litert: String) throws {
+        XCTAssertThrowsError(try Interpreter(modelPath: modelPath, options: .init(kernels: .reference)),
+                             "LiteRT refuses \(modelPath) (\(litert)); Magpie must too") { error in
+            XCTAssertTrue(error is EngineError, "\(error)")
+            if litert.contains("custom op") {
+                XCTAssertTrue("\(error)".contains("custom op"), "\(error)")
+            }
+        }
+    }
+
+    private func check(_ c: Case, in dir: URL, modelPath: String, label: String) throws {
+        let interpreter = try Interpreter(modelPath: modelPath, options: .init(threadCount: 1, kernels: .reference))
+        try interpreter.allocateTensors()
+        XCTAssertEqual(interpreter.inputTensorCount, c.inputs.count, label)
+        for (i, spec) in c.inputs.enumerated() {
+            let data = try Data(contentsOf: dir.appendingPathComponent(spec.file))
+            try interpreter.copy(data, toInputAt: i)
+        }
+        try interpreter.invoke()
+        XCTAssertEqual(interpreter.outputTensorCount, c.outputs.count, label)
+        for (i, spec) in c.outputs.enumerated() {
+            let expected = try Data(contentsOf: dir.appendingPathComponent(spec.file))
+            let actual = try interpreter.output(at: i)
+            XCTAssertEqual(actual.shape.dimensions, spec.shape, "\(label) output \(i) shape")
+            XCTAssertEqual(actual.dataType.description, spec.dtype, "\(label) output \(i) type")
+            if spec.dtype == "float32" {
+                let a = Bytes.floats(Array(actual.data)), e = Bytes.floats(Array(expected))
+                XCTAssertEqual(a.count, e.count, label)
+                let maxError = zip(a, e).map { abs($0 - $1) }.max() ?? 0
+                XCTAssertLessThanOrEqual(maxError, 1e-5, "\(label) output \(i): max abs error \(maxError)")
+            } else {
+                let mismatches = zip(actual.data, expected).filter { $0 != $1 }.count
+                XCTAssertEqual(actual.data.count, expected.count, label)
+                XCTAssertEqual(mismatches, 0, "\(label) output \(i): \(mismatches) of \(expected.count) bytes differ from LiteRT's reference")
+            }
+        }
+    }
+}

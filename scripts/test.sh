@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# One command for all tests: installs what is missing, then runs the suite optimized (numeric code is 10-100x
+# slower in debug builds). LiteRT (python, ai-edge-litert) enables the differential operator tests; without it
+# they skip and say so.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/common.sh
+magpie_install_packages python3-pip
+if ! python3 -c "import ai_edge_litert.interpreter, numpy" 2>/dev/null; then
+    python3 -m pip install -q ai-edge-litert numpy pillow 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages ai-edge-litert numpy pillow \
+        || echo "magpie: could not install ai-edge-litert; LiteRT differential tests will be skipped" >&2
+fi
+swift build -c release -Xswiftc -enable-testing $(magpie_release_flags) --build-tests
+swift test -c release -Xswiftc -enable-testing $(magpie_release_flags) --skip-build "$@"
