@@ -100,25 +100,64 @@ public enum BuiltinModels {
                                              calibrator: any ActivationCalibrator = InterpreterCalibrator(),
                                              calibrationImageCount: Int = defaultCalibrationImageCount) throws -> ModelDefinition {
         let net = MobileNetV2Network(seed: seed)
-        let description = "MobileNetV2 1.0/224 \(precision) built by Magpie, seed 0x\(String(seed, radix: 16)): \(note)"
-        guard precision != .float32 else {
-            return MobileNetV2Emitter.emit(net, precision: .float32, activationParameters: [], description: description).definition
-        }
+        guard precision != .float32 else { return emit(net, precision: .float32, seed: seed, ranges: []) }
         let ranges = try calibratedRanges(net, calibrator: calibrator, imageCount: calibrationImageCount)
-        let parameters = activationParameters(net, precision: precision, ranges: ranges)
+        return emit(net, precision: precision, seed: seed, ranges: ranges)
+    }
+
+    /// The definition of `net` in `precision`; `ranges` (per activation, nil for the input) is unused for float32.
+    static func emit(_ net: MobileNetV2Network, precision: Precision, seed: UInt64,
+                     ranges: [ClosedRange<Float>?]) -> ModelDefinition {
+        let description = "MobileNetV2 1.0/224 \(precision) built by Magpie, seed 0x\(String(seed, radix: 16)): \(note)"
+        let parameters = precision == .float32 ? [] : activationParameters(net, precision: precision, ranges: ranges)
         return MobileNetV2Emitter.emit(net, precision: precision, activationParameters: parameters,
                                        description: description).definition
     }
 
-    /// The calibrated range of every activation of the float model except the input (name and range, in
-    /// execution order), as the quantized variants use them.
+    /// The calibrated range of one activation tensor.
+    public struct ActivationRange: Sendable, Equatable {
+        /// The tensor's name in the model.
+        public var name: String
+        /// Smallest and largest value seen during calibration.
+        public var range: ClosedRange<Float>
+
+        public init(name: String, range: ClosedRange<Float>) {
+            self.name = name
+            self.range = range
+        }
+    }
+
+    /// The calibrated range of every activation of the float model except the input, in execution order, as the
+    /// quantized variants use them. Calibrate once with this and pass the result to
+    /// `mobileNetV2(precision:seed:activationRanges:)` to build both quantized variants.
     public static func mobileNetV2ActivationRanges(seed: UInt64 = defaultSeed,
                                                    calibrator: any ActivationCalibrator = InterpreterCalibrator(),
                                                    calibrationImageCount: Int = defaultCalibrationImageCount) throws
-        -> [(name: String, range: ClosedRange<Float>)] {
+        -> [ActivationRange] {
         let net = MobileNetV2Network(seed: seed)
         let ranges = try calibratedRanges(net, calibrator: calibrator, imageCount: calibrationImageCount)
-        return (1..<net.activations.count).map { (net.activations[$0].name, ranges[$0]!) }
+        return (1..<net.activations.count).map { ActivationRange(name: net.activations[$0].name, range: ranges[$0]!) }
+    }
+
+    /// MobileNetV2 in `precision` quantized with ranges calibrated earlier by
+    /// `mobileNetV2ActivationRanges(seed:calibrator:calibrationImageCount:)` for the same seed.
+    /// - Throws: `BuiltinModelError.calibrationFailed` when the ranges do not name this graph's activations.
+    public static func mobileNetV2(precision: Precision, seed: UInt64 = defaultSeed,
+                                   activationRanges: [ActivationRange]) throws -> [UInt8] {
+        ModelWriter.serialize(try mobileNetV2Definition(precision: precision, seed: seed, activationRanges: activationRanges))
+    }
+
+    /// The definition of `mobileNetV2(precision:seed:activationRanges:)`, before it is written.
+    public static func mobileNetV2Definition(precision: Precision, seed: UInt64 = defaultSeed,
+                                             activationRanges: [ActivationRange]) throws -> ModelDefinition {
+        let net = MobileNetV2Network(seed: seed)
+        guard activationRanges.map(\.name) == net.activations.dropFirst().map(\.name) else {
+            throw BuiltinModelError.calibrationFailed("the activation ranges do not belong to this graph")
+        }
+        guard activationRanges.allSatisfy({ $0.range.lowerBound.isFinite && $0.range.upperBound.isFinite }) else {
+            throw BuiltinModelError.calibrationFailed("a calibrated range is not finite")
+        }
+        return emit(net, precision: precision, seed: seed, ranges: [nil] + activationRanges.map { Optional($0.range) })
     }
 
     /// The float model with every activation but the input as a graph output (the softmax output last), as the
