@@ -125,19 +125,11 @@ final class QuantizedModelsInInterpreterTests: XCTestCase {
         XCTAssertEqual(ours, theirs)
     }
 
-    /// Known engine discrepancy (reported, not this module's code): for uint8 CONV_2D / DEPTHWISE_CONV_2D the
-    /// engine derives the output multiplier from Double(inputScale) × Double(filterScale), while LiteRT 2.3.0's
-    /// legacy uint8 path (`GetQuantizedConvolutionMultipler`) uses the float product
-    /// `double(input_scale * filter_scale)`. The multipliers then differ in the last bits and accumulators on a
-    /// rounding tie land one step apart (first seen in this model's op 1: acc 20419, LiteRT 208, Magpie 207).
-    /// Checked: with `Double(inputScale * filterScale) / Double(outputScale)` in
-    /// `ConvolutionSupport.channelMultipliers` for uint8, this whole model is bit-exact with LiteRT.
-    /// The test skips with that explanation while the outputs differ, and passes once the engine is fixed.
+    /// uint8 CONV_2D / DEPTHWISE_CONV_2D need the output multiplier from the float product of scales, as LiteRT's
+    /// legacy path (`GetQuantizedConvolutionMultipler`); this model hits a rounding tie where the double product
+    /// gives a different result (op 1: accumulator 20419, 208 in LiteRT). Fixed on main in f488b05.
     func testUInt8VariantMatchesLiteRTBitForBit() throws {
         let (ours, theirs) = try compare(.uint8)
-        if ours != theirs {
-            throw XCTSkip("uint8 output differs from LiteRT: known engine issue, the uint8 convolution multiplier uses a "
-                          + "double product of scales where LiteRT 2.3.0 uses float(input_scale * filter_scale)")
-        }
+        XCTAssertEqual(ours, theirs)
     }
 }
