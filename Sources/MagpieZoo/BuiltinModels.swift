@@ -80,6 +80,11 @@ public enum BuiltinModels {
     /// activations [min(min, 0), max(max, 0)], average pool and reshape keep their input's parameters, and the
     /// input and softmax output have the fixed parameters `Precision` describes.
     ///
+    /// Calibration costs one float inference per image (with the default reference kernels about 4–5 s per image
+    /// in a debug build). To build both quantized variants, calibrate once with
+    /// `mobileNetV2ActivationRanges(seed:calibrator:calibrationImageCount:)` and pass the ranges to
+    /// `mobileNetV2(precision:seed:activationRanges:)`.
+    ///
     /// - Parameters:
     ///   - precision: float32, uint8 or int8 (see `Precision`).
     ///   - seed: picks the weights.
