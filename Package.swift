@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "MagpieModel", targets: ["MagpieModel"]),
         .library(name: "MagpieEngine", targets: ["MagpieEngine"]),
         .library(name: "MagpieVision", targets: ["MagpieVision"]),
+        .library(name: "MagpieZoo", targets: ["MagpieZoo"]),
         .library(name: "MagpieBench", targets: ["MagpieBench"]),
         .executable(name: "magpie", targets: ["magpie"]),
         .executable(name: "magpie-fuzz", targets: ["MagpieFuzz"]),
@@ -27,6 +28,7 @@ let package = Package(
         .target(name: "MagpieModel"),
         .target(name: "MagpieEngine", dependencies: ["MagpieModel"]),
         .target(name: "MagpieVision", dependencies: ["MagpieEngine", "MagpieModel", "CMagpieImage"]),
+        .target(name: "MagpieZoo", dependencies: ["MagpieModel", "MagpieEngine"]),
         .target(name: "MagpieBench", dependencies: ["MagpieEngine", "MagpieModel"]),
         .executableTarget(name: "magpie", dependencies: [
             "MagpieModel", "MagpieEngine", "MagpieVision", "MagpieBench",
@@ -38,5 +40,6 @@ let package = Package(
         .testTarget(name: "MagpieEngineTests", dependencies: ["MagpieEngine", "MagpieModel", "MagpieTestSupport"]),
         .testTarget(name: "MagpieBenchTests", dependencies: ["MagpieBench", "MagpieEngine", "MagpieModel", "MagpieTestSupport"]),
         .testTarget(name: "MagpieVisionTests", dependencies: ["MagpieVision", "MagpieEngine", "MagpieModel", "MagpieTestSupport"]),
+        .testTarget(name: "MagpieZooTests", dependencies: ["MagpieZoo", "MagpieEngine", "MagpieModel", "MagpieTestSupport"]),
     ]
 )
