@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "MagpieZoo", dependencies: ["MagpieModel", "MagpieEngine"]),
         .target(name: "MagpieBench", dependencies: ["MagpieEngine", "MagpieModel"]),
         .executableTarget(name: "magpie", dependencies: [
-            "MagpieModel", "MagpieEngine", "MagpieVision", "MagpieBench",
+            "MagpieModel", "MagpieEngine", "MagpieVision", "MagpieBench", "MagpieZoo",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "MagpieFuzz", dependencies: ["MagpieModel", "MagpieEngine"]),

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import MagpieBench
+import MagpieVision
+import MagpieZoo
 import MagpieEngine
 import MagpieModel
 #if canImport(Glibc)
@@ -27,7 +29,7 @@ struct Bench: ParsableCommand {
               magpie bench model.tflite --random-input --profile --profile-csv ops.csv
             """)
 
-    @Argument(help: "The .tflite models (none: the built-in MobileNetV2 in float32, uint8 and int8, once MagpieZoo is part of this build).")
+    @Argument(help: "The .tflite models (none: the built-in MobileNetV2 in float32, uint8 and int8).")
     var models: [String] = []
 
     @Option(help: "An image to classify and time (decoded and fitted to the model's input).")
@@ -105,7 +107,6 @@ struct Bench: ParsableCommand {
     func validate() throws {
         let sources = [image != nil, !inputs.isEmpty, randomInput].filter { $0 }.count
         if sources > 1 { throw ValidationError("give one of --image, --input or --random-input") }
-        if sources == 0 { throw ValidationError("give --image IMG, --input RAW.bin or --random-input") }
         if warmup < 0 { throw ValidationError("--warmup must be 0 or more") }
         if runs < 1 { throw ValidationError("--runs must be at least 1") }
         if `repeat` < 1 { throw ValidationError("--repeat must be at least 1") }
@@ -138,7 +139,10 @@ struct Bench: ParsableCommand {
         let plan = BenchPlan(models: benchModels, threads: try BenchArguments.threads(threads), runtimes: runtimeList,
                              method: method, repeats: `repeat`, inputDescription: inputDescription, makeInputs: makeInputs,
                              energy: watts.map { .declared(watts: $0) } ?? .automatic, onnxDirectory: onnxDir,
-                             machineName: machineName, statistics: nil)
+                             machineName: machineName, statistics: { model in
+                                 let s = ModelStatistics(model: model)
+                                 return (s.parameterCount, s.multiplyAccumulateCount)
+                             })
         let quiet = json != nil
         let session = BenchSession(plan: plan)
         let line = ProgressLine(enabled: !quiet && isatty(STDERR_FILENO) == 1)
@@ -175,9 +179,28 @@ struct Bench: ParsableCommand {
     /// The input bytes every runtime gets.
     private func inputSource() throws -> (String, ([TensorDescription]) throws -> [Data]) {
         if randomInput { return ("random (seed \(seed))", RandomInput.provider(seed: seed)) }
-        if let image {
-            throw CommandFailure("--image '\(image)': image decoding comes with MagpieVision, which this build does not have yet; "
-                                 + "use --input RAW.bin (the model's input bytes) or --random-input")
+        if image != nil || inputs.isEmpty {
+            // The report's method times one image; without --image, a synthetic one Magpie draws itself.
+            let picture: RGBImage
+            let description: String
+            if let image {
+                do { picture = try RGBImage(contentsOfFile: image) } catch { throw CommandFailure("\(image): \(error)") }
+                description = "image \(URL(fileURLWithPath: image).lastPathComponent)"
+            } else {
+                picture = RGBImage(width: 224, height: 224,
+                                   pixels: SyntheticImages.image(index: 0, seed: BuiltinModels.calibrationImageSeed))
+                description = "synthetic image (no --image given)"
+            }
+            return (description, { descriptions in
+                try descriptions.map { d in
+                    let spec = TensorSpec(type: d.type, shape: d.shape, quantization: d.quantization)
+                    let (width, height) = try spec.imageSize()
+                    let fitted = try picture.resized(width: width, height: height, filter: .bilinear)
+                    var data = Data(count: d.elementCount * (d.type.byteSize ?? 1))
+                    try data.withUnsafeMutableBytes { try fillInput(fitted, spec: spec, into: $0) }
+                    return data
+                }
+            })
         }
         let files = try inputs.map { path -> Data in
             guard let data = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read input file '\(path)'") }
@@ -194,7 +217,8 @@ struct Bench: ParsableCommand {
 
     /// The built-in models benchmarked when no MODEL is given.
     private func builtinModels() throws -> [BenchModel] {
-        throw CommandFailure("give a .tflite model: the built-in MobileNetV2 (MagpieZoo) is not part of this build yet")
+        if json == nil { printError("note: no model given: the built-in MobileNetV2 in float32, uint8 and int8; \(BuiltinModels.note)") }
+        return try ModelSource.builtinVariants().map { BenchModel(name: $0.name, source: .bytes($0.bytes)) }
     }
 
     private func readLabels(_ path: String) throws -> [String] {

@@ -13,15 +13,16 @@ struct Inspect: ParsableCommand {
               magpie inspect model.tflite --json > facts.json
             """)
 
-    @Argument(help: "The .tflite model.")
+    @Argument(help: "The .tflite model, or builtin:mobilenet_v2[-float32|-uint8|-int8].")
     var model: String
 
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
     func run() throws {
-        let loaded = try loadModel(model)
-        let report = ModelReport(model: loaded, path: model)
+        let source = try ModelSource.load(model)
+        if let note = source.note, !json { printError("note: \(note)") }
+        let report = ModelReport(model: source.model, path: source.name)
         if json {
             print(try jsonString(report))
         } else {
@@ -50,6 +51,8 @@ struct ModelReport: Encodable {
     let outputs: [TensorEntry]
     let operatorCount: Int
     let operators: [String: Int]
+    let parameters: Int
+    let multiplyAccumulates: Int
     let unsupported: [String]
     let metadata: MetadataEntry?
     let labelCount: Int?
@@ -83,6 +86,9 @@ struct ModelReport: Encodable {
         outputs = g.outputs.map(entry)
         operatorCount = g.operators.count
         operators = g.operators.reduce(into: [:]) { $0[model.operatorCode(of: $1).displayName, default: 0] += 1 }
+        let statistics = ModelStatistics(model: model)
+        parameters = statistics.parameterCount
+        multiplyAccumulates = statistics.multiplyAccumulateCount
         var metadataError: String?
         var labelCount: Int?
         var metadata: MetadataEntry?
@@ -128,6 +134,7 @@ struct ModelReport: Encodable {
         out += inputs.map(line)
         out.append("outputs:")
         out += outputs.map(line)
+        out.append("parameters: \(parameters), multiply-accumulates per inference: \(multiplyAccumulates)")
         out.append("operators (\(operatorCount)):")
         out += operators.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "  \($0.key) x\($0.value)" }
         if let m = metadata {

@@ -17,7 +17,7 @@ struct Run: ParsableCommand {
               magpie run model.tflite --input a.bin --input b.bin --output x.bin --output y.bin --threads 2
             """)
 
-    @Argument(help: "The .tflite model.")
+    @Argument(help: "The .tflite model, or builtin:mobilenet_v2[-float32|-uint8|-int8].")
     var model: String
 
     @Option(name: .customLong("input"), help: "Raw bytes for each model input, in order (repeat per input).")
@@ -46,8 +46,8 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try loadModel(model)
-        let interpreter = try makeInterpreter(loaded, path: model, kernels: kernels, threads: threads)
+        let source = try ModelSource.load(model)
+        let interpreter = try makeInterpreter(source.model, path: source.name, kernels: kernels, threads: threads)
         if randomInput {
             var generator = RandomInputGenerator(seed: seed)
             for i in 0..<interpreter.inputTensorCount {
