@@ -79,6 +79,10 @@ final class ArgMaxKernel<T: ArgMaxElement, O: FixedWidthInteger>: Kernel {
         self.g = g
     }
 
+    @_specialize(where T == UInt8, O == Int64)
+    @_specialize(where T == UInt8, O == Int32)
+    @_specialize(where T == Float, O == Int64)
+    @_specialize(where T == Int8, O == Int64)
     func invoke(_ t: TensorBuffers) throws {
         let input = t.pointer(source, as: T.self)
         let output = t.pointer(destination, as: O.self)

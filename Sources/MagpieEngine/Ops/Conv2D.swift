@@ -162,6 +162,8 @@ final class ReferenceQuantizedConv2D<T: FixedWidthInteger>: Kernel {
         g = geometry; self.tensors = tensors; p = parameters
     }
 
+    @_specialize(where T == UInt8)
+    @_specialize(where T == Int8)
     func invoke(_ t: TensorBuffers) throws {
         let input = UnsafePointer(t.pointer(tensors.input, as: T.self))
         let filter = UnsafePointer(t.pointer(tensors.filter, as: T.self))

@@ -131,6 +131,8 @@ final class ReferenceQuantizedFullyConnected<T: FixedWidthInteger>: Kernel {
         self.tensors = tensors; p = parameters
     }
 
+    @_specialize(where T == UInt8)
+    @_specialize(where T == Int8)
     func invoke(_ t: TensorBuffers) throws {
         let input = UnsafePointer(t.pointer(tensors.input, as: T.self))
         let weights = UnsafePointer(t.pointer(tensors.filter, as: T.self))

@@ -50,6 +50,8 @@ final class ReferenceQuantizedMaxPool2D<T: FixedWidthInteger>: Kernel {
     let s: PoolingSetup
     init(_ setup: PoolingSetup) { s = setup }
 
+    @_specialize(where T == UInt8)
+    @_specialize(where T == Int8)
     func invoke(_ t: TensorBuffers) throws {
         let input = UnsafePointer(t.pointer(s.input, as: T.self))
         let output = t.pointer(s.output, as: T.self)

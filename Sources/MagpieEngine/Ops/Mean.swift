@@ -231,6 +231,8 @@ final class ReferenceQuantizedMean<T: FixedWidthInteger>: Kernel {
         self.outputCount = outputCount; self.reducedCount = reducedCount; p = parameters
     }
 
+    @_specialize(where T == UInt8)
+    @_specialize(where T == Int8)
     func invoke(_ t: TensorBuffers) throws {
         let x = UnsafePointer(t.pointer(input, as: T.self))
         let y = t.pointer(output, as: T.self)

@@ -109,6 +109,8 @@ final class ResizeBilinearFloatKernel<T: BilinearFloatElement>: Kernel {
         return (scaled, lower, upper)
     }
 
+    @_specialize(where T == UInt8)
+    @_specialize(where T == Float)
     func invoke(_ t: TensorBuffers) throws {
         let input = t.pointer(source, as: T.self)
         let output = t.pointer(destination, as: T.self)
@@ -170,6 +172,7 @@ final class ResizeBilinearIntegerKernel<T: FixedWidthInteger & SignedInteger>: K
         return (scaled, lower, upper)
     }
 
+    @_specialize(where T == Int8)
     func invoke(_ t: TensorBuffers) throws {
         let input = t.pointer(source, as: T.self)
         let output = t.pointer(destination, as: T.self)
