@@ -107,8 +107,11 @@ public final class Interpreter {
         kernels.reserveCapacity(subgraph.operators.count)
         var written = [Bool](repeating: false, count: infos.count)
         for t in subgraph.inputs { written[t] = true }
-        // Constants, variables and empty tensors (nothing to read, e.g. a zero-length axis list) count as written.
-        for (t, info) in infos.enumerated() where info.isConstant || info.isVariable || info.elementCount == 0 {
+        // Constants, variables and empty tensors that no operator produces (nothing to read, e.g. a zero-length
+        // axis list) count as written.
+        let produced = Set(subgraph.operators.flatMap(\.outputs))
+        for (t, info) in infos.enumerated()
+        where info.isConstant || info.isVariable || (info.elementCount == 0 && !produced.contains(t)) {
             written[t] = true
         }
         for (i, op) in subgraph.operators.enumerated() {
@@ -268,7 +271,9 @@ final class ExecutionPlan {
                 last[t] = max(last[t], i)
             }
         }
-        for t in subgraph.inputs { first[t] = -1 }
+        // Graph inputs and outputs live for the whole run, as in TFLite: an input set once can be invoked on again
+        // (the benchmark does), and outputs stay readable after invoke.
+        for t in subgraph.inputs { first[t] = -1; last[t] = Int.max }
         for t in subgraph.outputs { last[t] = Int.max }
         var requestTensors: [Int] = []
         var requests: [BufferRequest] = []

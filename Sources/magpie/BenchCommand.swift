@@ -194,7 +194,12 @@ struct Bench: ParsableCommand {
             return (description, { descriptions in
                 try descriptions.map { d in
                     let spec = TensorSpec(type: d.type, shape: d.shape, quantization: d.quantization)
-                    let (width, height) = try spec.imageSize()
+                    let width: Int, height: Int
+                    do {
+                        (width, height) = try spec.imageSize()
+                    } catch {
+                        throw CommandFailure("input '\(d.name)' \(d.type)\(d.shape) is not an RGB image: give --input RAW.bin or --random-input")
+                    }
                     let fitted = try picture.resized(width: width, height: height, filter: .bilinear)
                     var data = Data(count: d.elementCount * (d.type.byteSize ?? 1))
                     try data.withUnsafeMutableBytes { try fillInput(fitted, spec: spec, into: $0) }

@@ -45,9 +45,10 @@ final class CommandLineTests: XCTestCase {
 
     private func model() throws -> String {
         var b = OpModelBuilder()
-        let x = b.input("x", .uint8, [1, 2, 3])
-        let y = b.tensor("y", .uint8, [1, 6])
-        b.op(.reshape, inputs: [x], outputs: [y], options: .reshape(newShape: [1, 6]))
+        // Not an image ([1, 6]), so a bench without an input source must say how to give one.
+        let x = b.input("x", .uint8, [1, 6])
+        let y = b.tensor("y", .uint8, [2, 3])
+        b.op(.reshape, inputs: [x], outputs: [y], options: .reshape(newShape: [2, 3]))
         let url = dir.appendingPathComponent("tiny.tflite")
         try Data(b.build()).write(to: url)
         return url.path
