@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "MagpieModel", targets: ["MagpieModel"]),
         .library(name: "MagpieEngine", targets: ["MagpieEngine"]),
         .library(name: "MagpieVision", targets: ["MagpieVision"]),
+        .library(name: "MagpieBench", targets: ["MagpieBench"]),
         .library(name: "MagpieHub", targets: ["MagpieHub"]),
         .executable(name: "magpie", targets: ["magpie"]),
         .executable(name: "magpie-fuzz", targets: ["MagpieFuzz"]),
@@ -50,8 +51,9 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "MagpieBench", dependencies: ["MagpieEngine", "MagpieModel"]),
         .executableTarget(name: "magpie", dependencies: [
-            "MagpieModel", "MagpieEngine", "MagpieVision", "MagpieHub",
+            "MagpieModel", "MagpieEngine", "MagpieVision", "MagpieBench", "MagpieHub",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -70,6 +72,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Yams", package: "Yams"),
         ]),
+        .testTarget(name: "MagpieBenchTests", dependencies: ["MagpieBench", "MagpieEngine", "MagpieModel", "MagpieTestSupport"]),
         .testTarget(name: "MagpieVisionTests", dependencies: ["MagpieVision", "MagpieEngine", "MagpieModel", "MagpieTestSupport"]),
     ]
 )

@@ -107,7 +107,10 @@ public final class Interpreter {
         kernels.reserveCapacity(subgraph.operators.count)
         var written = [Bool](repeating: false, count: infos.count)
         for t in subgraph.inputs { written[t] = true }
-        for (t, info) in infos.enumerated() where info.isConstant || info.isVariable { written[t] = true }
+        // Constants, variables and empty tensors (nothing to read, e.g. a zero-length axis list) count as written.
+        for (t, info) in infos.enumerated() where info.isConstant || info.isVariable || info.elementCount == 0 {
+            written[t] = true
+        }
         for (i, op) in subgraph.operators.enumerated() {
             let code = model.operatorCode(of: op)
             guard let registration = OperatorRegistry.registrations[code.builtin] else {

@@ -118,6 +118,11 @@ public enum LiteRTReference {
     }
 }
 
+/// Per-tensor quantization parameters (`scale`, `zeroPoint`), for building test models.
+public func quant(_ scale: Float, _ zeroPoint: Int) -> QuantizationParameters {
+    QuantizationParameters(scales: [scale], zeroPoints: [Int64(zeroPoint)])
+}
+
 /// Little-endian bytes of numeric arrays, and back.
 public enum Bytes {
     public static func of<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {

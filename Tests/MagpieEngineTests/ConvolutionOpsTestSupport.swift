@@ -3,11 +3,6 @@ import MagpieEngine
 import MagpieModel
 import MagpieTestSupport
 
-/// Per-tensor quantization parameters.
-func quant(_ scale: Float, _ zeroPoint: Int) -> QuantizationParameters {
-    QuantizationParameters(scales: [scale], zeroPoints: [Int64(zeroPoint)])
-}
-
 /// Symmetric per-channel quantization parameters along `axis`.
 func perChannel(_ scales: [Float], axis: Int) -> QuantizationParameters {
     QuantizationParameters(scales: scales, zeroPoints: [Int64](repeating: 0, count: scales.count), quantizedDimension: axis)

@@ -4,11 +4,6 @@ import MagpieEngine
 import MagpieModel
 import MagpieTestSupport
 
-/// Per-tensor quantization parameters.
-func quant(_ scale: Float, _ zeroPoint: Int) -> QuantizationParameters {
-    QuantizationParameters(scales: [scale], zeroPoints: [Int64(zeroPoint)])
-}
-
 /// A multi-operator test model: every operator reads its own graph inputs and writes its own graph outputs, so many
 /// independent cases are checked against LiteRT with one Python call.
 struct ElementwiseTestModel {

@@ -69,7 +69,8 @@ enum Conv2D {
                                                       outputScale: outputScale)
             }
             let (multipliers, shifts) = ConvolutionSupport.channelMultipliers(
-                inputScale: inputScale, filterScales: filterScales, outputScale: outputScale)
+                inputScale: inputScale, filterScales: filterScales, outputScale: outputScale,
+                productInFloat: input.type == .uint8)
             let range = ConvolutionSupport.quantizedActivationRange(activation, scale: outputScale,
                                                                     zeroPoint: outputZeroPoint, type: output.type)
             let parameters = QuantizedConvolutionParameters(

@@ -121,15 +121,20 @@ enum ConvolutionSupport {
         }
     }
 
-    /// Per-channel fixed-point multipliers `input_scale * filter_scale / output_scale`, computed in double in that
-    /// order as TFLite's `PopulateConvolutionQuantizationParams` and split by `QuantizeMultiplier`.
-    static func channelMultipliers(inputScale: Float, filterScales: [Float], outputScale: Float)
-        -> (multipliers: [Int32], shifts: [Int]) {
+    /// Per-channel fixed-point multipliers `input_scale * filter_scale / output_scale`, split by `QuantizeMultiplier`.
+    ///
+    /// int8 follows `PopulateConvolutionQuantizationParams`: the product in double. uint8 (`productInFloat`) follows
+    /// the legacy `GetQuantizedConvolutionMultipler` that LiteRT still uses for uint8: the product of the two float
+    /// scales is rounded to float before the division in double. The two differ in the multiplier's low bits, which
+    /// changes a rounding now and then.
+    static func channelMultipliers(inputScale: Float, filterScales: [Float], outputScale: Float,
+                                   productInFloat: Bool = false) -> (multipliers: [Int32], shifts: [Int]) {
         var multipliers: [Int32] = [], shifts: [Int] = []
         multipliers.reserveCapacity(filterScales.count)
         shifts.reserveCapacity(filterScales.count)
         for s in filterScales {
-            let real = Double(inputScale) * Double(s) / Double(outputScale)
+            let product = productInFloat ? Double(inputScale * s) : Double(inputScale) * Double(s)
+            let real = product / Double(outputScale)
             let (m, shift) = QuantizedArithmetic.quantizeMultiplier(real)
             multipliers.append(m)
             shifts.append(shift)
