@@ -70,6 +70,8 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Yams", package: "Yams"),
         ]),
         .testTarget(name: "MagpieBenchTests", dependencies: ["MagpieBench", "MagpieEngine", "MagpieModel", "MagpieTestSupport"]),

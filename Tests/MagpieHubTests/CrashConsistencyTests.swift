@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOHTTP1
 import XCTest
 
 @testable import MagpieHub
@@ -68,7 +69,7 @@ final class CrashConsistencyTests: XCTestCase {
         throw XCTSkip("the magpie executable is not beside the test bundle (build it with swift build --build-tests)")
     }
 
-    private func request(_ url: String, method: HTTPMethod = .GET, token: String? = nil, json: String? = nil,
+    private static func request(_ url: String, method: HTTPMethod = .GET, token: String? = nil, json: String? = nil,
                          body: HTTPClientRequest.Body? = nil) async throws -> (Int, ByteBuffer) {
         var request = HTTPClientRequest(url: url)
         request.method = method
@@ -83,6 +84,42 @@ final class CrashConsistencyTests: XCTestCase {
         return (Int(response.status.code), try await response.body.collect(upTo: 1 << 20))
     }
 
+    /// Uploads every model concurrently; every third one is slow.
+    private static func startUploads(_ models: [[UInt8]], base: String, token: String, log: UploadLog) -> Task<Void, Never> {
+        Task.detached {
+            await withTaskGroup(of: Void.self) { group in
+                for i in models.indices {
+                    let bytes = models[i]
+                    let url = "\(base)/api/models/ada/m\(i)/versions"
+                    group.addTask { await upload(bytes, slow: i % 3 == 2, to: url, token: token, log: log) }
+                }
+            }
+        }
+    }
+
+    /// Uploads one model; a slow upload sends half its bytes and then waits 30 s (the server is killed meanwhile).
+    private static func upload(_ bytes: [UInt8], slow: Bool, to url: String, token: String, log: UploadLog) async {
+        let body: HTTPClientRequest.Body
+        if slow {
+            let half = bytes.count / 2
+            let stream = AsyncStream<ByteBuffer> { continuation in
+                continuation.yield(ByteBuffer(bytes: bytes[..<half]))
+                Task {
+                    try? await Task.sleep(for: .seconds(30))
+                    continuation.yield(ByteBuffer(bytes: bytes[half...]))
+                    continuation.finish()
+                }
+            }
+            body = .stream(stream, length: .known(Int64(bytes.count)))
+        } else {
+            body = .bytes(ByteBuffer(bytes: bytes))
+        }
+        do {
+            let (code, _) = try await request(url, method: .POST, token: token, body: body)
+            if code == 201 { await log.add(Secrets.sha256Hex(bytes: bytes)) }
+        } catch {}
+    }
+
     func testKillDuringConcurrentUploadsLeavesAConsistentStore() async throws {
         let magpie = try binary()
         let data = NSTemporaryDirectory() + "magpie-crash-\(UUID().uuidString)"
@@ -90,45 +127,18 @@ final class CrashConsistencyTests: XCTestCase {
         let server = try Server(binary: magpie, data: data)
         defer { server.stop() }
 
-        let (created, _) = try await request("\(server.base)/api/users", method: .POST, json: #"{"name":"ada","password":"correct horse"}"#)
+        let (created, _) = try await Self.request("\(server.base)/api/users", method: .POST, json: #"{"name":"ada","password":"correct horse"}"#)
         XCTAssertEqual(created, 201)
-        let (status, tokenBody) = try await request("\(server.base)/api/tokens", method: .POST,
+        let (status, tokenBody) = try await Self.request("\(server.base)/api/tokens", method: .POST,
                                                     json: #"{"name":"ada","password":"correct horse"}"#)
         XCTAssertEqual(status, 201)
-        let token = try JSONDecoder().decode(API.TokenOut.self, from: Data(tokenBody.readableBytesView)).token ?? ""
+        let token = try API.decoder.decode(API.TokenOut.self, from: Data(tokenBody.readableBytesView)).token ?? ""
 
         // Quick uploads that complete, and slow ones that are half sent when the server dies.
         let models = (0..<12).map { TestModels.add(seed: Float($0), size: 64) }
         let committed = UploadLog()
         let base = server.base
-        let uploads = Task {
-            await withTaskGroup(of: Void.self) { group in
-                for (i, bytes) in models.enumerated() {
-                    group.addTask {
-                        let slow = i % 3 == 2
-                        let body: HTTPClientRequest.Body
-                        if slow {
-                            let half = bytes.count / 2
-                            let stream = AsyncStream<ByteBuffer> { continuation in
-                                continuation.yield(ByteBuffer(bytes: bytes[..<half]))
-                                Task {
-                                    try? await Task.sleep(for: .seconds(30))
-                                    continuation.yield(ByteBuffer(bytes: bytes[half...]))
-                                    continuation.finish()
-                                }
-                            }
-                            body = .stream(stream, length: .known(Int64(bytes.count)))
-                        } else {
-                            body = .bytes(ByteBuffer(bytes: bytes))
-                        }
-                        if let (code, _) = try? await self.request("\(base)/api/models/ada/m\(i)/versions", method: .POST,
-                                                                  token: token, body: body), code == 201 {
-                            await committed.add(Secrets.sha256Hex(bytes: bytes))
-                        }
-                    }
-                }
-            }
-        }
+        let uploads = Self.startUploads(models, base: base, token: token, log: committed)
         // Let the quick ones finish while the slow ones hang mid-body, then kill.
         let deadline = Date().addingTimeInterval(30)
         while await committed.count < 8 && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
@@ -152,12 +162,12 @@ final class CrashConsistencyTests: XCTestCase {
         for digest in stored { XCTAssertTrue(try blobs.verify(digest), "blob \(digest) has the right hash") }
         XCTAssertTrue(committedBeforeKill.isSubset(of: referenced), "every 201 survived the kill")
         // And the restarted server serves them.
-        let (listing, body) = try await request("\(restarted.base)/api/models?owner=ada&per_page=100")
+        let (listing, body) = try await Self.request("\(restarted.base)/api/models?owner=ada&per_page=100")
         XCTAssertEqual(listing, 200)
         let page = try API.decoder.decode(API.SearchOut.self, from: Data(body.readableBytesView))
         XCTAssertEqual(page.models.filter { $0.latestVersion != nil }.count, referenced.count)
         for model in page.models {
-            let (code, _) = try await request("\(restarted.base)/api/models/ada/\(model.name)/versions/latest/file")
+            let (code, _) = try await Self.request("\(restarted.base)/api/models/ada/\(model.name)/versions/latest/file")
             XCTAssertEqual(code, 200)
         }
     }

@@ -75,7 +75,7 @@ extension TestClientProtocol {
         XCTAssertEqual(created.status, .created, String(buffer: created.body))
         let token = try await send(.post, "/api/tokens", json: #"{"name":"\#(name)","password":"\#(password)","label":"test"}"#)
         XCTAssertEqual(token.status, .created, String(buffer: token.body))
-        return try JSONDecoder().decode(API.TokenOut.self, from: Data(buffer: token.body)).token ?? ""
+        return try API.decoder.decode(API.TokenOut.self, from: Data(buffer: token.body)).token ?? ""
     }
 
     @discardableResult
