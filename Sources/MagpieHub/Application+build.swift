@@ -16,8 +16,8 @@ public func makeHubService(_ configuration: HubConfiguration, logger: Logger = L
         let parent = (path as NSString).deletingLastPathComponent
         if !parent.isEmpty { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
         store = try SQLiteStore(path: path)
-    case .postgres:
-        throw ConfigurationError("PostgreSQL storage is not available in this build yet; use --database sqlite:PATH")
+    case let .postgres(url):
+        store = try PostgresStore(url: url, logger: logger)
     }
     try await store.migrate()
     let blobs: FileBlobStore
