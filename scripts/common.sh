@@ -1,5 +1,5 @@
 # Shared by scripts/setup.sh and scripts/test.sh: installs the Debian packages Magpie builds against.
-MAGPIE_APT_PACKAGES=(pkg-config libjpeg62-turbo-dev libpng-dev zlib1g-dev)
+MAGPIE_APT_PACKAGES=(pkg-config libjpeg62-turbo-dev libpng-dev zlib1g-dev libsqlite3-dev)
 
 magpie_install_packages() {
     local missing=()

@@ -11,5 +11,10 @@ if ! python3 -c "import ai_edge_litert.interpreter, numpy" 2>/dev/null; then
         || python3 -m pip install -q --break-system-packages ai-edge-litert numpy pillow \
         || echo "magpie: could not install ai-edge-litert; LiteRT differential tests will be skipped" >&2
 fi
+# PostgreSQL for the hub's repository contract (PostgresRepositoryTests skip with a message without it).
+if [ -z "${MAGPIE_TEST_POSTGRES_URL:-}" ] && [ "$(id -u)" -eq 0 ]; then
+    MAGPIE_TEST_POSTGRES_URL=$(scripts/start-postgres.sh 2>/dev/null) && export MAGPIE_TEST_POSTGRES_URL \
+        || echo "magpie: PostgreSQL could not start; PostgresStore tests will be skipped" >&2
+fi
 swift build -c release -Xswiftc -enable-testing $(magpie_release_flags) --build-tests
 swift test -c release -Xswiftc -enable-testing $(magpie_release_flags) --skip-build "$@"

@@ -11,5 +11,5 @@ struct Magpie: ParsableCommand {
               magpie classify model.tflite parrot.jpg --top 5
               magpie run model.tflite --random-input --output out.bin
             """,
-        subcommands: [Inspect.self, Classify.self, Run.self, Bench.self, Report.self])
+        subcommands: [Inspect.self, Classify.self, Run.self, Bench.self, Report.self, Serve.self, Hub.self])
 }
