@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "MagpieVision", dependencies: ["MagpieEngine", "MagpieModel", "CMagpieImage"]),
         .target(name: "MagpieZoo", dependencies: ["MagpieModel", "MagpieEngine"]),
         .target(name: "MagpieHub", dependencies: [
-            "MagpieModel", "MagpieEngine",
+            "MagpieModel", "MagpieEngine", "MagpieVision", "MagpieZoo", "MagpieBench",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -68,7 +68,7 @@ let package = Package(
         .testTarget(name: "MagpieModelTests", dependencies: ["MagpieModel", "MagpieTestSupport"]),
         .testTarget(name: "MagpieEngineTests", dependencies: ["MagpieEngine", "MagpieModel", "MagpieTestSupport"]),
         .testTarget(name: "MagpieHubTests", dependencies: [
-            "MagpieHub", "MagpieModel", "MagpieTestSupport",
+            "MagpieHub", "MagpieModel", "MagpieTestSupport", "MagpieZoo", "MagpieVision",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -35,8 +35,20 @@ public func makeHubService(_ configuration: HubConfiguration, logger: Logger = L
         ])
     }
     if let directory = configuration.preloadDirectory {
-        let imported = try await Preload.importModels(from: directory, into: service)
+        let imported = try await Presets.importModels(from: directory, into: service)
         logger.info("preset models", metadata: ["imported": "\(imported)"])
+    }
+    if configuration.builtinPresets {
+        // Building the quantized variant calibrates it (seconds): done in the background so the server starts at
+        // once; the models appear when ready.
+        Task.detached(priority: .utility) {
+            do {
+                let imported = try await Presets.importBuiltinModels(into: service)
+                logger.info("built-in preset models", metadata: ["imported": "\(imported)"])
+            } catch {
+                logger.error("built-in preset models failed", metadata: ["error": "\(error)"])
+            }
+        }
     }
     return service
 }
@@ -79,54 +91,4 @@ func makeRouter(service: HubService) -> Router<HubRequestContext> {
     APIRoutes(service: service).add(to: router)
     PageRoutes(service: service).add(to: router)
     return router
-}
-
-/// `magpie serve --preload DIR`: imports every `.tflite` in a directory as a public model of the user `magpie`.
-enum Preload {
-    static let ownerName = "magpie"
-
-    /// - Returns: how many new versions were added (files already present by hash are skipped).
-    static func importModels(from directory: String, into service: HubService) async throws -> Int {
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".tflite") }.sorted()
-        guard !files.isEmpty else { return 0 }
-        let store = service.store
-        var owner = try await store.user(named: ownerName)
-        if owner == nil {
-            // Nobody can sign in as the preset owner: its password is a random secret that is thrown away.
-            owner = try await store.createUser(name: ownerName, passwordHash: try await service.passwords.hash(Secrets.randomHex()))
-        }
-        guard let owner else { return 0 }
-        var imported = 0
-        for file in files {
-            let name = String(file.dropLast(".tflite".count).lowercased().map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "-" })
-            guard Names.isValid(name) else { continue }
-            let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(file)")))
-            let facts: ModelFacts
-            let digest: String
-            do {
-                let upload = try service.blobs.beginUpload()
-                do {
-                    try bytes.withUnsafeBytes { try upload.write($0) }
-                    try upload.finish()
-                    facts = try ModelInspection.inspect(path: upload.temporaryPath, size: upload.size)
-                    digest = try service.blobs.commit(upload)
-                } catch {
-                    upload.discard()
-                    throw error
-                }
-            } catch {
-                continue  // not a model this engine runs: skipped
-            }
-            var model = try await store.model(owner: ownerName, name: name)
-            if model == nil {
-                model = try await store.createModel(ownerID: owner.id, name: name, card: ModelCard(
-                    description: facts.metadataDescription ?? "Preset model `\(file)`.", tags: ["preset"]))
-            }
-            guard let model else { continue }
-            if try await store.versions(modelID: model.id).contains(where: { $0.sha256 == digest }) { continue }
-            _ = try await store.addVersion(NewVersion(modelID: model.id, sha256: digest, size: Int64(bytes.count), facts: facts))
-            imported += 1
-        }
-        return imported
-    }
 }

@@ -35,8 +35,19 @@ public struct HubConfiguration: Sendable {
     public var signInRefillSeconds: Double
     /// How long a browser session lasts, seconds (30 days).
     public var sessionLifetime: TimeInterval
-    /// Directory of .tflite files (with optional `NAME.labels.txt`) imported at startup as preset models of `magpie`.
+    /// Directory of .tflite files (with optional `NAME.txt` or `labels.txt` label files) imported at startup as
+    /// preset models of `magpie`.
     public var preloadDirectory: String?
+    /// Worker threads running "Try it" previews (default: the active cores).
+    public var previewWorkers: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// Previews that may wait for a worker; beyond it the API answers 503 with Retry-After (default 8).
+    public var previewQueueBound: Int = 8
+    /// The largest image a preview accepts, bytes (10 MiB).
+    public var maxPreviewImageSize: Int = 10 << 20
+    /// Imports the built-in MobileNetV2 (float32 and uint8, pseudo-random weights) as presets at startup, in the
+    /// background, when absent. `magpie serve` turns it on (`--no-builtin-presets` off); off by default here so
+    /// tests do not pay for building them.
+    public var builtinPresets: Bool = false
 
     /// Parses `--database` (`sqlite:PATH` or `postgres://...`).
     /// - Throws: `ConfigurationError` for any other form.

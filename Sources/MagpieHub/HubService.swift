@@ -16,6 +16,10 @@ public struct HubService: Sendable {
     public let signInLimiter: RateLimiter
     /// Sign-up throttle, keyed by client address.
     public let signUpLimiter: RateLimiter
+    /// Runs "Try it" previews on a bounded set of worker threads.
+    public let previews: PreviewPool
+    /// Models read for previews, shared by the workers.
+    public let previewModels: PreviewModels
     /// A hash of a random password, verified when a sign-in names no user so that timing does not tell.
     private let decoyHash: String
 
@@ -26,6 +30,8 @@ public struct HubService: Sendable {
         passwords = PasswordHasher(cost: configuration.bcryptCost)
         signInLimiter = RateLimiter(capacity: configuration.signInBurst, refillInterval: configuration.signInRefillSeconds)
         signUpLimiter = RateLimiter(capacity: configuration.signInBurst, refillInterval: configuration.signInRefillSeconds)
+        previews = PreviewPool(workers: configuration.previewWorkers, queueBound: configuration.previewQueueBound)
+        previewModels = PreviewModels()
         decoyHash = Bcrypt.hash(Secrets.randomHex(bytes: 16), cost: configuration.bcryptCost)
     }
 
@@ -248,4 +254,29 @@ public struct HubService: Sendable {
         }
         return version
     }
+
+    // MARK: - Try it
+
+    /// Runs `version` on an uploaded image in the preview pool (see `Preview`).
+    /// - Throws: 503 with Retry-After when the workers are busy and the queue is full; 422 with the decoder's or
+    ///   engine's message for an unreadable image or a model that is not an image classifier or segmenter.
+    public func preview(_ version: VersionRecord, image: [UInt8]) async throws -> Preview.Output {
+        let path = blobs.path(for: version.sha256)
+        let sha256 = version.sha256, labels = version.facts.labels, models = previewModels
+        let submitted = ContinuousClock.now
+        do {
+            return try await previews.run { worker in
+                try Preview.run(image: image, sha256: sha256, path: path, fallbackLabels: labels, models: models,
+                                worker: worker, queued: ContinuousClock.now - submitted)
+            }
+        } catch is PreviewPool.Busy {
+            throw Problem(.serviceUnavailable, detail: "every preview worker is busy; try again in a moment",
+                          headers: [.retryAfter: "\(Self.previewRetryAfterSeconds)"])
+        } catch let failure as Preview.Failure {
+            throw Problem(.unprocessableContent, title: failure.title, detail: failure.description)
+        }
+    }
+
+    /// The Retry-After of a refused preview.
+    public static let previewRetryAfterSeconds = 2
 }

@@ -253,6 +253,55 @@ components:
             properties:
               model: {$ref: '#/components/schemas/Model'}
               best: {$ref: '#/components/schemas/Benchmark'}
+    Prediction:
+      type: object
+      description: |
+        The answer of a try-it run. Classification models (output 0 `[1, C]`) give `top`; segmentation models
+        (output 0 `[1, H, W, C]` scores or `[1, H, W]` class indices) give `areas` and `classMap`.
+      required: [task, imageWidth, imageHeight, latencyMs]
+      properties:
+        task: {type: string, enum: [classification, segmentation]}
+        imageWidth: {type: integer}
+        imageHeight: {type: integer}
+        top:
+          type: array
+          description: The five best classes, highest score first.
+          items:
+            type: object
+            required: [index, score]
+            properties:
+              index: {type: integer}
+              label: {type: string}
+              score: {type: number}
+        areas:
+          type: array
+          description: Classes present in the map, largest first (at most 20).
+          items:
+            type: object
+            required: [index, fraction]
+            properties:
+              index: {type: integer}
+              label: {type: string}
+              fraction: {type: number}
+        classMap:
+          type: object
+          description: One byte per pixel (class index, 255 for 255 and above), row-major, base64.
+          required: [width, height, data]
+          properties:
+            width: {type: integer}
+            height: {type: integer}
+            data: {type: string, contentEncoding: base64}
+        latencyMs:
+          type: object
+          description: Milliseconds per stage.
+          required: [decode, preprocessing, inference, postprocessing, queue, prepare]
+          properties:
+            decode: {type: number}
+            preprocessing: {type: number}
+            inference: {type: number}
+            postprocessing: {type: number}
+            queue: {type: number}
+            prepare: {type: number, description: Preparing the interpreter; 0 when cached.}
 security:
   - {}
   - bearer: []
@@ -617,5 +666,52 @@ paths:
             application/atom+xml:
               schema: {type: string}
         '404': {$ref: '#/components/responses/Problem'}
+  /api/models/{owner}/{name}/versions/{version}/predict:
+    parameters:
+      - {$ref: '#/components/parameters/owner'}
+      - {$ref: '#/components/parameters/name'}
+      - {$ref: '#/components/parameters/version'}
+    post:
+      operationId: predict
+      summary: Try a version on an image (JPEG, PNG or BMP).
+      description: |
+        Runs the model with the preprocessing of `magpie classify` (bilinear resize of the whole image, the
+        metadata's input normalisation, labels from the metadata or the preset's label file). Anyone who can see the
+        model may call it. The body is the raw image, or multipart/form-data with the image in the part `image`; at
+        most 10 MiB (`magpie serve --max-preview-mib`). Runs in a bounded worker pool: when every worker is busy
+        and the queue is full the answer is 503 with Retry-After.
+      requestBody:
+        required: true
+        content:
+          image/*:
+            schema: {type: string, contentMediaType: image/*}
+          application/octet-stream:
+            schema: {type: string, contentMediaType: application/octet-stream}
+          multipart/form-data:
+            schema:
+              type: object
+              properties:
+                image: {type: string, contentMediaType: application/octet-stream}
+      responses:
+        '200':
+          description: The prediction.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Prediction'}
+        '400': {$ref: '#/components/responses/Problem'}
+        '404': {$ref: '#/components/responses/Problem'}
+        '413': {$ref: '#/components/responses/Problem'}
+        '422':
+          description: The image cannot be decoded (the detail is the decoder's message) or the model is not an image classifier or segmenter.
+          content:
+            application/problem+json:
+              schema: {$ref: '#/components/schemas/Problem'}
+        '503':
+          description: Every preview worker is busy and the queue is full.
+          headers:
+            Retry-After: {schema: {type: integer}}
+          content:
+            application/problem+json:
+              schema: {$ref: '#/components/schemas/Problem'}
 """#
 }

@@ -104,6 +104,12 @@ struct Bench: ParsableCommand {
     @Option(help: "The machine's name in reports (default: host name).")
     var machineName: String?
 
+    @Option(help: "Post the results (magpie-bench/1) to a Magpie Hub model: its page http://HOST/models/OWNER/NAME or http://HOST/api/models/OWNER/NAME/benchmarks.")
+    var submit: String?
+
+    @Option(help: "Personal API token for --submit (default: MAGPIE_HUB_TOKEN).")
+    var token: String?
+
     func validate() throws {
         let sources = [image != nil, !inputs.isEmpty, randomInput].filter { $0 }.count
         if sources > 1 { throw ValidationError("give one of --image, --input or --random-input") }
@@ -113,6 +119,10 @@ struct Bench: ParsableCommand {
         if profileRuns < 1 { throw ValidationError("--profile-runs must be at least 1") }
         if let watts, !(watts > 0 && watts.isFinite) { throw ValidationError("--watts must be a positive number") }
         if profileCsv != nil && !profile { throw ValidationError("--profile-csv needs --profile") }
+        if let submit {
+            _ = try BenchSubmission.endpoint(submit)
+            guard BenchSubmission.token(token) != nil else { throw ValidationError("--submit needs --token or MAGPIE_HUB_TOKEN") }
+        }
     }
 
     func run() throws {
@@ -161,6 +171,11 @@ struct Bench: ParsableCommand {
             } else {
                 try write(data, to: json)
             }
+        }
+        if let submit {
+            let count = try BenchSubmission.post(try document.jsonData(), to: try BenchSubmission.endpoint(submit),
+                                                 token: BenchSubmission.token(token) ?? "")
+            printError("submitted \(count) result\(count == 1 ? "" : "s") to \(submit)")
         }
         let report = BenchReport(document: document)
         if let svg { _ = try report.writeCharts(to: svg) }

@@ -39,12 +39,27 @@ struct Serve: ParsableCommand {
     @Option(help: "Largest model upload in MiB.")
     var maxUploadMib = 256
 
+    @Option(help: "Worker threads running \"Try it\" previews (default: the active cores).")
+    var previewWorkers: Int?
+
+    @Option(help: "Previews that may wait for a worker before the server answers 503 with Retry-After.")
+    var previewQueue = 8
+
+    @Option(help: "Largest preview image in MiB.")
+    var maxPreviewMib = 10
+
+    @Flag(help: "Do not import the built-in MobileNetV2 (pseudo-random weights) as preset models.")
+    var noBuiltinPresets = false
+
     @Flag(help: "Mark cookies Secure (the hub is served over https).")
     var secureCookies = false
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard maxUploadMib >= 1 else { throw ValidationError("--max-upload-mib must be at least 1") }
+        guard maxPreviewMib >= 1 else { throw ValidationError("--max-preview-mib must be at least 1") }
+        guard previewQueue >= 0 else { throw ValidationError("--preview-queue must be at least 0") }
+        if let previewWorkers, previewWorkers < 1 { throw ValidationError("--preview-workers must be at least 1") }
         if let database { _ = try parse { try HubConfiguration.parseDatabase(database) } }
         if let blobs { _ = try parse { try HubConfiguration.parseBlobs(blobs) } }
     }
@@ -54,16 +69,21 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
-        let configuration = HubConfiguration(
+        var configuration = HubConfiguration(
             dataDirectory: data, host: host, port: port,
             database: try database.map(HubConfiguration.parseDatabase), blobs: try blobs.map(HubConfiguration.parseBlobs),
             maxUploadSize: Int64(maxUploadMib) << 20, secureCookies: secureCookies, preloadDirectory: preload)
+        if let previewWorkers { configuration.previewWorkers = previewWorkers }
+        configuration.previewQueueBound = previewQueue
+        configuration.maxPreviewImageSize = maxPreviewMib << 20
+        configuration.builtinPresets = !noBuiltinPresets
+        let hub = configuration
         try blockingRun {
             do {
-                let service = try await makeHubService(configuration)
+                let service = try await makeHubService(hub)
                 let app = buildApplication(service: service, onServerRunning: { port in
                     // Unbuffered, so a parent process reading the pipe sees it at once.
-                    FileHandle.standardOutput.write(Data("magpie hub listening on http://\(configuration.host):\(port)\n".utf8))
+                    FileHandle.standardOutput.write(Data("magpie hub listening on http://\(hub.host):\(port)\n".utf8))
                 })
                 try await app.runService()
             } catch let e as ConfigurationError {

@@ -53,6 +53,22 @@ final class APITests: XCTestCase {
             XCTAssertEqual(wrong.status, .unprocessableContent)
             let malformed = try await client.send(.post, "/api/models/ada/birds/benchmarks", token: bob, json: "{")
             XCTAssertEqual(malformed.status, .badRequest)
+            // A second machine with a hostile name and an energy figure: the page shows the per-model leaderboard, the
+            // table and the three charts, everything escaped.
+            let hostile = """
+                {"schema":"magpie-bench/1","results":[{"runtime":{"name":"magpie"},"threads":2,"fps":40,
+                 "energy":{"fpsPerWatt":3.25},"fingerprint":{"name":"<script>alert(1)</script>"}}]}
+                """
+            let posted2 = try await client.send(.post, "/api/models/ada/birds/benchmarks", token: bob, json: hostile)
+            XCTAssertEqual(posted2.status, .created, posted2.text)
+            let listed = try await client.send(.get, "/api/models/ada/birds/benchmarks").decode(API.BenchmarksOut.self)
+            XCTAssertEqual(listed.results.compactMap(\.fpsPerWatt), [3.25])
+            let modelPage = try await client.send(.get, "/models/ada/birds").text
+            XCTAssertFalse(modelPage.contains("<script>alert"), "device names are escaped")
+            XCTAssertTrue(modelPage.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+            XCTAssertTrue(modelPage.contains("<h3>Leaderboard</h3>"))
+            XCTAssertEqual(modelPage.components(separatedBy: "<svg").count - 1, 3, "fps linear, fps log, fps per watt")
+            XCTAssertTrue(modelPage.contains("Efficiency (higher is better)"))
             let board = try await client.send(.get, "/api/leaderboard?device=EPYC%20(x86_64)").decode(API.LeaderboardOut.self)
             XCTAssertEqual(board.entries.map(\.model.name), ["birds"])
             XCTAssertEqual(board.entries.first?.best.version, 2)

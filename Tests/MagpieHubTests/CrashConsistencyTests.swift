@@ -22,7 +22,7 @@ final class CrashConsistencyTests: XCTestCase {
 
         init(binary: URL, data: String) throws {
             process.executableURL = binary
-            process.arguments = ["serve", "--data", data, "--host", "127.0.0.1", "--port", "0"]
+            process.arguments = ["serve", "--data", data, "--host", "127.0.0.1", "--port", "0", "--no-builtin-presets"]
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice
             try process.run()

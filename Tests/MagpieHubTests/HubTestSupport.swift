@@ -13,11 +13,13 @@ struct TestHub {
     let directory: String
     let service: HubService
 
-    static func make(maxUploadSize: Int64 = 1 << 20, signInBurst: Int = 5, file: StaticString = #filePath) async throws -> TestHub {
+    static func make(maxUploadSize: Int64 = 1 << 20, signInBurst: Int = 5, file: StaticString = #filePath,
+                     configure: (inout HubConfiguration) -> Void = { _ in }) async throws -> TestHub {
         let directory = NSTemporaryDirectory() + "magpie-hub-test-\(UUID().uuidString)"
         var config = HubConfiguration(dataDirectory: directory, port: 0, maxUploadSize: maxUploadSize, bcryptCost: 4,
                                       signInBurst: signInBurst, signInRefillSeconds: 3600)
         config.host = "127.0.0.1"
+        configure(&config)
         return TestHub(directory: directory, service: try await makeHubService(config))
     }
 
@@ -41,6 +43,36 @@ enum TestModels {
         let y = b.tensor("y", .float32, [1, size])
         b.op(.add, inputs: [x, c], outputs: [y], options: .arithmetic(activation: .none))
         return b.build()
+    }
+
+    /// A toy segmenter: `image + c` on a float [1, 4, 4, 3] input whose constant makes channel `winner` the largest
+    /// at every pixel, so its class map is `winner` everywhere.
+    static func segmenter(winner: Int = 2) -> [UInt8] {
+        var b = OpModelBuilder()
+        let x = b.input("image", .float32, [1, 4, 4, 3])
+        let values = (0..<48).map { Float($0 % 3 == winner ? 100 : 0) }
+        let c = b.constant("c", .float32, [1, 4, 4, 3], bytes: values.withUnsafeBytes { Array($0) })
+        let y = b.tensor("scores", .float32, [1, 4, 4, 3])
+        b.op(.add, inputs: [x, c], outputs: [y], options: .arithmetic(activation: .none))
+        return b.build()
+    }
+
+    /// A 24-bit BMP of `width` × `height` pixels of one colour.
+    static func bmp(width: Int, height: Int, rgb: (UInt8, UInt8, UInt8) = (200, 30, 30)) -> [UInt8] {
+        let rowSize = (width * 3 + 3) / 4 * 4
+        let imageSize = rowSize * height
+        func le32(_ v: Int) -> [UInt8] { (0..<4).map { UInt8((v >> (8 * $0)) & 0xFF) } }
+        func le16(_ v: Int) -> [UInt8] { (0..<2).map { UInt8((v >> (8 * $0)) & 0xFF) } }
+        var out: [UInt8] = Array("BM".utf8) + le32(54 + imageSize) + le32(0) + le32(54)
+        out += le32(40) + le32(width) + le32(height) + le16(1) + le16(24) + le32(0) + le32(imageSize)
+        out += le32(2835) + le32(2835) + le32(0) + le32(0)
+        for _ in 0..<height {
+            var row: [UInt8] = []
+            for _ in 0..<width { row += [rgb.2, rgb.1, rgb.0] }
+            row += [UInt8](repeating: 0, count: rowSize - width * 3)
+            out += row
+        }
+        return out
     }
 
     /// A valid flatbuffer whose operator the engine does not run.

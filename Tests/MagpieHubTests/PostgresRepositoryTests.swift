@@ -28,7 +28,7 @@ final class PostgresRepositoryTests: XCTestCase {
         let s = try await store()
         try await s.migrate()
         let applied = try await s.appliedMigrations()
-        XCTAssertEqual(applied, ["v1-accounts", "v1-models", "v1-social"])
+        XCTAssertEqual(applied, ["v1-accounts", "v1-models", "v1-social", "v2-bench-energy"])
     }
 
     func testUsers() async throws { try await RepositoryContract.users(try await store()) }

@@ -199,7 +199,7 @@ enum RepositoryContract {
             BenchmarkRecord(id: 0, modelID: m2.id, versionNumber: 1, submitterID: a.id, device: "pi5", runtime: "magpie",
                             threads: 4, fps: 90, medianMs: 11, createdAt: Date()),
             BenchmarkRecord(id: 0, modelID: m1.id, versionNumber: 1, submitterID: a.id, device: "epyc", runtime: "magpie",
-                            threads: 1, fps: 400, medianMs: 2.5, createdAt: Date()),
+                            threads: 1, fps: 400, medianMs: 2.5, fpsPerWatt: 8.5, createdAt: Date()),
             BenchmarkRecord(id: 0, modelID: m3.id, versionNumber: 1, submitterID: b.id, device: "pi5", runtime: "magpie",
                             threads: 4, fps: 999, medianMs: 1, createdAt: Date()),
         ])
@@ -211,6 +211,8 @@ enum RepositoryContract {
         XCTAssertEqual(anyDevice.first?.best.fps, 400)
         let results = try await store.benchmarks(modelID: m1.id)
         XCTAssertEqual(results.count, 2)
+        XCTAssertEqual(results.first { $0.device == "epyc" }?.fpsPerWatt, 8.5)
+        XCTAssertNil(results.first { $0.device == "pi5" }?.fpsPerWatt)
     }
 
     static func subscriptionsAndFeed(_ store: any HubStore) async throws {

@@ -24,7 +24,7 @@ final class SQLiteRepositoryTests: XCTestCase {
         let s = try await store()
         try await s.migrate()
         let applied = try await s.appliedMigrations()
-        XCTAssertEqual(applied, ["v1-accounts", "v1-models", "v1-social"])
+        XCTAssertEqual(applied, ["v1-accounts", "v1-models", "v1-social", "v2-bench-energy"])
     }
 
     func testJournalIsWAL() async throws {

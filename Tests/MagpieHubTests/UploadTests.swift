@@ -1,5 +1,7 @@
 import Foundation
 import HummingbirdTesting
+import MagpieModel
+import MagpieZoo
 import XCTest
 
 @testable import MagpieHub
@@ -21,12 +23,27 @@ final class UploadTests: XCTestCase {
             XCTAssertEqual(out.version.facts.precision, "float32")
             XCTAssertEqual(out.version.facts.operators, ["ADD": 1])
             XCTAssertEqual(out.version.facts.inputs.first?.shape, [1, 4])
-            XCTAssertEqual(out.version.facts.parameters, 4)
+            // ADD's constant operand is not a weight (ModelStatistics counts weight and bias slots only).
+            XCTAssertEqual(out.version.facts.parameters, 0)
+            XCTAssertEqual(out.version.facts.multiplyAccumulates, 0)
             XCTAssertEqual(r.headers[.location], "/api/models/ada/adder/versions/1")
             let path = hub.service.blobs.path(for: out.version.sha256)
             XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), Data(bytes))
             XCTAssertTrue(try hub.service.blobs.verify(out.version.sha256))
         }
+    }
+
+    /// Parameters and MACs come from MagpieModel's `ModelStatistics`: the built-in MobileNetV2's documented figures.
+    func testFactsUseModelStatistics() throws {
+        let bytes = try BuiltinModels.mobileNetV2(precision: .float32)
+        let model = try Model(data: bytes)
+        let facts = ModelInspection.facts(of: model, size: Int64(bytes.count))
+        let statistics = ModelStatistics(model: model)
+        XCTAssertEqual(facts.parameters, 3_489_097)
+        XCTAssertEqual(facts.multiplyAccumulates, 300_775_552)
+        XCTAssertEqual(facts.parameters, Int64(statistics.parameterCount))
+        XCTAssertEqual(facts.operators, statistics.operatorHistogram)
+        XCTAssertEqual(facts.operators["CONV_2D"], 36)
     }
 
     func testCorruptAndNonTFLiteFilesAreRefusedWithTheEnginesMessage() async throws {

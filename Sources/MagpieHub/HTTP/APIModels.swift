@@ -122,10 +122,12 @@ enum API {
         var threads: Int
         var fps: Double
         var medianMs: Double?
+        var fpsPerWatt: Double?
         var version: Int?
         var createdAt: Date
         init(_ b: BenchmarkRecord) {
             device = b.device; runtime = b.runtime; threads = b.threads; fps = b.fps; medianMs = b.medianMs
+            fpsPerWatt = b.fpsPerWatt
             version = b.versionNumber; createdAt = b.createdAt
         }
     }
@@ -157,11 +159,15 @@ enum API {
             var cpuModel: String?
             var architecture: String?
         }
+        struct Energy: Decodable, Sendable {
+            var fpsPerWatt: Double?
+        }
         struct Result: Decodable, Sendable {
             var runtime: Runtime
             var threads: Int
             var fps: Double
             var latency: Latency?
+            var energy: Energy?
             var fingerprint: Fingerprint
         }
         var schema: String

@@ -21,6 +21,7 @@ struct APIRoutes {
         "POST /api/users/{user}/subscription", "DELETE /api/users/{user}/subscription",
         "GET /api/feed", "GET /api/models/{owner}/{name}/benchmarks", "POST /api/models/{owner}/{name}/benchmarks",
         "GET /api/leaderboard", "GET /api/models/{owner}/{name}/feed.atom",
+        "POST /api/models/{owner}/{name}/versions/{version}/predict",
     ]
 
     func add(to router: Router<HubRequestContext>) {
@@ -49,6 +50,7 @@ struct APIRoutes {
         api.post("models/:owner/:name/benchmarks", use: addBenchmarks)
         api.get("leaderboard", use: leaderboard)
         api.get("models/:owner/:name/feed.atom", use: atom)
+        api.post("models/:owner/:name/versions/:version/predict", use: predict)
     }
 
     // MARK: - Accounts
@@ -243,6 +245,28 @@ struct APIRoutes {
         }
     }
 
+    // MARK: - Try it
+
+    /// Runs a version on an image: a raw image body or multipart/form-data (part `image`), at most
+    /// `maxPreviewImageSize` bytes. Anyone who can see the model may try it.
+    @Sendable func predict(_ request: Request, _ context: HubRequestContext) async throws -> Response {
+        let model = try await model(context)
+        let version = try await service.version(of: model, try context.parameters.require("version"))
+        let limit = service.configuration.maxPreviewImageSize
+        let tooLarge = Problem(.contentTooLarge, detail: "preview images are limited to \(limit) bytes")
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit { throw tooLarge }
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: limit)
+        } catch {
+            throw tooLarge
+        }
+        let image = try PreviewUpload.imageBytes(contentType: request.headers[.contentType],
+                                                 body: Array(body.readableBytesView))
+        return try API.json(try await service.preview(version, image: image), headers: [.cacheControl: "no-store"])
+    }
+
     // MARK: - Likes and subscriptions
 
     func like(_ request: Request, _ context: HubRequestContext, _ on: Bool) async throws -> Response {
@@ -310,7 +334,9 @@ struct APIRoutes {
             let runtime = String(([r.runtime.name, r.runtime.configuration, r.runtime.version].compactMap { $0 }).joined(separator: " ").prefix(100))
             return BenchmarkRecord(id: 0, modelID: model.id, versionNumber: versionNumber, submitterID: user.id,
                                    device: device, runtime: runtime, threads: r.threads, fps: r.fps,
-                                   medianMs: r.latency?.medianMs.flatMap { $0.isFinite ? $0 : nil }, createdAt: Date())
+                                   medianMs: r.latency?.medianMs.flatMap { $0.isFinite ? $0 : nil },
+                                   fpsPerWatt: r.energy?.fpsPerWatt.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil },
+                                   createdAt: Date())
         }
         try await store.addBenchmarks(records)
         return try API.json(API.BenchmarksOut(results: records.map(API.BenchmarkOut.init)), status: .created)

@@ -42,17 +42,22 @@ public enum ModelInspection {
                                           scale: q?.scales.first, zeroPoint: q?.zeroPoints.first,
                                           perChannel: (q?.scales.count ?? 0) > 1 ? q?.scales.count : nil)
         }
+        // Parameters, MACs and the operator histogram: MagpieModel's `ModelStatistics`, summed over subgraphs
+        // (the same figures as `magpie inspect`).
         var operators: [String: Int] = [:]
-        for subgraph in model.subgraphs {
-            for op in subgraph.operators { operators[model.operatorCode(of: op).displayName, default: 0] += 1 }
-        }
-        // Weights: constant tensors (with a non-empty buffer) in every subgraph.
         var parameters: Int64 = 0
+        var macs: Int64 = 0
+        for index in model.subgraphs.indices {
+            let statistics = ModelStatistics(model: model, subgraph: index)
+            parameters += Int64(statistics.parameterCount)
+            macs += Int64(statistics.multiplyAccumulateCount)
+            operators.merge(statistics.operatorHistogram, uniquingKeysWith: +)
+        }
+        // Precision: the type holding most bytes of constant data.
         var bytesByType: [TensorType: Int] = [:]
         for subgraph in model.subgraphs {
             for t in subgraph.tensors where t.buffer > 0 && t.buffer < model.buffers.count {
                 guard let range = model.buffers[t.buffer], !range.isEmpty else { continue }
-                parameters += Int64(t.elementCount)
                 bytesByType[t.type, default: 0] += range.count
             }
         }
@@ -74,37 +79,7 @@ public enum ModelInspection {
         labels = (try? model.labels(forOutput: 0)) ?? nil
         return ModelFacts(inputs: g.inputs.map(tensor), outputs: g.outputs.map(tensor), precision: precision,
                           operators: operators, parameters: parameters,
-                          multiplyAccumulates: multiplyAccumulates(model), sizeBytes: size, labels: labels,
+                          multiplyAccumulates: macs, sizeBytes: size, labels: labels,
                           metadataName: name, metadataDescription: description)
-    }
-
-    /// Multiply-accumulates of the convolution and fully connected operators, from their tensor shapes (the
-    /// operators that dominate vision models; elementwise operators are not counted). nil when none is present.
-    static func multiplyAccumulates(_ model: Model) -> Int64? {
-        var total: Int64 = 0
-        var counted = false
-        for g in model.subgraphs {
-            for op in g.operators {
-                let code = model.operatorCode(of: op).builtin
-                guard op.inputs.count >= 2, let out = op.outputs.first, out >= 0, op.inputs[1] >= 0 else { continue }
-                let output = g.tensors[out].shape, filter = g.tensors[op.inputs[1]].shape
-                switch code {
-                case .conv2D where filter.count == 4 && output.count == 4:
-                    // filter [outC, kH, kW, inC]; output [N, H, W, outC]
-                    total += Int64(output.reduce(1, *)) * Int64(filter[1] * filter[2] * filter[3])
-                    counted = true
-                case .depthwiseConv2D where filter.count == 4 && output.count == 4:
-                    // filter [1, kH, kW, C]
-                    total += Int64(output.reduce(1, *)) * Int64(filter[1] * filter[2])
-                    counted = true
-                case .fullyConnected where filter.count == 2:
-                    total += Int64(output.reduce(1, *)) * Int64(filter[1])
-                    counted = true
-                default:
-                    continue
-                }
-            }
-        }
-        return counted ? total : nil
     }
 }

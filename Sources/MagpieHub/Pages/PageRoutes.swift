@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
+import MagpieBench
 import NIOCore
 
 /// Server-rendered HTML pages. Every form carries the CSRF token (`_csrf`); actions answer 303 redirects.
@@ -236,6 +237,7 @@ struct PageRoutes {
                 <tr><th>Labels</th><td>\(f.labels.map { l in "\(l.count): " + e(l.prefix(10).joined(separator: ", ")) + (l.count > 10 ? ", …" : "") } ?? "none")</td></tr>
                 </table>
                 """
+            body += tryIt(api: api, version: latest)
         } else {
             body += "<p>No version yet.</p>"
         }
@@ -251,14 +253,7 @@ struct PageRoutes {
             body += "</table>"
         }
         if !benchmarks.isEmpty {
-            body += "<h2>Speed by device</h2><table><tr><th>Device</th><th>Runtime</th><th>Threads</th><th>fps</th><th>median ms</th><th>Version</th></tr>"
-            for b in benchmarks {
-                body += """
-                    <tr><td>\(e(b.device))</td><td>\(e(b.runtime))</td><td>\(b.threads)</td><td>\(String(format: "%.1f", b.fps))</td>
-                    <td>\(b.medianMs.map { String(format: "%.2f", $0) } ?? "")</td><td>\(b.versionNumber.map { "v\($0)" } ?? "")</td></tr>
-                    """
-            }
-            body += "</table>"
+            body += Self.benchmarkSection(benchmarks)
         }
         if let user = context.identity?.user, user.id == model.ownerID {
             let c = model.card
@@ -277,6 +272,65 @@ struct PageRoutes {
                 """
         }
         return page(model.fullName, context, body: body)
+    }
+
+    /// Speed on each device: the per-model leaderboard (best result per device), every result, and the bench
+    /// report's charts (fps linear and log, fps per watt) drawn by MagpieBench's `BenchCharts`, which escapes its
+    /// text; every value here is escaped too.
+    static func benchmarkSection(_ benchmarks: [BenchmarkRecord]) -> String {
+        func label(_ b: BenchmarkRecord) -> String { "\(b.device) · \(b.threads) thread\(b.threads == 1 ? "" : "s")" }
+        var best: [String: BenchmarkRecord] = [:]
+        for b in benchmarks where (best[b.device]?.fps ?? -1) < b.fps { best[b.device] = b }
+        let ranked = best.values.sorted { ($0.fps, $1.device) > ($1.fps, $0.device) }
+        var html = "<h2>Speed by device</h2><h3>Leaderboard</h3><table class=\"leaderboard\"><tr><th>#</th><th>Device</th><th>Runtime</th><th>Threads</th><th>fps</th><th>fps/W</th></tr>"
+        for (i, b) in ranked.enumerated() {
+            html += "<tr><td>\(i + 1)</td><td>\(e(b.device))</td><td>\(e(b.runtime))</td><td>\(b.threads)</td><td>\(String(format: "%.1f", b.fps))</td><td>\(b.fpsPerWatt.map { String(format: "%.2f", $0) } ?? "")</td></tr>"
+        }
+        html += "</table><h3>All results</h3><table class=\"benchmarks\"><tr><th>Device</th><th>Runtime</th><th>Threads</th><th>fps</th><th>median ms</th><th>fps/W</th><th>Version</th></tr>"
+        for b in benchmarks {
+            html += """
+                <tr><td>\(e(b.device))</td><td>\(e(b.runtime))</td><td>\(b.threads)</td><td>\(String(format: "%.1f", b.fps))</td>
+                <td>\(b.medianMs.map { String(format: "%.2f", $0) } ?? "")</td><td>\(b.fpsPerWatt.map { String(format: "%.2f", $0) } ?? "")</td>
+                <td>\(b.versionNumber.map { "v\($0)" } ?? "")</td></tr>
+                """
+        }
+        html += "</table>"
+        let bars = benchmarks.map { BenchCharts.Bar(label: label($0), series: $0.runtime, value: $0.fps) }
+        let energyBars = benchmarks.compactMap { b in b.fpsPerWatt.map { BenchCharts.Bar(label: label(b), series: b.runtime, value: $0) } }
+        let charts = [
+            BenchCharts.barChart(title: "Throughput (higher is better)", axisTitle: "inferences per second (fps), linear scale",
+                                 bars: bars, scale: .linear),
+            BenchCharts.barChart(title: "Throughput, log scale (higher is better)",
+                                 axisTitle: "inferences per second (fps), log scale", bars: bars, scale: .logarithmic),
+            BenchCharts.barChart(title: "Efficiency (higher is better)",
+                                 axisTitle: "inferences per second per watt (fps/W = inferences per joule)",
+                                 bars: energyBars, scale: .linear, valueFormat: { String(format: "%.2f", $0) },
+                                 note: "No energy figures: none of these results had RAPL, INA power rails or a declared power (--watts W)."),
+        ]
+        html += "<div class=\"charts\">" + charts.map { "<figure>\($0)</figure>" }.joined() + "</div>"
+        return html
+    }
+
+    /// The "Try it" section: an image file, or a photo from the camera (getUserMedia, which browsers allow on
+    /// https and on localhost only; `capture` file inputs open the phone camera elsewhere), posted to the predict
+    /// endpoint by /static/hub.js, which draws the top 5 or a segmentation overlay.
+    func tryIt(api: String, version: VersionRecord) -> String {
+        """
+        <section id="tryit" class="tryit" data-predict="\(api)/versions/\(version.number)/predict">
+        <h2>Try it</h2>
+        <p class="meta">Runs v\(version.number) on the server with Magpie's engine, with the preprocessing of
+        <code>magpie classify</code>. Images stay on the server only for the request.</p>
+        <div class="tryit-inputs">
+        <label class="button">Image file <input id="tryit-file" type="file" accept="image/jpeg,image/png,image/bmp"></label>
+        <label class="button">Phone camera <input id="tryit-capture" type="file" accept="image/*" capture="environment"></label>
+        <button type="button" id="tryit-camera">Live camera</button>
+        </div>
+        <div id="tryit-live" hidden><video id="tryit-video" playsinline muted></video>
+        <button type="button" id="tryit-snap">Take photo</button></div>
+        <div class="tryit-output"><canvas id="tryit-canvas" width="0" height="0"></canvas>
+        <div><p id="tryit-status" class="status" role="status"></p><ol id="tryit-results" class="results"></ol></div></div>
+        </section>
+        """
     }
 
     @Sendable func editCard(_ request: Request, _ context: HubRequestContext) async throws -> Response {
@@ -376,6 +430,16 @@ enum StaticAssets {
         form.inline{display:inline} label{display:block;margin:.4em 0} form.search label{display:inline-block;margin-right:.6em}
         table{border-collapse:collapse} td,th{border-bottom:1px solid #ddd;padding:.2em .6em;text-align:left;vertical-align:top}
         textarea{width:100%} pre{background:#f4f4f4;padding:.6em;overflow:auto}
+        .button,button{display:inline-block;background:#1d6fa5;color:#fff;border:0;border-radius:4px;padding:.35em .8em;
+          font:inherit;cursor:pointer;text-decoration:none;margin:.2em .3em .2em 0}
+        .tryit{border:1px solid #d6e2ea;border-radius:6px;padding:.4em 1em 1em;margin:1em 0;background:#f8fbfd}
+        .tryit-inputs label.button input{display:none} .tryit-inputs{display:flex;flex-wrap:wrap;align-items:center}
+        .tryit-output{display:flex;flex-wrap:wrap;gap:1em;margin-top:.6em}
+        #tryit-canvas{max-width:100%;max-height:320px;border-radius:4px} #tryit-video{max-width:100%;max-height:320px;display:block}
+        .results{margin:0;padding-left:1.4em;min-width:16em} .results li{margin:.2em 0}
+        .bar{display:block;height:.45em;background:#1d6fa5;border-radius:2px}
+        .charts svg{max-width:100%;height:auto} figure{margin:1em 0}
+        .swatch{display:inline-block;width:.9em;height:.9em;border-radius:2px;margin-right:.4em;vertical-align:middle}
         """
 
     /// Uploads with `fetch` (the body is the raw file, as the CLI sends it) and the page's CSRF token.
@@ -401,6 +465,152 @@ enum StaticAssets {
               try { const p = await response.json(); detail = p.detail || p.title; } catch (e) {}
               status.textContent = 'Refused: ' + detail;
             }
+          });
+        });
+
+        // Try it: an image file or a camera photo is drawn on the canvas and posted to the predict endpoint; results
+        // are written with textContent only (labels come from uploaded files).
+        document.addEventListener('DOMContentLoaded', () => {
+          const section = document.getElementById('tryit');
+          if (!section) return;
+          const canvas = document.getElementById('tryit-canvas');
+          const status = document.getElementById('tryit-status');
+          const results = document.getElementById('tryit-results');
+          const video = document.getElementById('tryit-video');
+          const live = document.getElementById('tryit-live');
+          let stream = null;
+          const palette = (i) => [(i * 97 + 40) % 256, (i * 57 + 160) % 256, (i * 151 + 90) % 256];
+
+          function draw(source, width, height) {
+            const scale = Math.min(1, 480 / Math.max(width, height));
+            canvas.width = Math.round(width * scale);
+            canvas.height = Math.round(height * scale);
+            canvas.getContext('2d').drawImage(source, 0, 0, canvas.width, canvas.height);
+          }
+
+          function overlay(map) {
+            const bytes = Uint8Array.from(atob(map.data), (c) => c.charCodeAt(0));
+            const small = document.createElement('canvas');
+            small.width = map.width;
+            small.height = map.height;
+            const ctx = small.getContext('2d');
+            const pixels = ctx.createImageData(map.width, map.height);
+            for (let i = 0; i < bytes.length; i++) {
+              const [r, g, b] = palette(bytes[i]);
+              pixels.data.set([r, g, b, bytes[i] === 0 ? 0 : 150], i * 4);
+            }
+            ctx.putImageData(pixels, 0, 0);
+            const target = canvas.getContext('2d');
+            target.imageSmoothingEnabled = false;
+            target.drawImage(small, 0, 0, canvas.width, canvas.height);
+          }
+
+          function show(out) {
+            results.replaceChildren();
+            const ms = out.latencyMs;
+            if (out.top) {
+              for (const c of out.top) {
+                const li = document.createElement('li');
+                li.className = 'class';
+                const name = document.createElement('span');
+                name.className = 'label';
+                name.textContent = c.label || ('class ' + c.index);
+                const score = document.createElement('span');
+                score.className = 'score meta';
+                score.textContent = ' ' + (c.score * 100).toFixed(1) + '%';
+                const bar = document.createElement('span');
+                bar.className = 'bar';
+                bar.style.width = Math.max(1, Math.round(c.score * 100)) + '%';
+                li.append(name, score, bar);
+                results.append(li);
+              }
+            }
+            if (out.classMap) {
+              overlay(out.classMap);
+              for (const a of out.areas || []) {
+                const li = document.createElement('li');
+                li.className = 'class';
+                const swatch = document.createElement('span');
+                swatch.className = 'swatch';
+                swatch.style.background = 'rgb(' + palette(a.index).join(',') + ')';
+                const name = document.createElement('span');
+                name.className = 'label';
+                name.textContent = a.label || ('class ' + a.index);
+                const share = document.createElement('span');
+                share.className = 'score meta';
+                share.textContent = ' ' + (a.fraction * 100).toFixed(1) + '% of pixels';
+                li.append(swatch, name, share);
+                results.append(li);
+              }
+            }
+            status.textContent = out.task + ' of a ' + out.imageWidth + '×' + out.imageHeight + ' image · inference ' +
+              ms.inference.toFixed(1) + ' ms (preprocessing ' + ms.preprocessing.toFixed(1) + ' ms, decode ' +
+              ms.decode.toFixed(1) + ' ms)';
+          }
+
+          async function send(blob) {
+            status.textContent = 'Running…';
+            results.replaceChildren();
+            const token = document.querySelector('meta[name=csrf-token]').content;
+            let response;
+            try {
+              response = await fetch(section.dataset.predict, {method: 'POST', body: blob, credentials: 'same-origin',
+                headers: {'Content-Type': blob.type || 'application/octet-stream', 'X-CSRF-Token': token}});
+            } catch (e) {
+              status.textContent = 'Network error: ' + e;
+              return;
+            }
+            if (response.ok) {
+              show(await response.json());
+            } else {
+              let detail = response.statusText;
+              try { const p = await response.json(); detail = p.detail || p.title; } catch (e) {}
+              const retry = response.headers.get('Retry-After');
+              status.textContent = 'Refused (' + response.status + '): ' + detail + (retry ? ' Retry in ' + retry + ' s.' : '');
+            }
+          }
+
+          async function fromFile(input) {
+            const file = input.files[0];
+            if (!file) return;
+            try {
+              const bitmap = await createImageBitmap(file);
+              draw(bitmap, bitmap.width, bitmap.height);
+            } catch (e) {
+              canvas.width = 0;
+              canvas.height = 0;
+            }
+            await send(file);
+          }
+          document.getElementById('tryit-file').addEventListener('change', (e) => fromFile(e.target));
+          document.getElementById('tryit-capture').addEventListener('change', (e) => fromFile(e.target));
+
+          document.getElementById('tryit-camera').addEventListener('click', async () => {
+            if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+              status.textContent = 'The live camera needs https or localhost; use "Phone camera" or an image file.';
+              return;
+            }
+            try {
+              stream = await navigator.mediaDevices.getUserMedia({video: {facingMode: 'environment'}, audio: false});
+            } catch (e) {
+              status.textContent = 'No camera: ' + e.message;
+              return;
+            }
+            video.srcObject = stream;
+            live.hidden = false;
+            await video.play();
+          });
+          document.getElementById('tryit-snap').addEventListener('click', () => {
+            if (!stream) return;
+            draw(video, video.videoWidth, video.videoHeight);
+            const full = document.createElement('canvas');
+            full.width = video.videoWidth;
+            full.height = video.videoHeight;
+            full.getContext('2d').drawImage(video, 0, 0);
+            for (const t of stream.getTracks()) t.stop();
+            stream = null;
+            live.hidden = true;
+            full.toBlob((blob) => { if (blob) send(blob); }, 'image/jpeg', 0.92);
           });
         });
         """

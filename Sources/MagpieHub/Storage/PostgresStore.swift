@@ -100,6 +100,7 @@ public final class PostgresStore: HubStore {
             "CREATE INDEX benchmarks_model ON benchmarks(model_id)",
             "CREATE INDEX benchmarks_device ON benchmarks(device, fps)",
         ]),
+        ("v2-bench-energy", ["ALTER TABLE benchmarks ADD COLUMN fps_per_watt DOUBLE PRECISION"]),
     ]
 
     public func migrate() async throws {
@@ -543,8 +544,8 @@ public final class PostgresStore: HubStore {
             for b in results {
                 let version = b.versionNumber.map { Int32(clamping: $0) }, threads = Int32(clamping: b.threads)
                 _ = try await self.tx(c, """
-                    INSERT INTO benchmarks (model_id, version_number, submitter_id, device, runtime, threads, fps, median_ms, created_at)
-                    VALUES (\(b.modelID), \(version), \(b.submitterID), \(b.device), \(b.runtime), \(threads), \(b.fps), \(b.medianMs), \(t))
+                    INSERT INTO benchmarks (model_id, version_number, submitter_id, device, runtime, threads, fps, median_ms, fps_per_watt, created_at)
+                    VALUES (\(b.modelID), \(version), \(b.submitterID), \(b.device), \(b.runtime), \(threads), \(b.fps), \(b.medianMs), \(b.fpsPerWatt), \(t))
                     """)
             }
         }
@@ -576,6 +577,6 @@ public final class PostgresStore: HubStore {
                         submitterID: try r["submitter_id"].decode(Int64.self), device: try r["device"].decode(String.self),
                         runtime: try r["runtime"].decode(String.self), threads: Int(try r["threads"].decode(Int32.self)),
                         fps: try r["fps"].decode(Double.self), medianMs: try r["median_ms"].decode(Double?.self),
-                        createdAt: Date(timeIntervalSince1970: try r["created_at"].decode(Double.self)))
+                        fpsPerWatt: try r["fps_per_watt"].decode(Double?.self), createdAt: Date(timeIntervalSince1970: try r["created_at"].decode(Double.self)))
     }
 }

@@ -167,7 +167,7 @@ public struct ModelFacts: Sendable, Equatable, Codable {
     public var precision: String
     /// Operator name -> count, e.g. `CONV_2D: 35`.
     public var operators: [String: Int]
-    /// Number of weight elements (constant tensors), when known.
+    /// Weight and bias elements (MagpieModel's `ModelStatistics`, every subgraph), when known.
     public var parameters: Int64?
     /// Multiply-accumulates for one inference, when known.
     public var multiplyAccumulates: Int64?
@@ -207,10 +207,13 @@ public struct BenchmarkRecord: Sendable, Equatable {
     public var threads: Int
     public var fps: Double
     public var medianMs: Double?
+    /// Inferences per joule, when the run measured or declared power.
+    public var fpsPerWatt: Double?
     public var createdAt: Date
 
     public init(id: Int64, modelID: Int64, versionNumber: Int?, submitterID: Int64, device: String, runtime: String,
-                threads: Int, fps: Double, medianMs: Double?, createdAt: Date) {
+                threads: Int, fps: Double, medianMs: Double?, fpsPerWatt: Double? = nil, createdAt: Date) {
+        self.fpsPerWatt = fpsPerWatt
         self.id = id
         self.modelID = modelID
         self.versionNumber = versionNumber

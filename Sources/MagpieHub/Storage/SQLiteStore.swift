@@ -128,6 +128,9 @@ public final class SQLiteStore: HubStore {
                 CREATE INDEX benchmarks_device ON benchmarks(device, fps);
                 """)
         }
+        m.registerMigration("v2-bench-energy") { db in
+            try db.execute(sql: "ALTER TABLE benchmarks ADD COLUMN fps_per_watt REAL")
+        }
         return m
     }
 
@@ -581,10 +584,10 @@ public final class SQLiteStore: HubStore {
         try await write { db in
             for b in results {
                 try db.execute(sql: """
-                    INSERT INTO benchmarks (model_id, version_number, submitter_id, device, runtime, threads, fps, median_ms, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO benchmarks (model_id, version_number, submitter_id, device, runtime, threads, fps, median_ms, fps_per_watt, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [b.modelID, b.versionNumber, b.submitterID, b.device, b.runtime, b.threads, b.fps,
-                                     b.medianMs, t])
+                                     b.medianMs, b.fpsPerWatt, t])
             }
         }
     }
@@ -617,7 +620,7 @@ public final class SQLiteStore: HubStore {
         BenchmarkRecord(id: r["id"], modelID: r["model_id"], versionNumber: r["version_number"],
                         submitterID: r["submitter_id"], device: r["device"], runtime: r["runtime"],
                         threads: r["threads"], fps: r["fps"], medianMs: r["median_ms"],
-                        createdAt: Date(timeIntervalSince1970: r["created_at"]))
+                        fpsPerWatt: r["fps_per_watt"], createdAt: Date(timeIntervalSince1970: r["created_at"]))
     }
 }
 
