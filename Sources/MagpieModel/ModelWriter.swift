@@ -9,6 +9,9 @@ public struct ModelDefinition: Sendable {
     public var signatures: [SignatureDef]
     /// Bytes appended after the flatbuffer (TFLite tooling appends a zip of associated files here).
     public var trailer: [UInt8]
+    /// Store buffer data after the flatbuffer, addressed by `Buffer.offset`/`size` (the layout TFLite uses for
+    /// models over 2 GB), instead of inside it.
+    public var buffersOutsideFlatbuffer = false
 
     public init(description: String = "", operatorCodes: [OperatorCode] = [], subgraphs: [Subgraph] = [],
                 buffers: [[UInt8]] = [[]], metadata: [MetadataEntry] = [], signatures: [SignatureDef] = [],
@@ -40,9 +43,43 @@ public struct ModelDefinition: Sendable {
 public enum ModelWriter {
     /// Serialises `definition` to the bytes of a .tflite file.
     public static func serialize(_ definition: ModelDefinition) -> [UInt8] {
-        var b = FlatBufferBuilder(capacity: 1 << 16 + definition.buffers.reduce(0) { $0 + $1.count })
+        guard definition.buffersOutsideFlatbuffer else { return serialize(definition, external: nil) + definition.trailer }
+        // Buffer offsets depend on the flatbuffer's size, which does not depend on their values (the fields are
+        // always written): write once with placeholders to learn the size, then again with the real offsets.
+        let placeholders = definition.buffers.map { _ in (offset: UInt64.max, size: UInt64.max) }
+        let flatbufferSize = serialize(definition, external: placeholders).count
+        var offsets: [(offset: UInt64, size: UInt64)] = []
+        var position = flatbufferSize
+        for data in definition.buffers {
+            if data.isEmpty {
+                offsets.append((0, 0))
+                continue
+            }
+            position = (position + 15) / 16 * 16
+            offsets.append((UInt64(position), UInt64(data.count)))
+            position += data.count
+        }
+        var bytes = serialize(definition, external: offsets)
+        precondition(bytes.count == flatbufferSize, "flatbuffer size changed between passes")
+        for (data, place) in zip(definition.buffers, offsets) where !data.isEmpty {
+            bytes += [UInt8](repeating: 0, count: Int(place.offset) - bytes.count)
+            bytes += data
+        }
+        return bytes + definition.trailer
+    }
 
-        let bufferTables: [FlatBufferBuilder.Offset] = definition.buffers.map { data in
+    /// The flatbuffer alone; `external` gives each buffer's offset and size when the data lives outside it.
+    private static func serialize(_ definition: ModelDefinition, external: [(offset: UInt64, size: UInt64)]?) -> [UInt8] {
+        let inlineBytes = external == nil ? definition.buffers.reduce(0) { $0 + $1.count } : 0
+        var b = FlatBufferBuilder(capacity: 1 << 16 + inlineBytes)
+
+        let bufferTables: [FlatBufferBuilder.Offset] = definition.buffers.enumerated().map { index, data in
+            if let external, !data.isEmpty {
+                b.startTable()
+                b.addAlways(1, external[index].offset)
+                b.addAlways(2, external[index].size)
+                return b.endTable()
+            }
             let vector = data.isEmpty ? nil : b.createBytes(data)
             b.startTable()
             b.add(0, vector)
@@ -100,7 +137,7 @@ public enum ModelWriter {
         b.add(6, metadataVector)
         b.add(7, signaturesVector)
         let root = b.endTable()
-        return b.finish(root: root, fileIdentifier: "TFL3") + definition.trailer
+        return b.finish(root: root, fileIdentifier: "TFL3")
     }
 
     private static func writeSubgraph(_ g: Subgraph, codes: [OperatorCode], into b: inout FlatBufferBuilder) -> FlatBufferBuilder.Offset {

@@ -49,3 +49,97 @@ final class ModelWriterTests: XCTestCase {
         XCTAssertEqual(model.mainSubgraph.operators.map(\.options), cases.map(\.1))
     }
 }
+
+final class ModelLayoutTests: XCTestCase {
+    private func smallDefinition() -> ModelDefinition {
+        var d = ModelDefinition(description: "layout test")
+        let weights = d.addBuffer((0..<40).map { UInt8($0) })
+        let shape = d.addBuffer([2, 0, 0, 0, 5, 0, 0, 0])
+        let code = d.operatorCodeIndex(.reshape)
+        d.subgraphs = [Subgraph(name: "main", tensors: [
+            TensorDescription(name: "w", type: .float32, shape: [10], buffer: weights),
+            TensorDescription(name: "shape", type: .int32, shape: [2], buffer: shape),
+            TensorDescription(name: "y", type: .float32, shape: [2, 5]),
+        ], inputs: [], outputs: [2], operators: [
+            OperatorDescription(opcodeIndex: code, inputs: [0, 1], outputs: [2], options: .reshape(newShape: [2, 5])),
+        ])]
+        d.signatures = [SignatureDef(key: "serving_default", subgraphIndex: 0, inputs: [], outputs: [("y", 2)])]
+        return d
+    }
+
+    func testBuffersStoredOutsideTheFlatbufferAreReadByOffsetAndSize() throws {
+        var d = smallDefinition()
+        d.buffersOutsideFlatbuffer = true
+        let bytes = ModelWriter.serialize(d)
+        let model = try Model(data: bytes)
+        let range = try XCTUnwrap(model.buffers[1])
+        XCTAssertEqual(range.lowerBound % 16, 0)
+        XCTAssertEqual(Array(model.data(ofBuffer: 1)), (0..<40).map { UInt8($0) })
+        XCTAssertEqual(Array(model.data(ofBuffer: 2)), [2, 0, 0, 0, 5, 0, 0, 0])
+        // The data really is after the flatbuffer: the inline layout of the same model is smaller than the offset
+        // of the last buffer's end.
+        let inline = ModelWriter.serialize(smallDefinition())
+        XCTAssertEqual(try Model(data: inline).mainSubgraph, model.mainSubgraph)
+        XCTAssertEqual(bytes.count, try XCTUnwrap(model.buffers[2]).upperBound)
+    }
+
+    func testExternalBufferPastTheEndOfFileIsRefused() throws {
+        var d = smallDefinition()
+        d.buffersOutsideFlatbuffer = true
+        let bytes = ModelWriter.serialize(d)
+        XCTAssertThrowsError(try Model(data: bytes.dropLast(4))) { error in
+            guard case ModelError.truncated(let message)? = error as? ModelError else { return XCTFail("\(error)") }
+            XCTAssertTrue(message.contains("buffer"), message)
+        }
+    }
+
+    func testSignatureDefsRoundTrip() throws {
+        let model = try Model(data: ModelWriter.serialize(smallDefinition()))
+        XCTAssertEqual(model.signatures.count, 1)
+        XCTAssertEqual(model.signatures[0].key, "serving_default")
+        XCTAssertEqual(model.signatures[0].outputs.map(\.name), ["y"])
+        XCTAssertEqual(model.signatures[0].outputs.map(\.tensor), [2])
+    }
+
+    func testSignatureNamingAMissingTensorIsRefused() throws {
+        var d = smallDefinition()
+        d.signatures[0].outputs = [("y", 7)]
+        XCTAssertThrowsError(try Model(data: ModelWriter.serialize(d))) { error in
+            guard case ModelError.badIndex? = error as? ModelError else { return XCTFail("\(error)") }
+        }
+    }
+
+    func testDeprecatedBuiltinCodeIsHonoured() throws {
+        // Old converters wrote only deprecated_builtin_code (int8); the schema says the code is the larger of the two.
+        func model(deprecated: Int8?, builtin: Int32?) throws -> Model {
+            var b = FlatBufferBuilder()
+            b.startTable()
+            if let deprecated { b.addAlways(0, deprecated) }
+            if let builtin { b.addAlways(3, builtin) }
+            let code = b.endTable()
+            let codes = b.createVector(ofOffsets: [code])
+            let empty = b.createVector([Int32]())
+            let noTables = b.createVector(ofOffsets: [])
+            b.startTable()
+            b.add(0, noTables)
+            b.add(1, empty)
+            b.add(2, empty)
+            b.add(3, noTables)
+            let subgraph = b.endTable()
+            let subgraphs = b.createVector(ofOffsets: [subgraph])
+            b.startTable()
+            let sentinel = b.endTable()
+            let buffers = b.createVector(ofOffsets: [sentinel])
+            b.startTable()
+            b.addAlways(0, UInt32(3))
+            b.add(1, codes)
+            b.add(2, subgraphs)
+            b.add(4, buffers)
+            let root = b.endTable()
+            return try Model(data: b.finish(root: root, fileIdentifier: "TFL3"))
+        }
+        XCTAssertEqual(try model(deprecated: 22, builtin: nil).operatorCodes[0].builtin, .reshape)
+        XCTAssertEqual(try model(deprecated: 127, builtin: 150).operatorCodes[0].builtin.rawValue, 150)
+        XCTAssertEqual(try model(deprecated: nil, builtin: 22).operatorCodes[0].builtin, .reshape)
+    }
+}
