@@ -6,5 +6,5 @@ source scripts/common.sh
 magpie_install_packages
 swift build -c release $(magpie_release_flags)
 echo
-echo "== main job: classify the sample image with the built-in MobileNetV2 (no download) =="
-.build/release/magpie classify builtin:mobilenet_v2 samples/pattern.png --top 5
+echo "== main job: the benchmark on the built-in MobileNetV2, float32 / uint8 / int8 (no download) =="
+.build/release/magpie bench

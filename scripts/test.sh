@@ -25,4 +25,18 @@ if [ -z "${MAGPIE_TEST_POSTGRES_URL:-}" ] && [ "$(id -u)" -eq 0 ]; then
         || echo "magpie: PostgreSQL could not start; PostgresStore tests will be skipped" >&2
 fi
 swift build -c release -Xswiftc -enable-testing $(magpie_release_flags) --build-tests
-swift test -c release -Xswiftc -enable-testing $(magpie_release_flags) --skip-build "$@"
+log=$(mktemp)
+set +e
+swift test -c release -Xswiftc -enable-testing $(magpie_release_flags) --skip-build "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One plain closing line with XCTest's totals (its own summary is followed by Swift Testing's, which counts 0).
+summary=$(grep -E "Executed [0-9]+ tests?, with" "$log" | tail -1)
+executed=$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$summary")
+failed=$(sed -E 's/.* ([0-9]+) failures? .*/\1/' <<<"$summary")
+skipped=$(grep -oE "with [0-9]+ tests? skipped" <<<"$summary" | grep -oE "[0-9]+" || true)
+rm -f "$log"
+if [ -n "$executed" ]; then
+    echo "tests: $((executed - ${failed:-0} - ${skipped:-0})) passed, ${failed:-0} failed, ${skipped:-0} skipped"
+fi
+exit "$status"
