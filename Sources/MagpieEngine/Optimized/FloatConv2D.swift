@@ -199,14 +199,15 @@ extension FloatKernels {
             c5 = c5.addingProduct(V(repeating: a5[i]), b0)
             i += 1
         }
-        let vlo = V(repeating: lo), vhi = V(repeating: hi)
+        let clamps = lo > -Float.greatestFiniteMagnitude || hi < Float.greatestFiniteMagnitude
         @inline(__always) func store(_ row: Int, _ v: V) {
             let p = c + row * cStride
-            let r = pointwiseMin(pointwiseMax(v, vlo), vhi)
             if columns == 16 {
-                UnsafeMutableRawPointer(p).storeBytes(of: r, as: V.self)
+                UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
+                if clamps { clampInPlace(p, 16, lo, hi) }
             } else {
-                storePartial(p, r, columns)
+                storePartial(p, v, columns)
+                if clamps { clampInPlace(p, columns, lo, hi) }
             }
         }
         store(0, c0)
@@ -215,6 +216,31 @@ extension FloatKernels {
         if rows > 3 { store(3, c3) }
         if rows > 4 { store(4, c4) }
         if rows > 5 { store(5, c5) }
+    }
+
+    /// `min(max(v, lo), hi)` per lane as a compare and blend. (The stdlib's generic `pointwiseMin`/`pointwiseMax`
+    /// and `replacing(with:where:)` went lane by lane through the stack with this toolchain.)
+    @inline(__always)
+    static func clamp<V: SIMD>(_ v: V, _ lo: V, _ hi: V) -> V where V.Scalar == Float {
+        var r = v
+        withUnsafeMutableBytes(of: &r) { raw in
+            let p = raw.baseAddress!.assumingMemoryBound(to: Float.self)
+            clampInPlace(p, V.scalarCount, lo[0], hi[0])
+        }
+        return r
+    }
+
+    /// Clamps `count` floats at `p` to `[lo, hi]`: a plain compare-select loop, which LLVM vectorizes.
+    @inline(__always)
+    static func clampInPlace(_ p: UnsafeMutablePointer<Float>, _ count: Int, _ lo: Float, _ hi: Float) {
+        var j = 0
+        while j < count {
+            var x = p[j]
+            x = x < lo ? lo : x
+            x = x > hi ? hi : x
+            p[j] = x
+            j += 1
+        }
     }
 
     /// Stores the first `columns` (< 16) lanes of `v` at `p`.

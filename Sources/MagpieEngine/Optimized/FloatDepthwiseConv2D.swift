@@ -114,7 +114,7 @@ final class FloatDepthwiseConv2DKernel: Kernel {
                 acc = acc.addingProduct(load(s, V.self), w6)
                 acc = acc.addingProduct(load(s + c, V.self), w7)
                 acc = acc.addingProduct(load(s + 2 * c, V.self), w8)
-                UnsafeMutableRawPointer(out).storeBytes(of: pointwiseMin(pointwiseMax(acc, vlo), vhi), as: V.self)
+                UnsafeMutableRawPointer(out).storeBytes(of: FloatKernels.clamp(acc, vlo, vhi), as: V.self)
                 out += c; p += step; ox += 1
             }
             while ox < g.outputWidth {
@@ -145,7 +145,7 @@ final class FloatDepthwiseConv2DKernel: Kernel {
                 acc = acc.addingProduct(v, load(weights + (fy * g.filterWidth + fx) * c + cb, V.self))
             }
         }
-        UnsafeMutableRawPointer(out).storeBytes(of: pointwiseMin(pointwiseMax(acc, vlo), vhi), as: V.self)
+        UnsafeMutableRawPointer(out).storeBytes(of: FloatKernels.clamp(acc, vlo, vhi), as: V.self)
     }
 
     /// One output row of the single channel `ch`.
