@@ -58,6 +58,7 @@ enum DepthwiseConv2D {
         switch input.type {
         case .float32:
             let range = QuantizedArithmetic.activationRange(activation)
+            if context.kernels == .optimized, let fast = try FloatKernels.depthwiseConv2D(&context, geometry: geometry, tensors: tensors, min: range.min, max: range.max) { return fast }
             return ReferenceFloatDepthwiseConv2D(geometry: geometry, tensors: tensors, min: range.min, max: range.max)
         case .uint8, .int8:
             let (inputScale, inputZeroPoint) = try ConvolutionSupport.perTensorQuantization(input, "input")

@@ -1,0 +1,252 @@
+import MagpieModel
+
+/// Optimized float32 kernels (pure Swift SIMD): CONV_2D as a packed-panel GEMM, DEPTHWISE_CONV_2D vectorized over
+/// channels. Each factory returns nil when its fast path does not apply, so the reference kernel stays the fallback.
+enum FloatKernels {
+    /// Rows of output pixels (M) one microkernel call computes.
+    static let tileRows = 6
+    /// Output channels (N) in one packed weight panel: one SIMD16 vector.
+    static let panelWidth = 16
+
+    /// CONV_2D float32 as `output[M × N] = A[M × K] · Bᵀ + bias`, with M = output pixels, N = output channels and
+    /// K = filter height × width × input channels (the OHWI filter's inner order).
+    ///
+    /// Applies to ungrouped convolutions with constant filter (and bias, if any). A 1×1, stride-1 convolution reads
+    /// its A rows straight from the NHWC input; any other shape gathers a 6-row A tile per step (im2col of 6
+    /// output pixels, zeros for padding) into a per-task scratch buffer.
+    static func conv2D(_ context: inout PrepareContext, geometry g: ConvolutionGeometry, tensors: Conv2DTensors,
+                       min lo: Float, max hi: Float) throws -> Kernel? {
+        guard g.filterDepth == g.inputDepth, g.batches > 0, g.outputDepth > 0, g.inputDepth > 0 else { return nil }
+        let filter = try context.input(1)
+        guard let filterData = filter.constant else { return nil }
+        var biasData: UnsafeRawBufferPointer? = nil
+        if tensors.bias >= 0 {
+            guard let b = context.optionalInput(2)?.constant else { return nil }
+            biasData = b
+        }
+        let k = g.filterHeight * g.filterWidth * g.inputDepth
+        let n = g.outputDepth
+        guard filterData.count >= n * k * 4 else { return nil }
+        let panels = (n + panelWidth - 1) / panelWidth
+        // Packed weights: panel p holds, for each k, the 16 filters p·16 ..< p·16+16 (zeros past N).
+        let packed = context.allocate(Float.self, count: panels * k * panelWidth)
+        for oc in 0..<n {
+            let p = oc / panelWidth, j = oc % panelWidth
+            for kk in 0..<k {
+                packed[(p * k + kk) * panelWidth + j] = filterData.loadUnaligned(fromByteOffset: (oc * k + kk) * 4,
+                                                                                  as: Float.self)
+            }
+        }
+        let bias = context.allocate(Float.self, count: panels * panelWidth)
+        if let biasData {
+            for oc in 0..<n { bias[oc] = biasData.loadUnaligned(fromByteOffset: oc * 4, as: Float.self) }
+        }
+        let direct = g.filterHeight == 1 && g.filterWidth == 1 && g.strideHeight == 1 && g.strideWidth == 1
+            && g.padHeight == 0 && g.padWidth == 0
+        let m = g.batches * g.outputHeight * g.outputWidth
+        let plan = GEMMTaskPlan(rows: m, panels: panels, threads: context.pool.threadCount)
+        let scratch: UnsafeMutablePointer<Float>? = direct ? nil
+            : context.allocate(Float.self, count: plan.taskCount * tileRows * k)
+        return FloatGEMMConv2D(geometry: g, tensors: tensors, packed: packed, bias: bias, k: k, panels: panels,
+                               plan: plan, scratch: scratch, pool: context.pool, min: lo, max: hi)
+    }
+}
+
+/// How a GEMM of `rows` output rows and `panels` weight panels is cut into pool tasks: a grid of row groups
+/// (whole 6-row tiles) by panel groups. One thread gets one task; more threads get about 4 tasks each, split over
+/// rows first and over panels only when there are too few row tiles (the 7×7 layers).
+struct GEMMTaskPlan {
+    let rowGroups: Int, panelGroups: Int, tiles: Int, panels: Int
+    var taskCount: Int { rowGroups * panelGroups }
+
+    init(rows: Int, panels: Int, threads: Int) {
+        tiles = (rows + FloatKernels.tileRows - 1) / FloatKernels.tileRows
+        self.panels = panels
+        if threads <= 1 {
+            rowGroups = 1; panelGroups = 1
+            return
+        }
+        let target = threads * 4
+        if tiles >= target {
+            rowGroups = target; panelGroups = 1
+        } else {
+            let pg = min(panels, (target + tiles - 1) / tiles)
+            panelGroups = max(1, pg)
+            rowGroups = max(1, min(tiles, (target + panelGroups - 1) / panelGroups))
+        }
+    }
+
+    /// Tile range and panel range of `task`.
+    func ranges(_ task: Int) -> (tiles: Range<Int>, panels: Range<Int>) {
+        let rg = task / panelGroups, pg = task % panelGroups
+        return (tiles * rg / rowGroups ..< tiles * (rg + 1) / rowGroups,
+                panels * pg / panelGroups ..< panels * (pg + 1) / panelGroups)
+    }
+}
+
+/// The CONV_2D GEMM kernel. Blocking: for each 6-row tile of output pixels (its A rows, ≤ 6·K floats, stay in L1)
+/// every 16-channel weight panel (K·16 floats, streamed from L1/L2) is multiplied by the 6×16 register microkernel
+/// (6 SIMD16 accumulators, K loop innermost), which starts from the bias and clamps on the store.
+final class FloatGEMMConv2D: Kernel {
+    let g: ConvolutionGeometry
+    let tensors: Conv2DTensors
+    let packed: UnsafeMutablePointer<Float>
+    let bias: UnsafeMutablePointer<Float>
+    let k: Int, panels: Int
+    let plan: GEMMTaskPlan
+    let scratch: UnsafeMutablePointer<Float>?
+    let pool: ThreadPool
+    let lo: Float, hi: Float
+
+    init(geometry: ConvolutionGeometry, tensors: Conv2DTensors, packed: UnsafeMutablePointer<Float>,
+         bias: UnsafeMutablePointer<Float>, k: Int, panels: Int, plan: GEMMTaskPlan,
+         scratch: UnsafeMutablePointer<Float>?, pool: ThreadPool, min: Float, max: Float) {
+        g = geometry; self.tensors = tensors; self.packed = packed; self.bias = bias; self.k = k
+        self.panels = panels; self.plan = plan; self.scratch = scratch; self.pool = pool; lo = min; hi = max
+    }
+
+    func invoke(_ t: TensorBuffers) throws {
+        let input = UnsafePointer(t.pointer(tensors.input, as: Float.self))
+        let output = t.pointer(tensors.output, as: Float.self)
+        if plan.taskCount == 1 {
+            run(task: 0, input: input, output: output)
+        } else {
+            pool.parallelFor(plan.taskCount) { task in run(task: task, input: input, output: output) }
+        }
+    }
+
+    @inline(__always)
+    private func run(task: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        let (tiles, panelRange) = plan.ranges(task)
+        let rows = g.batches * g.outputHeight * g.outputWidth
+        let n = g.outputDepth
+        let tile = FloatKernels.tileRows
+        for t in tiles {
+            let row0 = t * tile
+            let count = min(tile, rows - row0)
+            let a: UnsafePointer<Float>
+            if let scratch {
+                let buffer = scratch + task * tile * k
+                gather(rows: row0, count: count, input: input, into: buffer)
+                a = UnsafePointer(buffer)
+            } else {
+                a = input + row0 * k
+            }
+            for p in panelRange {
+                let columns = min(FloatKernels.panelWidth, n - p * FloatKernels.panelWidth)
+                FloatKernels.microkernel(k: k, a: a, aStride: k, rows: count,
+                                             b: UnsafePointer(packed + p * k * FloatKernels.panelWidth),
+                                             bias: UnsafePointer(bias + p * FloatKernels.panelWidth),
+                                             c: output + row0 * n + p * FloatKernels.panelWidth, cStride: n,
+                                             columns: columns, lo: lo, hi: hi)
+            }
+        }
+    }
+
+    /// im2col of output pixels `first ..< first + count` into `buffer` (row stride K), zeros outside the input.
+    private func gather(rows first: Int, count: Int, input: UnsafePointer<Float>, into buffer: UnsafeMutablePointer<Float>) {
+        let c = g.inputDepth
+        for r in 0..<count {
+            let m = first + r
+            let ox = m % g.outputWidth
+            let oy = (m / g.outputWidth) % g.outputHeight
+            let b = m / (g.outputWidth * g.outputHeight)
+            let originY = oy * g.strideHeight - g.padHeight
+            let originX = ox * g.strideWidth - g.padWidth
+            var dst = buffer + r * k
+            for fy in 0..<g.filterHeight {
+                let y = originY + fy * g.dilationHeight
+                for fx in 0..<g.filterWidth {
+                    let x = originX + fx * g.dilationWidth
+                    if y < 0 || y >= g.inputHeight || x < 0 || x >= g.inputWidth {
+                        dst.update(repeating: 0, count: c)
+                    } else {
+                        dst.update(from: input + ((b * g.inputHeight + y) * g.inputWidth + x) * c, count: c)
+                    }
+                    dst += c
+                }
+            }
+        }
+    }
+}
+
+extension FloatKernels {
+    /// C[rows × columns] = clamp(bias + A[rows × K] · B), B one packed panel (K × 16, row-major), rows ≤ 6,
+    /// columns ≤ 16: six SIMD16 accumulators. On an AVX2 host (this machine's `-target-cpu native` is znver3,
+    /// 16 ymm registers) LLVM splits each SIMD16 into two 256-bit halves, so the tile holds 12 registers of
+    /// accumulators, 2 for the B row and 1 for the broadcast A value; larger tiles spill. Missing rows
+    /// (rows < 6) re-read the last row and are not stored.
+    @inline(__always)
+    static func microkernel(k: Int, a: UnsafePointer<Float>, aStride: Int, rows: Int,
+                            b: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                            c: UnsafeMutablePointer<Float>, cStride: Int, columns: Int, lo: Float, hi: Float) {
+        typealias V = SIMD16<Float>
+        let last = rows - 1
+        let a0 = a, a1 = a + Swift.min(1, last) * aStride, a2 = a + Swift.min(2, last) * aStride
+        let a3 = a + Swift.min(3, last) * aStride, a4 = a + Swift.min(4, last) * aStride
+        let a5 = a + Swift.min(5, last) * aStride
+        let braw = UnsafeRawPointer(b)
+        let bias0 = UnsafeRawPointer(bias).loadUnaligned(as: V.self)
+        var c0 = bias0, c1 = bias0, c2 = bias0, c3 = bias0, c4 = bias0, c5 = bias0
+        var i = 0
+        while i < k {
+            let b0 = braw.load(fromByteOffset: i * 64, as: V.self)
+            c0 = c0.addingProduct(V(repeating: a0[i]), b0)
+            c1 = c1.addingProduct(V(repeating: a1[i]), b0)
+            c2 = c2.addingProduct(V(repeating: a2[i]), b0)
+            c3 = c3.addingProduct(V(repeating: a3[i]), b0)
+            c4 = c4.addingProduct(V(repeating: a4[i]), b0)
+            c5 = c5.addingProduct(V(repeating: a5[i]), b0)
+            i += 1
+        }
+        let clamps = lo > -Float.greatestFiniteMagnitude || hi < Float.greatestFiniteMagnitude
+        @inline(__always) func store(_ row: Int, _ v: V) {
+            let p = c + row * cStride
+            if columns == 16 {
+                UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
+                if clamps { clampInPlace(p, 16, lo, hi) }
+            } else {
+                storePartial(p, v, columns)
+                if clamps { clampInPlace(p, columns, lo, hi) }
+            }
+        }
+        store(0, c0)
+        if rows > 1 { store(1, c1) }
+        if rows > 2 { store(2, c2) }
+        if rows > 3 { store(3, c3) }
+        if rows > 4 { store(4, c4) }
+        if rows > 5 { store(5, c5) }
+    }
+
+    /// `min(max(v, lo), hi)` per lane as a compare and blend. (The stdlib's generic `pointwiseMin`/`pointwiseMax`
+    /// and `replacing(with:where:)` went lane by lane through the stack with this toolchain.)
+    @inline(__always)
+    static func clamp<V: SIMD>(_ v: V, _ lo: V, _ hi: V) -> V where V.Scalar == Float {
+        var r = v
+        withUnsafeMutableBytes(of: &r) { raw in
+            let p = raw.baseAddress!.assumingMemoryBound(to: Float.self)
+            clampInPlace(p, V.scalarCount, lo[0], hi[0])
+        }
+        return r
+    }
+
+    /// Clamps `count` floats at `p` to `[lo, hi]`: a plain compare-select loop, which LLVM vectorizes.
+    @inline(__always)
+    static func clampInPlace(_ p: UnsafeMutablePointer<Float>, _ count: Int, _ lo: Float, _ hi: Float) {
+        var j = 0
+        while j < count {
+            var x = p[j]
+            x = x < lo ? lo : x
+            x = x > hi ? hi : x
+            p[j] = x
+            j += 1
+        }
+    }
+
+    /// Stores the first `columns` (< 16) lanes of `v` at `p`.
+    @inline(never)
+    static func storePartial(_ p: UnsafeMutablePointer<Float>, _ v: SIMD16<Float>, _ columns: Int) {
+        var j = 0
+        while j < columns { p[j] = v[j]; j += 1 }
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import XCTest
+import MagpieEngine
+import MagpieModel
+import MagpieTestSupport
+
+/// The optimized float32 kernels (`FloatKernels`) against the reference kernels: within 1e-4 relative (of the
+/// output's magnitude), at the GEMM's tile edges (8 rows × 32 channels), odd strides and paddings, and 1-3 threads.
+final class FloatKernelTests: XCTestCase {
+    struct ConvCase {
+        var n: Int = 1
+        var h: Int
+        var w: Int
+        var cin: Int
+        var cout: Int
+        var kh: Int = 1
+        var kw: Int = 1
+        var stride: (Int, Int) = (1, 1)
+        var dilation: (Int, Int) = (1, 1)
+        var padding: Padding = .same
+        var activation: FusedActivation = .none
+        var bias: Bool = true
+        var depthwise: Bool = false
+    }
+
+    /// Builds a one-operator model of `c`, runs it with reference and optimized kernels, compares.
+    func check(_ c: ConvCase, seed: UInt64, file: StaticString = #filePath, line: UInt = #line) throws {
+        var rng = SeededGenerator(seed: seed)
+        func random(_ count: Int) -> [Float] { (0..<count).map { _ in Float.random(in: -1...1, using: &rng) } }
+        var b = OpModelBuilder()
+        let x = b.input("x", .float32, [c.n, c.h, c.w, c.cin])
+        let filterShape = c.depthwise ? [1, c.kh, c.kw, c.cout] : [c.cout, c.kh, c.kw, c.cin]
+        let wt = b.constant("w", .float32, filterShape, bytes: Bytes.of(random(filterShape.reduce(1, *))))
+        var inputs = [x, wt]
+        if c.bias { inputs.append(b.constant("b", .float32, [c.cout], bytes: Bytes.of(random(c.cout)))) }
+        let oh = windowedOutputSize(c.h, filter: c.kh, stride: c.stride.0, dilation: c.dilation.0, padding: c.padding)
+        let ow = windowedOutputSize(c.w, filter: c.kw, stride: c.stride.1, dilation: c.dilation.1, padding: c.padding)
+        let y = b.tensor("y", .float32, [c.n, oh, ow, c.cout])
+        if c.depthwise {
+            var o = DepthwiseConv2DOptions()
+            o.padding = c.padding; o.strideHeight = c.stride.0; o.strideWidth = c.stride.1
+            o.dilationHeight = c.dilation.0; o.dilationWidth = c.dilation.1; o.activation = c.activation
+            o.depthMultiplier = c.cout / c.cin
+            b.op(.depthwiseConv2D, inputs: inputs, outputs: [y], options: .depthwiseConv2D(o), version: 2)
+        } else {
+            var o = Conv2DOptions()
+            o.padding = c.padding; o.strideHeight = c.stride.0; o.strideWidth = c.stride.1
+            o.dilationHeight = c.dilation.0; o.dilationWidth = c.dilation.1; o.activation = c.activation
+            b.op(.conv2D, inputs: inputs, outputs: [y], options: .conv2D(o), version: 2)
+        }
+        let data = [Bytes.of(random(c.n * c.h * c.w * c.cin))]
+        let expected = Bytes.floats(try b.run(data, kernels: .reference)[0])
+        let scale = max(1, expected.map { abs($0) }.max() ?? 0)
+        for threads in [1, 2, 3] {
+            let actual = Bytes.floats(try b.run(data, kernels: .optimized, threads: threads)[0])
+            XCTAssertEqual(actual.count, expected.count, file: file, line: line)
+            var worst: Float = 0
+            for (a, e) in zip(actual, expected) { worst = max(worst, abs(a - e) / max(abs(e), scale * 1e-2)) }
+            XCTAssertLessThanOrEqual(worst, 1e-4, "\(c) threads \(threads)", file: file, line: line)
+        }
+    }
+
+    func testPointwiseGEMMTileEdges() throws {
+        var seed: UInt64 = 1
+        // Rows (pixels) around the 8-row tile, channels around the 32-wide panel.
+        for (h, w) in [(1, 1), (1, 7), (2, 4), (3, 3), (1, 9), (4, 4), (7, 7), (5, 13)] {
+            for cout in [1, 3, 8, 17, 31, 32, 33, 64, 96] {
+                for cin in [1, 3, 17, 32] {
+                    seed += 1
+                    try check(ConvCase(h: h, w: w, cin: cin, cout: cout, activation: seed % 3 == 0 ? .relu6 : .none,
+                                       bias: seed % 5 != 0), seed: seed)
+                }
+            }
+        }
+    }
+
+    func testPointwiseLargeChannels() throws {
+        try check(ConvCase(h: 7, w: 7, cin: 320, cout: 1280, activation: .relu6), seed: 100)
+        try check(ConvCase(h: 14, w: 14, cin: 144, cout: 24), seed: 101)
+        try check(ConvCase(h: 2, w: 3, cin: 960, cout: 160), seed: 102)
+    }
+
+    func testGeneralConvolutions() throws {
+        // MobileNet's first layer, odd sizes, strides, paddings, dilation, 1×1 with stride 2.
+        try check(ConvCase(h: 17, w: 17, cin: 3, cout: 32, kh: 3, kw: 3, stride: (2, 2), activation: .relu6), seed: 200)
+        try check(ConvCase(h: 16, w: 16, cin: 3, cout: 32, kh: 3, kw: 3, stride: (2, 2), activation: .relu6), seed: 201)
+        try check(ConvCase(h: 9, w: 6, cin: 5, cout: 33, kh: 3, kw: 2, stride: (1, 2), padding: .valid), seed: 202)
+        try check(ConvCase(h: 8, w: 9, cin: 4, cout: 17, kh: 3, kw: 3, dilation: (2, 2)), seed: 203)
+        try check(ConvCase(h: 9, w: 9, cin: 16, cout: 31, stride: (2, 2)), seed: 204)
+        try check(ConvCase(n: 2, h: 5, w: 5, cin: 8, cout: 40, kh: 5, kw: 5, stride: (3, 3), bias: false), seed: 205)
+        try check(ConvCase(n: 3, h: 4, w: 3, cin: 17, cout: 64, activation: .relu), seed: 206)
+    }
+
+    func testDepthwise() throws {
+        var seed: UInt64 = 300
+        for c in [1, 3, 8, 17, 31, 32, 33, 64, 96, 144] {
+            for (h, w, stride) in [(1, 1, 1), (5, 5, 1), (7, 9, 2), (8, 8, 2), (2, 3, 1), (12, 4, 1)] {
+                for padding in [Padding.same, .valid] where padding == .same || (h >= 3 && w >= 3) {
+                    seed += 1
+                    try check(ConvCase(h: h, w: w, cin: c, cout: c, kh: 3, kw: 3, stride: (stride, stride),
+                                       padding: padding, activation: seed % 2 == 0 ? .relu6 : .none,
+                                       bias: seed % 7 != 0, depthwise: true), seed: seed)
+                }
+            }
+        }
+        try check(ConvCase(h: 9, w: 7, cin: 20, cout: 20, kh: 5, kw: 5, stride: (2, 1), depthwise: true), seed: 400)
+        try check(ConvCase(h: 9, w: 9, cin: 19, cout: 19, kh: 3, kw: 3, dilation: (2, 2), depthwise: true), seed: 401)
+        try check(ConvCase(n: 2, h: 6, w: 6, cin: 48, cout: 48, kh: 3, kw: 3, stride: (1, 2), depthwise: true), seed: 402)
+        // Depth multiplier 2 falls back to the reference.
+        try check(ConvCase(h: 5, w: 5, cin: 8, cout: 16, kh: 3, kw: 3, depthwise: true), seed: 403)
+    }
+
+    /// Whole float models from the shared test data: optimized output against LiteRT's reference output, within
+    /// the drift LiteRT's own XNNPACK shows (with a floor of 1e-5), and the same top-1.
+    func testGoldenFloatModels() throws {
+        let root = try TestData.require()
+        var checked = 0
+        for model in ["mobilenet_v2_1.0_224_float", "mobilenet_v1_0.25_128_float"] {
+            let dir = root.appendingPathComponent("golden/\(model)")
+            guard let cases = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { continue }
+            for threads in [1, 2] {
+                let interpreter = try Interpreter(modelPath: root.appendingPathComponent("models/\(model).tflite").path,
+                                                  options: .init(threadCount: threads, kernels: .optimized))
+                try interpreter.allocateTensors()
+                for name in cases.sorted() {
+                    let caseDir = dir.appendingPathComponent(name)
+                    guard let input = FileManager.default.contents(atPath: caseDir.appendingPathComponent("input_0.bin").path)
+                    else { continue }
+                    let reference = Bytes.floats(Array(try Data(contentsOf: caseDir.appendingPathComponent("output_0.ref.bin"))))
+                    let xnn = Bytes.floats(Array(try Data(contentsOf: caseDir.appendingPathComponent("output_0.xnn.bin"))))
+                    try interpreter.copy(input, toInputAt: 0)
+                    try interpreter.invoke()
+                    let actual = Bytes.floats(Array(try interpreter.output(at: 0).data))
+                    XCTAssertEqual(actual.count, reference.count)
+                    let drift = max(1e-5, zip(xnn, reference).map { abs($0 - $1) }.max() ?? 0)
+                    let error = zip(actual, reference).map { abs($0 - $1) }.max() ?? 0
+                    XCTAssertLessThanOrEqual(error, drift * 1.5, "\(model)/\(name) threads \(threads)")
+                    let top = actual.indices.max { actual[$0] < actual[$1] }
+                    let refTop = reference.indices.max { reference[$0] < reference[$1] }
+                    XCTAssertEqual(top, refTop, "\(model)/\(name) top-1")
+                    checked += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(checked, 0)
+    }
+}
