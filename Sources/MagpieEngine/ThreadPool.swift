@@ -84,7 +84,12 @@ public final class ThreadPool: @unchecked Sendable {
                 pthread_mutex_unlock(&mutex)
             }
             runTasks()
-            while finishedWorkers.load(ordering: .acquiring) < workers.count {}
+            // Yield now and then: on an oversubscribed machine the worker we wait for may need this core.
+            var spins = 0
+            while finishedWorkers.load(ordering: .acquiring) < workers.count {
+                spins &+= 1
+                if spins & 255 == 0 { sched_yield() }
+            }
             job = nil
         }
     }
@@ -108,6 +113,7 @@ public final class ThreadPool: @unchecked Sendable {
             while generation.load(ordering: .acquiring) == seen {
                 if stopping.load(ordering: .relaxed) { return }
                 spins += 1
+                if spins & 255 == 0 { sched_yield() }
                 if spins >= spinLimit {
                     pthread_mutex_lock(&mutex)
                     sleepers.add(1, ordering: .sequentiallyConsistent)

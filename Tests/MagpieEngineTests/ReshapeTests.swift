@@ -121,7 +121,7 @@ final class InterpreterAPITests: XCTestCase {
         let expected = try convModel(height: 6, width: 6).run([input])[0]
         let results = Mutex([Bool](repeating: false, count: 8))
         DispatchQueue.concurrentPerform(iterations: 8) { i in
-            guard let interpreter = try? Interpreter(model: model, options: .init(threadCount: 1)),
+            guard let interpreter = try? Interpreter(model: model, options: .init(threadCount: 1, kernels: .reference)),
                   (try? interpreter.allocateTensors()) != nil,
                   (try? interpreter.copy(Data(input), toInputAt: 0)) != nil,
                   (try? interpreter.invoke()) != nil,
