@@ -45,6 +45,8 @@ public final class Interpreter {
     /// Current shapes and constants of every tensor.
     private(set) var infos: [TensorInfo]
     private var plan: ExecutionPlan?
+    /// Threads the optimized kernels share.
+    let pool: ThreadPool
 
     /// Loads the model at `modelPath` and checks that every operator is supported.
     /// - Throws: `EngineError.model` for a bad file, `EngineError.unsupportedOperators` listing every operator
@@ -62,6 +64,7 @@ public final class Interpreter {
         self.model = model
         self.options = options
         self.subgraph = model.mainSubgraph
+        self.pool = ThreadPool(threadCount: options.threadCount ?? ProcessInfo.processInfo.activeProcessorCount)
         self.infos = subgraph.tensors.map { t in
             let data = t.buffer > 0 ? model.data(ofBuffer: t.buffer) : UnsafeRawBufferPointer(start: nil, count: 0)
             return TensorInfo(name: t.name, type: t.type, shape: t.shape, quantization: t.quantization,
@@ -71,6 +74,8 @@ public final class Interpreter {
             throw EngineError.model(.malformed("graph input \(i) ('\(infos[t].name)') is a constant tensor"))
         }
     }
+
+    deinit { pool.shutdown() }
 
     /// Number of graph inputs.
     public var inputTensorCount: Int { subgraph.inputs.count }
@@ -135,7 +140,7 @@ public final class Interpreter {
             }
             var context = PrepareContext(index: i, op: op, code: code, kernels: options.kernels,
                                          threadCount: options.threadCount ?? ProcessInfo.processInfo.activeProcessorCount,
-                                         tensors: [], scratch: scratch)
+                                         pool: pool, tensors: [], scratch: scratch)
             swap(&context.tensors, &infos)
             do {
                 let kernel = try registration.prepare(&context)
