@@ -37,7 +37,8 @@ let package = Package(
         // setjmp/longjmp error handling for libjpeg and libpng has to live in C (Swift cannot longjmp).
         .target(name: "CMagpieImage", dependencies: ["CJPEG", "CPNG"]),
         .target(name: "MagpieModel"),
-        .target(name: "MagpieEngine", dependencies: ["MagpieModel"]),
+        .target(name: "CMagpieKernels"),
+        .target(name: "MagpieEngine", dependencies: ["MagpieModel", "CMagpieKernels"]),
         .target(name: "MagpieVision", dependencies: ["MagpieEngine", "MagpieModel", "CMagpieImage"]),
         .target(name: "MagpieZoo", dependencies: ["MagpieModel", "MagpieEngine"]),
         .target(name: "MagpieHub", dependencies: [

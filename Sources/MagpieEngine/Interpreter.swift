@@ -45,7 +45,8 @@ public final class Interpreter {
     /// Current shapes and constants of every tensor.
     private(set) var infos: [TensorInfo]
     private var plan: ExecutionPlan?
-    private let pool: ThreadPool
+    /// Threads the optimized kernels share.
+    let pool: ThreadPool
 
     /// Loads the model at `modelPath` and checks that every operator is supported.
     /// - Throws: `EngineError.model` for a bad file, `EngineError.unsupportedOperators` listing every operator

@@ -67,6 +67,7 @@ public struct PrepareContext {
     public let code: OperatorCode
     public let kernels: KernelSet
     public let threadCount: Int
+    /// The interpreter's thread pool, for kernels that split their work.
     public let pool: ThreadPool
     var tensors: [TensorInfo]
     /// Owned memory the kernel asks for at prepare time (packed weights, tables); freed with the plan.

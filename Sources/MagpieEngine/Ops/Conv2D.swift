@@ -77,6 +77,8 @@ enum Conv2D {
             let parameters = QuantizedConvolutionParameters(
                 inputOffset: -inputZeroPoint, filterOffset: -filterZeroPoint, outputOffset: outputZeroPoint,
                 multipliers: multipliers, shifts: shifts, activationMin: range.min, activationMax: range.max)
+            if context.kernels == .optimized, let fast = try QuantizedKernels.conv2D(
+                &context, geometry: geometry, tensors: tensors, parameters: parameters, type: input.type) { return fast }
             if input.type == .uint8 {
                 return ReferenceQuantizedConv2D<UInt8>(geometry: geometry, tensors: tensors, parameters: parameters)
             }

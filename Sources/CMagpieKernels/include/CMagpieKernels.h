@@ -1,0 +1,48 @@
+#ifndef CMAGPIE_KERNELS_H
+#define CMAGPIE_KERNELS_H
+#include <stdint.h>
+
+/// 1 when this CPU runs the AVX-512 VNNI kernels below (x86-64 with avx512f/bw/vl/dq/vnni), else 0.
+int mq_cpu_supported(void);
+
+/// A quantized GEMM `C[m][n] = requant(sum_k A[m][k] * B[k][n] + bias'[n] + row_corr * rowsum_k(A[m]))`.
+/// See QuantizedConv.swift for how the corrections are folded.
+typedef struct {
+    int32_t m, k, kp, n, np;          // rows, reduction (kp = k rounded up to 4), columns (np = n rounded up to 16)
+    const uint8_t *a; int32_t a_stride; // row r of A at a + r * a_stride (k bytes)
+    const int8_t *b;                  // packed: [np/16][kp/4][16 lanes][4 bytes]
+    const int32_t *bias, *mult, *lshift, *rshift, *rmask, *rhalf; // np each
+    int32_t out_zp, act_min, act_max;
+    int32_t flip;                     // 1: A holds int8 (xor 0x80 to make it uint8)
+    int32_t row_corr;                 // multiplier of the row sums (uint8 models: 128 - filter zero point)
+    uint8_t *c; int32_t c_stride;
+    int32_t m_tasks, n_tasks;         // task grid: task = mt * n_tasks + nt
+} mq_gemm;
+
+/// Runs task `task` of the grid (`m_tasks * n_tasks` tasks).
+void mq_gemm_task(const mq_gemm *p, int32_t task);
+
+/// im2col of an NHWC 8-bit input for a convolution: row (b, oy, ox) holds the window's bytes in (fy, fx, c) order,
+/// `pad_value` outside the input, zeros from k to kp.
+typedef struct {
+    const uint8_t *in; uint8_t *out;
+    int32_t batches, ih, iw, c, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw, kp;
+    uint8_t pad_value;
+} mq_im2col;
+void mq_im2col_rows(const mq_im2col *p, int32_t row_begin, int32_t row_end);
+
+/// Depthwise convolution (multiplier 1), channels vectorized by 16 in int32.
+typedef struct {
+    const uint8_t *in; uint8_t *out;
+    int32_t batches, ih, iw, c, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw;
+    const int32_t *w;                 // [kh * kw][cp] int32 filter minus its zero point
+    const int32_t *bias, *mult, *lshift, *rshift, *rmask, *rhalf; // cp each
+    int32_t out_zp, act_min, act_max;
+    int32_t is_signed;                // int8 input
+    const uint8_t *pad_row;           // cp bytes of the input zero point
+    int32_t cp;
+} mq_dw;
+/// Output rows [row_begin, row_end) over batches * oh.
+void mq_dw_rows(const mq_dw *p, int32_t row_begin, int32_t row_end);
+
+#endif

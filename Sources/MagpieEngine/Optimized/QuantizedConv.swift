@@ -1,0 +1,249 @@
+import Foundation
+import CMagpieKernels
+import MagpieModel
+
+/// Optimized int8 / uint8 convolution kernels (AVX-512 VNNI, in the C target `CMagpieKernels`), bit-exact with the
+/// reference kernels. Each factory returns nil where it does not apply (no VNNI, non-constant filters, grouped
+/// convolutions, ...), and the operator falls back to its reference kernel.
+///
+/// CONV_2D is a GEMM over output pixels (rows) and output channels (columns). VPDPBUSD multiplies unsigned bytes by
+/// signed bytes, so:
+/// - int8 models: activations are flipped to uint8 (`x ^ 0x80 == x + 128`) while a row block is packed, and
+///   `-(128 + zx) * sum(w)` is folded into each channel's bias;
+/// - uint8 models: filters are stored as `w - 128` (int8), and the exact correction
+///   `(w - zw)(x - zx) = (w - 128) x + (128 - zw) x - zx (w - zw)` adds `(128 - zw) * rowsum(x)` per pixel (computed
+///   while packing) and folds `-zx * sum(w - zw)` into the bias.
+/// All sums wrap modulo 2^32 exactly as the reference's int32 accumulator does, so the results are identical.
+///
+/// Blocking: rows in blocks of 24 pixels (packed into a stack buffer with the reduction padded to a multiple of 4);
+/// for each block, columns in 64-wide panels with 6x64 register tiles (24 accumulators), and 8x48, 12x32 or
+/// 24x16 tiles for the last 48/32/16 columns. Filters are packed at prepare as
+/// `[columns/16][k/4][16 columns][4 k]`. Tasks for the thread pool split the row blocks, and the 64-wide column
+/// groups when there are few rows (the 7x7 layers).
+public enum QuantizedKernels {
+    /// Whether this CPU runs the VNNI kernels (otherwise the quantized convolutions use the reference kernels).
+    ///
+    /// These kernels have not yet run on a VNNI machine (the development VM has AVX2 only), so until they are verified
+    /// there they are opt-in: set `MAGPIE_VNNI=1`. Elsewhere the reference kernels run.
+    public static let vnniAvailable: Bool =
+        mq_cpu_supported() != 0 && ProcessInfo.processInfo.environment["MAGPIE_VNNI"] == "1"
+
+    /// The largest reduction a GEMM row block holds on the stack (24 x 4096 bytes).
+    static let maxReduction = 4096
+
+    /// Per-channel requantization vectors of the C kernels, padded to `padded` channels.
+    struct Requantization {
+        let mult, lshift, rshift, rmask, rhalf: UnsafeMutablePointer<Int32>
+
+        init(_ context: inout PrepareContext, multipliers: [Int32], shifts: [Int], padded: Int) {
+            mult = context.allocate(Int32.self, count: padded)
+            lshift = context.allocate(Int32.self, count: padded)
+            rshift = context.allocate(Int32.self, count: padded)
+            rmask = context.allocate(Int32.self, count: padded)
+            rhalf = context.allocate(Int32.self, count: padded)
+            for c in 0..<multipliers.count {
+                let shift = shifts[c]
+                let right = shift > 0 ? 0 : -shift
+                mult[c] = multipliers[c]
+                lshift[c] = Int32(shift > 0 ? shift : 0)
+                rshift[c] = Int32(right)
+                let mask = Int32(truncatingIfNeeded: (Int64(1) << Int64(right)) - 1)
+                rmask[c] = mask
+                rhalf[c] = mask >> 1
+            }
+        }
+    }
+
+    /// CONV_2D (uint8 per-tensor or int8 per-channel), any window, stride, dilation and padding, without groups.
+    static func conv2D(_ context: inout PrepareContext, geometry g: ConvolutionGeometry, tensors: Conv2DTensors,
+                       parameters p: QuantizedConvolutionParameters, type: TensorType) throws -> Kernel? {
+        guard vnniAvailable, type == .int8 || type == .uint8 else { return nil }
+        guard g.filterDepth == g.inputDepth, g.batches > 0, g.outputHeight > 0, g.outputWidth > 0 else { return nil }
+        let filter = try context.input(1)
+        guard let filterData = filter.constant else { return nil }
+        var biasValues: [Int32]? = nil
+        if tensors.bias >= 0 {
+            guard let b = try context.constantValues(2, as: Int32.self) else { return nil }
+            biasValues = b
+        }
+        let n = g.outputDepth
+        let k = g.filterHeight * g.filterWidth * g.inputDepth
+        let kp = (k + 3) & ~3
+        let np = (n + 15) & ~15
+        guard kp <= maxReduction, n > 0 else { return nil }
+        let m = g.batches * g.outputHeight * g.outputWidth
+        let isPointwise = g.filterHeight == 1 && g.filterWidth == 1 && g.strideHeight == 1 && g.strideWidth == 1
+            && g.padHeight == 0 && g.padWidth == 0
+        let inputZeroPoint = -p.inputOffset, filterZeroPoint = -p.filterOffset
+
+        // Packed filter and folded bias.
+        let packed = context.allocate(Int8.self, count: np * kp)
+        let bias = context.allocate(Int32.self, count: np)
+        let bytes = filterData.bindMemory(to: UInt8.self)
+        for c in 0..<n {
+            var sum: Int32 = 0
+            for kk in 0..<k {
+                let raw = bytes[c * k + kk]
+                let stored: Int8
+                if type == .int8 {
+                    stored = Int8(bitPattern: raw)
+                    sum = sum &+ Int32(stored)
+                } else {
+                    stored = Int8(bitPattern: raw ^ 0x80)
+                    sum = sum &+ (Int32(raw) - filterZeroPoint)
+                }
+                let offset = (((c / 16) * (kp / 4) + kk / 4) * 16 + c % 16) * 4 + kk % 4
+                packed[offset] = stored
+            }
+            let b = biasValues?[c] ?? 0
+            if type == .int8 {
+                bias[c] = b &- (128 &+ inputZeroPoint) &* sum
+            } else {
+                bias[c] = b &- inputZeroPoint &* sum
+            }
+        }
+        let requant = Requantization(&context, multipliers: p.multipliers, shifts: p.shifts, padded: np)
+
+        // Task grid: enough row blocks for every thread, and column groups when rows are scarce.
+        let threads = context.pool.threadCount
+        let rowBlocks = (m + 23) / 24
+        let columnGroups = (np / 16 + 3) / 4
+        var mTasks = 1, nTasks = 1
+        if threads > 1 {
+            let wanted = threads * 4
+            mTasks = min(rowBlocks, wanted)
+            if mTasks < wanted { nTasks = min(columnGroups, max(1, wanted / mTasks)) }
+        }
+
+        let params = context.allocate(mq_gemm.self, count: 1)
+        params.pointee = mq_gemm(
+            m: Int32(m), k: Int32(k), kp: Int32(kp), n: Int32(n), np: Int32(np),
+            a: nil, a_stride: Int32(isPointwise ? k : kp), b: UnsafePointer(packed),
+            bias: UnsafePointer(bias), mult: UnsafePointer(requant.mult), lshift: UnsafePointer(requant.lshift),
+            rshift: UnsafePointer(requant.rshift), rmask: UnsafePointer(requant.rmask),
+            rhalf: UnsafePointer(requant.rhalf),
+            out_zp: p.outputOffset, act_min: p.activationMin, act_max: p.activationMax,
+            flip: type == .int8 ? 1 : 0, row_corr: type == .int8 ? 0 : 128 - filterZeroPoint,
+            c: nil, c_stride: Int32(n), m_tasks: Int32(mTasks), n_tasks: Int32(nTasks))
+
+        var im2col: UnsafeMutablePointer<mq_im2col>? = nil
+        if !isPointwise {
+            guard m * kp <= 64 << 20 else { return nil }
+            let buffer = context.allocate(UInt8.self, count: m * kp)
+            let i2c = context.allocate(mq_im2col.self, count: 1)
+            i2c.pointee = mq_im2col(
+                in: nil, out: buffer, batches: Int32(g.batches), ih: Int32(g.inputHeight), iw: Int32(g.inputWidth),
+                c: Int32(g.inputDepth), oh: Int32(g.outputHeight), ow: Int32(g.outputWidth),
+                kh: Int32(g.filterHeight), kw: Int32(g.filterWidth), sh: Int32(g.strideHeight),
+                sw: Int32(g.strideWidth), dh: Int32(g.dilationHeight), dw: Int32(g.dilationWidth),
+                ph: Int32(g.padHeight), pw: Int32(g.padWidth), kp: Int32(kp),
+                pad_value: UInt8(truncatingIfNeeded: inputZeroPoint))
+            params.pointee.a = UnsafePointer(buffer)
+            im2col = i2c
+        }
+        return QuantizedGemmConv2D(tensors: tensors, params: params, im2col: im2col, rows: m,
+                                   tasks: mTasks * nTasks, pool: context.pool)
+    }
+
+    /// DEPTHWISE_CONV_2D (uint8 per-tensor or int8 per-channel) with depth multiplier 1 and at most 64 taps.
+    static func depthwiseConv2D(_ context: inout PrepareContext, geometry g: ConvolutionGeometry,
+                                tensors: Conv2DTensors, parameters p: QuantizedConvolutionParameters,
+                                type: TensorType) throws -> Kernel? {
+        guard vnniAvailable, type == .int8 || type == .uint8 else { return nil }
+        guard g.outputDepth == g.inputDepth, g.filterHeight * g.filterWidth <= 64 else { return nil }
+        guard g.batches > 0, g.outputHeight > 0, g.outputWidth > 0 else { return nil }
+        let filter = try context.input(1)
+        guard let filterData = filter.constant else { return nil }
+        var biasValues: [Int32]? = nil
+        if tensors.bias >= 0 {
+            guard let b = try context.constantValues(2, as: Int32.self) else { return nil }
+            biasValues = b
+        }
+        let c = g.inputDepth, cp = (c + 15) & ~15
+        let taps = g.filterHeight * g.filterWidth
+        let inputZeroPoint = -p.inputOffset, filterZeroPoint = -p.filterOffset
+        let weights = context.allocate(Int32.self, count: taps * cp)
+        let bias = context.allocate(Int32.self, count: cp)
+        let bytes = filterData.bindMemory(to: UInt8.self)
+        for ch in 0..<c {
+            var sum: Int32 = 0
+            for t in 0..<taps {
+                let raw = bytes[t * c + ch]
+                let w = (type == .int8 ? Int32(Int8(bitPattern: raw)) : Int32(raw)) - filterZeroPoint
+                weights[t * cp + ch] = w
+                sum = sum &+ w
+            }
+            bias[ch] = (biasValues?[ch] ?? 0) &- inputZeroPoint &* sum
+        }
+        let padRow = context.allocate(UInt8.self, count: cp)
+        padRow.initialize(repeating: UInt8(truncatingIfNeeded: inputZeroPoint), count: cp)
+        let requant = Requantization(&context, multipliers: p.multipliers, shifts: p.shifts, padded: cp)
+        let params = context.allocate(mq_dw.self, count: 1)
+        params.pointee = mq_dw(
+            in: nil, out: nil, batches: Int32(g.batches), ih: Int32(g.inputHeight), iw: Int32(g.inputWidth),
+            c: Int32(c), oh: Int32(g.outputHeight), ow: Int32(g.outputWidth), kh: Int32(g.filterHeight),
+            kw: Int32(g.filterWidth), sh: Int32(g.strideHeight), sw: Int32(g.strideWidth),
+            dh: Int32(g.dilationHeight), dw: Int32(g.dilationWidth), ph: Int32(g.padHeight), pw: Int32(g.padWidth),
+            w: UnsafePointer(weights), bias: UnsafePointer(bias), mult: UnsafePointer(requant.mult),
+            lshift: UnsafePointer(requant.lshift), rshift: UnsafePointer(requant.rshift),
+            rmask: UnsafePointer(requant.rmask), rhalf: UnsafePointer(requant.rhalf),
+            out_zp: p.outputOffset, act_min: p.activationMin, act_max: p.activationMax,
+            is_signed: type == .int8 ? 1 : 0, pad_row: UnsafePointer(padRow), cp: Int32(cp))
+        return QuantizedDepthwiseConv2D(tensors: tensors, params: params, rows: g.batches * g.outputHeight,
+                                        pool: context.pool)
+    }
+}
+
+/// CONV_2D as im2col (skipped for 1x1 stride-1 convolutions, whose input already is the GEMM's A) plus the VNNI GEMM.
+final class QuantizedGemmConv2D: Kernel {
+    let tensors: Conv2DTensors
+    let params: UnsafeMutablePointer<mq_gemm>
+    let im2col: UnsafeMutablePointer<mq_im2col>?
+    let rows: Int, tasks: Int
+    let pool: ThreadPool
+
+    init(tensors: Conv2DTensors, params: UnsafeMutablePointer<mq_gemm>, im2col: UnsafeMutablePointer<mq_im2col>?,
+         rows: Int, tasks: Int, pool: ThreadPool) {
+        self.tensors = tensors; self.params = params; self.im2col = im2col
+        self.rows = rows; self.tasks = tasks; self.pool = pool
+    }
+
+    func invoke(_ t: TensorBuffers) throws {
+        let input = UnsafePointer(t.pointer(tensors.input, as: UInt8.self))
+        params.pointee.c = t.pointer(tensors.output, as: UInt8.self)
+        if let im2col {
+            im2col.pointee.in = input
+            let chunks = min(rows, pool.threadCount * 4)
+            let rows = self.rows
+            pool.parallelFor(chunks) { task in
+                mq_im2col_rows(im2col, Int32(rows * task / chunks), Int32(rows * (task + 1) / chunks))
+            }
+        } else {
+            params.pointee.a = input
+        }
+        let params = self.params
+        pool.parallelFor(tasks) { task in mq_gemm_task(params, Int32(task)) }
+    }
+}
+
+/// DEPTHWISE_CONV_2D by output rows over the pool; see `mq_dw_rows`.
+final class QuantizedDepthwiseConv2D: Kernel {
+    let tensors: Conv2DTensors
+    let params: UnsafeMutablePointer<mq_dw>
+    let rows: Int
+    let pool: ThreadPool
+
+    init(tensors: Conv2DTensors, params: UnsafeMutablePointer<mq_dw>, rows: Int, pool: ThreadPool) {
+        self.tensors = tensors; self.params = params; self.rows = rows; self.pool = pool
+    }
+
+    func invoke(_ t: TensorBuffers) throws {
+        params.pointee.in = UnsafePointer(t.pointer(tensors.input, as: UInt8.self))
+        params.pointee.out = t.pointer(tensors.output, as: UInt8.self)
+        let params = self.params, rows = self.rows
+        let chunks = min(rows, pool.threadCount == 1 ? 1 : pool.threadCount * 4)
+        pool.parallelFor(chunks) { task in
+            mq_dw_rows(params, Int32(rows * task / chunks), Int32(rows * (task + 1) / chunks))
+        }
+    }
+}
