@@ -54,29 +54,15 @@ enum Conv2D {
         let tensors = Conv2DTensors(input: context.op.inputs[0], filter: context.op.inputs[1],
                                     bias: context.inputIndex(2) ?? -1, output: try context.outputIndex(0))
 
-        // Only reference kernels exist so far; `.optimized` falls back to them.
         switch input.type {
         case .float32:
             let range = QuantizedArithmetic.activationRange(activation)
             if context.kernels == .optimized, let fast = try FloatKernels.conv2D(&context, geometry: geometry, tensors: tensors, min: range.min, max: range.max) { return fast }
             return ReferenceFloatConv2D(geometry: geometry, tensors: tensors, min: range.min, max: range.max)
         case .uint8, .int8:
-            let (inputScale, inputZeroPoint) = try ConvolutionSupport.perTensorQuantization(input, "input")
-            let (outputScale, outputZeroPoint) = try ConvolutionSupport.perTensorQuantization(output, "output")
-            let (filterScales, filterZeroPoint) = try ConvolutionSupport.filterQuantization(
-                filter, channels: outputDepth, axis: 0, symmetric: input.type == .int8)
-            if input.type == .uint8 {
-                try ConvolutionSupport.checkBiasScale(bias, inputScale: inputScale, filterScale: filterScales[0],
-                                                      outputScale: outputScale)
-            }
-            let (multipliers, shifts) = ConvolutionSupport.channelMultipliers(
-                inputScale: inputScale, filterScales: filterScales, outputScale: outputScale,
-                productInFloat: input.type == .uint8)
-            let range = ConvolutionSupport.quantizedActivationRange(activation, scale: outputScale,
-                                                                    zeroPoint: outputZeroPoint, type: output.type)
-            let parameters = QuantizedConvolutionParameters(
-                inputOffset: -inputZeroPoint, filterOffset: -filterZeroPoint, outputOffset: outputZeroPoint,
-                multipliers: multipliers, shifts: shifts, activationMin: range.min, activationMax: range.max)
+            let parameters = try QuantizedConvolutionParameters(
+                input: input, filter: filter, bias: bias, output: output, outputDepth: outputDepth,
+                filterAxis: 0, activation: activation)
             if context.kernels == .optimized, let fast = try QuantizedKernels.conv2D(
                 &context, geometry: geometry, tensors: tensors, parameters: parameters, type: input.type) { return fast }
             if input.type == .uint8 {
@@ -101,6 +87,32 @@ struct QuantizedConvolutionParameters {
     let multipliers: [Int32]
     let shifts: [Int]
     let activationMin: Int32, activationMax: Int32
+
+    /// The parameters of a uint8 or int8 CONV_2D or DEPTHWISE_CONV_2D as TFLite prepares them: per-tensor input and
+    /// output quantization, filter quantization per tensor (uint8) or per channel along `filterAxis` (int8, symmetric),
+    /// the uint8 bias-scale check, per-channel multipliers (uint8: from the float product of scales) and the clamp
+    /// range of the fused activation.
+    init(input: TensorInfo, filter: TensorInfo, bias: TensorInfo?, output: TensorInfo, outputDepth: Int,
+         filterAxis: Int, activation: FusedActivationKind) throws {
+        let (inputScale, inputZeroPoint) = try ConvolutionSupport.perTensorQuantization(input, "input")
+        let (outputScale, outputZeroPoint) = try ConvolutionSupport.perTensorQuantization(output, "output")
+        let (filterScales, filterZeroPoint) = try ConvolutionSupport.filterQuantization(
+            filter, channels: outputDepth, axis: filterAxis, symmetric: input.type == .int8)
+        if input.type == .uint8 {
+            try ConvolutionSupport.checkBiasScale(bias, inputScale: inputScale, filterScale: filterScales[0],
+                                                  outputScale: outputScale)
+        }
+        (multipliers, shifts) = ConvolutionSupport.channelMultipliers(
+            inputScale: inputScale, filterScales: filterScales, outputScale: outputScale,
+            productInFloat: input.type == .uint8)
+        let range = ConvolutionSupport.quantizedActivationRange(activation, scale: outputScale,
+                                                                zeroPoint: outputZeroPoint, type: output.type)
+        inputOffset = -inputZeroPoint
+        filterOffset = -filterZeroPoint
+        outputOffset = outputZeroPoint
+        activationMin = range.min
+        activationMax = range.max
+    }
 }
 
 /// `reference_ops::Conv` for float32: per output, the sum over filter rows, columns and input channels in that

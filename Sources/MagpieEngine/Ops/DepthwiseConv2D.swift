@@ -61,22 +61,9 @@ enum DepthwiseConv2D {
             if context.kernels == .optimized, let fast = try FloatKernels.depthwiseConv2D(&context, geometry: geometry, tensors: tensors, min: range.min, max: range.max) { return fast }
             return ReferenceFloatDepthwiseConv2D(geometry: geometry, tensors: tensors, min: range.min, max: range.max)
         case .uint8, .int8:
-            let (inputScale, inputZeroPoint) = try ConvolutionSupport.perTensorQuantization(input, "input")
-            let (outputScale, outputZeroPoint) = try ConvolutionSupport.perTensorQuantization(output, "output")
-            let (filterScales, filterZeroPoint) = try ConvolutionSupport.filterQuantization(
-                filter, channels: outputDepth, axis: 3, symmetric: input.type == .int8)
-            if input.type == .uint8 {
-                try ConvolutionSupport.checkBiasScale(bias, inputScale: inputScale, filterScale: filterScales[0],
-                                                      outputScale: outputScale)
-            }
-            let (multipliers, shifts) = ConvolutionSupport.channelMultipliers(
-                inputScale: inputScale, filterScales: filterScales, outputScale: outputScale,
-                productInFloat: input.type == .uint8)
-            let range = ConvolutionSupport.quantizedActivationRange(activation, scale: outputScale,
-                                                                    zeroPoint: outputZeroPoint, type: output.type)
-            let parameters = QuantizedConvolutionParameters(
-                inputOffset: -inputZeroPoint, filterOffset: -filterZeroPoint, outputOffset: outputZeroPoint,
-                multipliers: multipliers, shifts: shifts, activationMin: range.min, activationMax: range.max)
+            let parameters = try QuantizedConvolutionParameters(
+                input: input, filter: filter, bias: bias, output: output, outputDepth: outputDepth,
+                filterAxis: 3, activation: activation)
             if context.kernels == .optimized, let fast = try QuantizedKernels.depthwiseConv2D(
                 &context, geometry: geometry, tensors: tensors, parameters: parameters, type: input.type) { return fast }
             if input.type == .uint8 {
