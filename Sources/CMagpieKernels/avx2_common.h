@@ -1,0 +1,49 @@
+// Shared AVX2 helpers of the CMagpieKernels C files (private: not part of the module's public headers).
+//
+// Everything here is exact integer arithmetic that reproduces TFLite's reference rounding bit for bit.
+#ifndef MAGPIE_AVX2_COMMON_H
+#define MAGPIE_AVX2_COMMON_H
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <stdint.h>
+
+#define MQ2_T __attribute__((target("avx2,fma")))
+#define MQ2_INLINE static inline __attribute__((always_inline))
+
+/// 1 when this CPU runs the AVX2 kernels.
+MQ2_INLINE int mq2_cpu_has_avx2(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/// TFLite's SaturatingRoundingDoublingHighMul(x, m) for 8 lanes, m >= 0:
+/// floor((x * m + 2^30) / 2^31), which equals TFLite's nudged, truncating division for every x and m >= 0.
+/// The 64-bit products come from two VPMULDQ (even and odd lanes); the low 32 bits of `(p + 2^30) >> 31` are
+/// bits 31..62 of the sum, taken with logical shifts (AVX2 has no 64-bit arithmetic shift).
+MQ2_INLINE MQ2_T __m256i mq2_high_mul(__m256i x, __m256i m) {
+    const __m256i half = _mm256_set1_epi64x(1LL << 30);
+    __m256i even = _mm256_add_epi64(_mm256_mul_epi32(x, m), half);
+    __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32)), half);
+    even = _mm256_srli_epi64(even, 31);
+    odd = _mm256_slli_epi64(odd, 1);
+    return _mm256_blend_epi32(even, odd, 0xAA);
+}
+
+/// TFLite's RoundingDivideByPOT(x, e) for 8 lanes: (x >> e) + ((x & mask) > (mask >> 1) + (x < 0)),
+/// with mask = 2^e - 1 and half = mask >> 1 given per lane.
+MQ2_INLINE MQ2_T __m256i mq2_rounding_shift(__m256i x, __m256i e, __m256i mask, __m256i half) {
+    const __m256i rem = _mm256_and_si256(x, mask);
+    const __m256i thr = _mm256_sub_epi32(half, _mm256_srai_epi32(x, 31));
+    const __m256i q = _mm256_srav_epi32(x, e);
+    return _mm256_sub_epi32(q, _mm256_cmpgt_epi32(rem, thr));
+}
+
+/// TFLite's MultiplyByQuantizedMultiplier(x, mult, shift) (double rounding) for 8 lanes: the left part of the
+/// shift (`lsh`), the high multiply, then the rounding right shift (`rsh`, with its mask and half).
+MQ2_INLINE MQ2_T __m256i mq2_requant(__m256i x, __m256i mult, __m256i lsh, __m256i rsh, __m256i rmask,
+                                     __m256i rhalf) {
+    return mq2_rounding_shift(mq2_high_mul(_mm256_sllv_epi32(x, lsh), mult), rsh, rmask, rhalf);
+}
+
+#endif
+#endif
