@@ -45,4 +45,46 @@ typedef struct {
 /// Output rows [row_begin, row_end) over batches * oh.
 void mq_dw_rows(const mq_dw *p, int32_t row_begin, int32_t row_end);
 
+// MARK: AVX2 (x86-64 without VNNI); quantized_avx2.c
+
+/// 1 when this CPU runs the AVX2 kernels below (x86-64 with avx2 and fma), else 0.
+int mq2_cpu_supported(void);
+
+/// A quantized convolution as a GEMM on int16 operands with the zero points removed:
+/// `C[m][n] = requant(sum_k (x - zx)[m][k] * (w - zw)[k][n] + bias[n])`. Rows of A are read straight from the
+/// NHWC input: pixel `m` (pointwise) or its receptive field (windowed, the im2col row built on the fly).
+typedef struct {
+    int32_t m, k, kp, n, np;          // rows, reduction (kp = k rounded up to 2), columns (np = n rounded up to 16)
+    const uint8_t *a; int32_t a_stride; // the input; pointwise row r at a + r * a_stride (k bytes)
+    int32_t windowed;                 // 1: rows are receptive fields of the geometry below
+    int32_t batches, ih, iw, c, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw;
+    int32_t in_zp, is_signed;         // input zero point; 1 for int8 data (input and output)
+    const int16_t *b;                 // packed filter minus its zero point: [np/16][kp/2][16 columns][2 k]
+    const int32_t *bias, *mult, *lshift, *rshift, *rmask, *rhalf; // np each
+    int32_t out_zp, act_min, act_max;
+    uint8_t *c_out; int32_t c_stride;
+    int32_t m_tasks, n_tasks;         // task grid: task = mt * n_tasks + nt
+} mq2_gemm;
+
+/// Runs task `task` of the grid (`m_tasks * n_tasks` tasks).
+void mq2_gemm_task(const mq2_gemm *p, int32_t task);
+
+/// Depthwise convolution (multiplier 1, at most 64 taps), 16 channels per step, two taps per VPMADDWD.
+typedef struct {
+    const uint8_t *in; uint8_t *out;
+    int32_t batches, ih, iw, c, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw;
+    /// Filter minus its zero point, per block of 16 channels and pair of taps (an odd count padded with a zero
+    /// tap): two vectors of 8 (tap 2t, tap 2t+1) int16 pairs, channels {0-3, 8-11} then {4-7, 12-15}.
+    const int16_t *w;
+    /// Per block of 16 channels: bias (minus zx * sum(w - zw)), mult, lshift, rshift, rmask, rhalf, 16 int32 each,
+    /// channels in the order {0-3, 8-11, 4-7, 12-15}.
+    const int32_t *q;
+    int32_t out_zp, act_min, act_max;
+    int32_t is_signed;                // int8 data
+    const uint8_t *pad_row;           // 16 * blocks bytes of the input zero point
+} mq2_dw;
+
+/// Output rows [row_begin, row_end) over batches * oh.
+void mq2_dw_rows(const mq2_dw *p, int32_t row_begin, int32_t row_end);
+
 #endif

@@ -21,12 +21,35 @@ import MagpieModel
 /// `[columns/16][k/4][16 columns][4 k]`. Tasks for the thread pool split the row blocks, and the 64-wide column
 /// groups when there are few rows (the 7x7 layers).
 public enum QuantizedKernels {
-    /// Whether this CPU runs the VNNI kernels (otherwise the quantized convolutions use the reference kernels).
+    /// Whether this CPU runs the VNNI kernels.
     ///
     /// These kernels have not yet run on a VNNI machine (the development VM has AVX2 only), so until they are verified
-    /// there they are opt-in: set `MAGPIE_VNNI=1`. Elsewhere the reference kernels run.
+    /// there they are opt-in: set `MAGPIE_VNNI=1`. Elsewhere the AVX2 kernels run (QuantizedConvAVX2.swift).
     public static let vnniAvailable: Bool =
         mq_cpu_supported() != 0 && ProcessInfo.processInfo.environment["MAGPIE_VNNI"] == "1"
+
+    /// Whether this CPU runs the AVX2 kernels (x86-64 with AVX2 and FMA).
+    public static let avx2Available: Bool = mq2_cpu_supported() != 0
+
+    /// The instruction set the optimized quantized convolutions use on this CPU: "avx512-vnni", "avx2", or nil
+    /// where they run on the reference kernels.
+    public static var instructionSet: String? {
+        vnniAvailable ? "avx512-vnni" : avx2Available ? "avx2" : nil
+    }
+
+    /// The constant filter bytes and int32 bias values of a convolution, or nil when the filter (or the bias) is
+    /// computed at run time (then the reference kernel runs).
+    static func constants(_ context: PrepareContext, _ tensors: Conv2DTensors) throws
+        -> (filter: UnsafeRawBufferPointer, bias: [Int32]?)? {
+        let filter = try context.input(1)
+        guard let filterData = filter.constant else { return nil }
+        var biasValues: [Int32]? = nil
+        if tensors.bias >= 0 {
+            guard let b = try context.constantValues(2, as: Int32.self) else { return nil }
+            biasValues = b
+        }
+        return (filterData, biasValues)
+    }
 
     /// The largest reduction a GEMM row block holds on the stack (24 x 4096 bytes).
     static let maxReduction = 4096
@@ -57,15 +80,12 @@ public enum QuantizedKernels {
     /// CONV_2D (uint8 per-tensor or int8 per-channel), any window, stride, dilation and padding, without groups.
     static func conv2D(_ context: inout PrepareContext, geometry g: ConvolutionGeometry, tensors: Conv2DTensors,
                        parameters p: QuantizedConvolutionParameters, type: TensorType) throws -> Kernel? {
-        guard vnniAvailable, type == .int8 || type == .uint8 else { return nil }
+        guard type == .int8 || type == .uint8 else { return nil }
         guard g.filterDepth == g.inputDepth, g.batches > 0, g.outputHeight > 0, g.outputWidth > 0 else { return nil }
-        let filter = try context.input(1)
-        guard let filterData = filter.constant else { return nil }
-        var biasValues: [Int32]? = nil
-        if tensors.bias >= 0 {
-            guard let b = try context.constantValues(2, as: Int32.self) else { return nil }
-            biasValues = b
+        if !vnniAvailable {
+            return avx2Available ? try avx2Conv2D(&context, geometry: g, tensors: tensors, parameters: p, type: type) : nil
         }
+        guard let (filterData, biasValues) = try constants(context, tensors) else { return nil }
         let n = g.outputDepth
         let k = g.filterHeight * g.filterWidth * g.inputDepth
         let kp = (k + 3) & ~3
@@ -149,15 +169,13 @@ public enum QuantizedKernels {
     static func depthwiseConv2D(_ context: inout PrepareContext, geometry g: ConvolutionGeometry,
                                 tensors: Conv2DTensors, parameters p: QuantizedConvolutionParameters,
                                 type: TensorType) throws -> Kernel? {
-        guard vnniAvailable, type == .int8 || type == .uint8 else { return nil }
+        guard vnniAvailable || avx2Available, type == .int8 || type == .uint8 else { return nil }
         guard g.outputDepth == g.inputDepth, g.filterHeight * g.filterWidth <= 64 else { return nil }
         guard g.batches > 0, g.outputHeight > 0, g.outputWidth > 0 else { return nil }
-        let filter = try context.input(1)
-        guard let filterData = filter.constant else { return nil }
-        var biasValues: [Int32]? = nil
-        if tensors.bias >= 0 {
-            guard let b = try context.constantValues(2, as: Int32.self) else { return nil }
-            biasValues = b
+        guard let (filterData, biasValues) = try constants(context, tensors) else { return nil }
+        if !vnniAvailable {
+            return avx2DepthwiseConv2D(&context, geometry: g, tensors: tensors, parameters: p, type: type,
+                                       filter: filterData, bias: biasValues)
         }
         let c = g.inputDepth, cp = (c + 15) & ~15
         let taps = g.filterHeight * g.filterWidth

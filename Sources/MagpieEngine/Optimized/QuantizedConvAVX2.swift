@@ -1,0 +1,162 @@
+import CMagpieKernels
+import MagpieModel
+
+/// CONV_2D on x86-64 CPUs with AVX2 but without AVX-512 VNNI (`mq2_gemm_task` in quantized_avx2.c).
+///
+/// A GEMM over output pixels (rows) and output channels (columns) on int16 operands with the zero points removed:
+/// VPMADDWD multiplies pairs exactly, so no correction terms are needed and the output is byte-identical to the
+/// reference. The filter is packed once here as `[columns/16][k/2][16 columns][2 k]` int16 (`w - zw`); A rows are
+/// widened (`x - zx`) block by block inside each task, straight from the input tensor: a pixel for 1x1 stride-1
+/// convolutions, its receptive field otherwise (im2col on the fly, no whole-tensor buffer).
+///
+/// Tasks split blocks of 24 rows over the pool, and 16-column panels too when rows are scarce (the 7x7 layers).
+extension QuantizedKernels {
+    static func avx2Conv2D(_ context: inout PrepareContext, geometry g: ConvolutionGeometry, tensors: Conv2DTensors,
+                           parameters p: QuantizedConvolutionParameters, type: TensorType) throws -> Kernel? {
+        guard let (filterData, biasValues) = try constants(context, tensors) else { return nil }
+        let n = g.outputDepth
+        let k = g.filterHeight * g.filterWidth * g.inputDepth
+        let kp = (k + 1) & ~1
+        let np = (n + 15) & ~15
+        guard kp <= maxReduction, n > 0 else { return nil }
+        let m = g.batches * g.outputHeight * g.outputWidth
+        let isPointwise = g.filterHeight == 1 && g.filterWidth == 1 && g.strideHeight == 1 && g.strideWidth == 1
+            && g.padHeight == 0 && g.padWidth == 0
+        let filterZeroPoint = -p.filterOffset
+
+        let packed = context.allocate(Int16.self, count: np * kp)
+        let bias = context.allocate(Int32.self, count: np)
+        let bytes = filterData.bindMemory(to: UInt8.self)
+        for c in 0..<n {
+            for kk in 0..<k {
+                let raw = bytes[c * k + kk]
+                let value = (type == .int8 ? Int32(Int8(bitPattern: raw)) : Int32(raw)) - filterZeroPoint
+                packed[((c / 16) * (kp / 2) + kk / 2) * 32 + (c % 16) * 2 + kk % 2] = Int16(value)
+            }
+            bias[c] = biasValues?[c] ?? 0
+        }
+        let requant = Requantization(&context, multipliers: p.multipliers, shifts: p.shifts, padded: np)
+
+        let threads = context.pool.threadCount
+        let rowBlocks = (m + 23) / 24
+        var mTasks = 1, nTasks = 1
+        if threads > 1 {
+            let wanted = threads * 4
+            mTasks = min(rowBlocks, wanted)
+            if mTasks < wanted { nTasks = min(np / 16, max(1, wanted / mTasks)) }
+        }
+
+        let params = context.allocate(mq2_gemm.self, count: 1)
+        params.pointee = mq2_gemm(
+            m: Int32(m), k: Int32(k), kp: Int32(kp), n: Int32(n), np: Int32(np),
+            a: nil, a_stride: Int32(k), windowed: isPointwise ? 0 : 1,
+            batches: Int32(g.batches), ih: Int32(g.inputHeight), iw: Int32(g.inputWidth), c: Int32(g.inputDepth),
+            oh: Int32(g.outputHeight), ow: Int32(g.outputWidth), kh: Int32(g.filterHeight), kw: Int32(g.filterWidth),
+            sh: Int32(g.strideHeight), sw: Int32(g.strideWidth), dh: Int32(g.dilationHeight),
+            dw: Int32(g.dilationWidth), ph: Int32(g.padHeight), pw: Int32(g.padWidth),
+            in_zp: -p.inputOffset, is_signed: type == .int8 ? 1 : 0,
+            b: UnsafePointer(packed), bias: UnsafePointer(bias), mult: UnsafePointer(requant.mult),
+            lshift: UnsafePointer(requant.lshift), rshift: UnsafePointer(requant.rshift),
+            rmask: UnsafePointer(requant.rmask), rhalf: UnsafePointer(requant.rhalf),
+            out_zp: p.outputOffset, act_min: p.activationMin, act_max: p.activationMax,
+            c_out: nil, c_stride: Int32(n), m_tasks: Int32(mTasks), n_tasks: Int32(nTasks))
+        return AVX2QuantizedConv2D(tensors: tensors, params: params, tasks: mTasks * nTasks, pool: context.pool)
+    }
+}
+
+/// CONV_2D through `mq2_gemm_task` on the pool.
+final class AVX2QuantizedConv2D: Kernel {
+    let tensors: Conv2DTensors
+    let params: UnsafeMutablePointer<mq2_gemm>
+    let tasks: Int
+    let pool: ThreadPool
+
+    init(tensors: Conv2DTensors, params: UnsafeMutablePointer<mq2_gemm>, tasks: Int, pool: ThreadPool) {
+        self.tensors = tensors; self.params = params; self.tasks = tasks; self.pool = pool
+    }
+
+    func invoke(_ t: TensorBuffers) throws {
+        params.pointee.a = UnsafePointer(t.pointer(tensors.input, as: UInt8.self))
+        params.pointee.c_out = t.pointer(tensors.output, as: UInt8.self)
+        let params = self.params
+        pool.parallelFor(tasks) { task in mq2_gemm_task(params, Int32(task)) }
+    }
+}
+
+extension QuantizedKernels {
+    /// Channel order of the AVX2 depthwise kernel's two accumulators within a block of 16 (see `mq2_dw`).
+    static let avx2DepthwiseLanes = [0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15]
+
+    /// DEPTHWISE_CONV_2D on AVX2 (`mq2_dw_rows`): the filter minus its zero point as interleaved int16 tap pairs,
+    /// the input's zero point folded into the bias (`-zx * sum(w - zw)`), padded taps reading a row of `zx`.
+    static func avx2DepthwiseConv2D(_ context: inout PrepareContext, geometry g: ConvolutionGeometry,
+                                    tensors: Conv2DTensors, parameters p: QuantizedConvolutionParameters,
+                                    type: TensorType, filter filterData: UnsafeRawBufferPointer,
+                                    bias biasValues: [Int32]?) -> Kernel {
+        let c = g.inputDepth, blocks = (c + 15) / 16
+        let taps = g.filterHeight * g.filterWidth, pairs = (taps + 1) / 2
+        let inputZeroPoint = -p.inputOffset, filterZeroPoint = -p.filterOffset
+        let bytes = filterData.bindMemory(to: UInt8.self)
+        func weight(_ t: Int, _ ch: Int) -> Int32 {
+            guard t < taps, ch < c else { return 0 }
+            let raw = bytes[t * c + ch]
+            return (type == .int8 ? Int32(Int8(bitPattern: raw)) : Int32(raw)) - filterZeroPoint
+        }
+        let weights = context.allocate(Int16.self, count: blocks * pairs * 32)
+        let q = context.allocate(Int32.self, count: blocks * 6 * 16)
+        for block in 0..<blocks {
+            for (slot, lane) in avx2DepthwiseLanes.enumerated() {
+                let ch = block * 16 + lane
+                // Weights: vector 0 holds lanes 0..<8 of the order, vector 1 lanes 8..<16; each an int16 pair.
+                for pair in 0..<pairs {
+                    let base = (block * pairs + pair) * 32 + slot * 2
+                    weights[base] = Int16(weight(2 * pair, ch))
+                    weights[base + 1] = Int16(weight(2 * pair + 1, ch))
+                }
+                guard ch < c else { continue }
+                var sum: Int32 = 0
+                for t in 0..<taps { sum = sum &+ weight(t, ch) }
+                let shift = p.shifts[ch], right = shift > 0 ? 0 : -shift
+                let mask = Int32(truncatingIfNeeded: (Int64(1) << Int64(right)) - 1)
+                let values: [Int32] = [(biasValues?[ch] ?? 0) &- inputZeroPoint &* sum, p.multipliers[ch],
+                                       Int32(shift > 0 ? shift : 0), Int32(right), mask, mask >> 1]
+                for (i, v) in values.enumerated() { q[(block * 6 + i) * 16 + slot] = v }
+            }
+        }
+        let padRow = context.allocate(UInt8.self, count: blocks * 16)
+        padRow.initialize(repeating: UInt8(truncatingIfNeeded: inputZeroPoint), count: blocks * 16)
+        let params = context.allocate(mq2_dw.self, count: 1)
+        params.pointee = mq2_dw(
+            in: nil, out: nil, batches: Int32(g.batches), ih: Int32(g.inputHeight), iw: Int32(g.inputWidth),
+            c: Int32(c), oh: Int32(g.outputHeight), ow: Int32(g.outputWidth), kh: Int32(g.filterHeight),
+            kw: Int32(g.filterWidth), sh: Int32(g.strideHeight), sw: Int32(g.strideWidth),
+            dh: Int32(g.dilationHeight), dw: Int32(g.dilationWidth), ph: Int32(g.padHeight), pw: Int32(g.padWidth),
+            w: UnsafePointer(weights), q: UnsafePointer(q),
+            out_zp: p.outputOffset, act_min: p.activationMin, act_max: p.activationMax,
+            is_signed: type == .int8 ? 1 : 0, pad_row: UnsafePointer(padRow))
+        return AVX2QuantizedDepthwiseConv2D(tensors: tensors, params: params, rows: g.batches * g.outputHeight,
+                                            pool: context.pool)
+    }
+}
+
+/// DEPTHWISE_CONV_2D by output rows over the pool; see `mq2_dw_rows`.
+final class AVX2QuantizedDepthwiseConv2D: Kernel {
+    let tensors: Conv2DTensors
+    let params: UnsafeMutablePointer<mq2_dw>
+    let rows: Int
+    let pool: ThreadPool
+
+    init(tensors: Conv2DTensors, params: UnsafeMutablePointer<mq2_dw>, rows: Int, pool: ThreadPool) {
+        self.tensors = tensors; self.params = params; self.rows = rows; self.pool = pool
+    }
+
+    func invoke(_ t: TensorBuffers) throws {
+        params.pointee.in = UnsafePointer(t.pointer(tensors.input, as: UInt8.self))
+        params.pointee.out = t.pointer(tensors.output, as: UInt8.self)
+        let params = self.params, rows = self.rows
+        let chunks = min(rows, pool.threadCount == 1 ? 1 : pool.threadCount * 4)
+        pool.parallelFor(chunks) { task in
+            mq2_dw_rows(params, Int32(rows * task / chunks), Int32(rows * (task + 1) / chunks))
+        }
+    }
+}
