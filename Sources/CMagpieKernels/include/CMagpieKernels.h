@@ -45,4 +45,5 @@ typedef struct {
 /// Output rows [row_begin, row_end) over batches * oh.
 void mq_dw_rows(const mq_dw *p, int32_t row_begin, int32_t row_end);
 
+#include "CMagpieElementwise.h"
 #endif
