@@ -87,4 +87,5 @@ typedef struct {
 /// Output rows [row_begin, row_end) over batches * oh.
 void mq2_dw_rows(const mq2_dw *p, int32_t row_begin, int32_t row_end);
 
+#include "CMagpieElementwise.h"
 #endif

@@ -69,6 +69,7 @@ extension Elementwise {
                 : min(Int32(T.max), zp &+ CppMath.int32(CppMath.round(upper / out.scale)))
             let op = QuantizedRelu<T>(inputOffset: x.zeroPoint, outputOffset: zp, multiplier: m.multiplier,
                                       shift: m.shift, lo: lo, hi: hi)
+            if context.kernels == .optimized, let fast = QuantizedElementwise.lookupTable(op, input: input, output: output, count: count, &context) { return fast }
             return unaryKernel(op, input: input, output: output, count: count)
         }
         return x.type == .uint8 ? try make(UInt8.self) : try make(Int8.self)

@@ -270,6 +270,7 @@ extension Elementwise {
                 input2Multiplier: m2.multiplier, input2Shift: m2.shift,
                 outputMultiplier: mo.multiplier, outputShift: mo.shift,
                 leftShift: leftShift, activationMin: actMin, activationMax: actMax)
+            if context.kernels == .optimized, let fast = QuantizedElementwise.addSub(kind, T.self, p, wiring, pool: context.pool) { return fast }
             return kind == .add ? make(QuantizedAdd<T>(p: p)) : make(QuantizedSub<T>(p: p))
         case .mul, .div:
             // mul.cc / div.cc compute the real multiplier in float arithmetic.

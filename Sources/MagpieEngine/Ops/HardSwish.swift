@@ -105,13 +105,13 @@ enum HardSwish {
                            reluishExponent: reluishMultiplier.shift,
                            outputMultiplier: downScale(outputMultiplier.multiplier),
                            outputExponent: outputMultiplier.shift)
-        if x.type == .uint8 {
-            try Elementwise.TFLiteQuantization.requireZeroPoint(x, "input", as: UInt8.self, context)
-            try Elementwise.TFLiteQuantization.requireZeroPoint(out, "output", as: UInt8.self, context)
-            return Elementwise.unaryKernel(QuantizedOperation<UInt8>(p: p), input: input, output: output, count: count)
+        func make<T: Elementwise.QuantizedElement>(_: T.Type) throws -> Kernel {
+            try Elementwise.TFLiteQuantization.requireZeroPoint(x, "input", as: T.self, context)
+            try Elementwise.TFLiteQuantization.requireZeroPoint(out, "output", as: T.self, context)
+            let op = QuantizedOperation<T>(p: p)
+            if context.kernels == .optimized, let fast = QuantizedElementwise.lookupTable(op, input: input, output: output, count: count, &context) { return fast }
+            return Elementwise.unaryKernel(op, input: input, output: output, count: count)
         }
-        try Elementwise.TFLiteQuantization.requireZeroPoint(x, "input", as: Int8.self, context)
-        try Elementwise.TFLiteQuantization.requireZeroPoint(out, "output", as: Int8.self, context)
-        return Elementwise.unaryKernel(QuantizedOperation<Int8>(p: p), input: input, output: output, count: count)
+        return x.type == .uint8 ? try make(UInt8.self) : try make(Int8.self)
     }
 }

@@ -107,6 +107,7 @@ enum Quantize {
         func make<In: FixedWidthInteger, Out: FixedWidthInteger>(_: In.Type, _: Out.Type) -> Kernel {
             let op = RequantizeOperation<In, Out>(inputZeroPoint: x.zeroPoint, outputZeroPoint: out.zeroPoint,
                                                   multiplier: m.multiplier, shift: m.shift)
+            if context.kernels == .optimized, let fast = QuantizedElementwise.lookupTable(op, input: input, output: output, count: count, &context) { return fast }
             return Elementwise.unaryKernel(op, input: input, output: output, count: count)
         }
         switch (x.type, out.type) {

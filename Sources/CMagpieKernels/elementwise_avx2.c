@@ -1,0 +1,124 @@
+// AVX2 kernels for Magpie's quantized elementwise arithmetic: ADD and SUB of two same-shape uint8 / int8 tensors.
+//
+// Every vector function carries a per-function target attribute (MQ2_T), so the package still builds for generic
+// x86-64 and, without these kernels, for other architectures; Swift calls them only when `mqe_cpu_supported()`
+// says the CPU has AVX2.
+//
+// The arithmetic is TFLite's reference `AddElementwise` in exact int32 lanes (see avx2_common.h for why the high
+// multiply and the rounding shift are bit-identical to gemmlowp's); the left shift and the sums wrap as the
+// reference's int32 arithmetic does. The Swift caller only comes here when the clamp range lies within the element
+// type, so the saturating packs back to bytes never saturate and equal the reference's truncation.
+#include "CMagpieKernels.h"
+
+#if defined(__x86_64__)
+#include <string.h>
+#include "avx2_common.h"
+
+int mqe_cpu_supported(void) { return mq2_cpu_has_avx2(); }
+
+/// The broadcast parameters of one `mqe_add`, built once per call.
+typedef struct {
+    __m256i off1, off2, lsh;
+    __m256i m1, e1, mask1, half1;
+    __m256i m2, e2, mask2, half2;
+    __m256i zero, mo, eo, masko, halfo;
+    __m256i out_off, lo, hi;
+} mqe_add_vectors;
+
+/// The mask and half of TFLite's RoundingDivideByPOT for `exponent` in 0...31.
+MQ2_INLINE MQ2_T void mqe_shift_vectors(int32_t exponent, __m256i *e, __m256i *mask, __m256i *half) {
+    const int32_t m = (int32_t)(((int64_t)1 << exponent) - 1);
+    *e = _mm256_set1_epi32(exponent);
+    *mask = _mm256_set1_epi32(m);
+    *half = _mm256_set1_epi32(m >> 1);
+}
+
+MQ2_INLINE MQ2_T mqe_add_vectors mqe_vectors(const mqe_add *p) {
+    mqe_add_vectors k;
+    k.off1 = _mm256_set1_epi32(p->input1_offset);
+    k.off2 = _mm256_set1_epi32(p->input2_offset);
+    k.lsh = _mm256_set1_epi32(p->left_shift);
+    k.m1 = _mm256_set1_epi32(p->input1_multiplier);
+    mqe_shift_vectors(p->input1_exponent, &k.e1, &k.mask1, &k.half1);
+    k.m2 = _mm256_set1_epi32(p->input2_multiplier);
+    mqe_shift_vectors(p->input2_exponent, &k.e2, &k.mask2, &k.half2);
+    k.zero = _mm256_setzero_si256();
+    k.mo = _mm256_set1_epi32(p->output_multiplier);
+    mqe_shift_vectors(p->output_exponent, &k.eo, &k.masko, &k.halfo);
+    k.out_off = _mm256_set1_epi32(p->output_offset);
+    k.lo = _mm256_set1_epi32(p->act_min);
+    k.hi = _mm256_set1_epi32(p->act_max);
+    return k;
+}
+
+/// 8 bytes widened to int32 lanes (sign- or zero-extended).
+MQ2_INLINE MQ2_T __m256i mqe_widen8(const uint8_t *src, const int is_signed) {
+    const __m128i v = _mm_loadl_epi64((const __m128i *)src);
+    return is_signed ? _mm256_cvtepi8_epi32(v) : _mm256_cvtepu8_epi32(v);
+}
+
+/// 8 output values as clamped int32 lanes: both inputs offset, shifted left and rescaled, combined, rescaled to the
+/// output, offset and clamped.
+MQ2_INLINE MQ2_T __m256i mqe_add8(const mqe_add_vectors *k, const uint8_t *a, const uint8_t *b, const int is_signed,
+                                  const int subtract) {
+    const __m256i x1 = _mm256_add_epi32(mqe_widen8(a, is_signed), k->off1);
+    const __m256i x2 = _mm256_add_epi32(mqe_widen8(b, is_signed), k->off2);
+    const __m256i s1 = mq2_requant(x1, k->m1, k->lsh, k->e1, k->mask1, k->half1);
+    const __m256i s2 = mq2_requant(x2, k->m2, k->lsh, k->e2, k->mask2, k->half2);
+    const __m256i raw = subtract ? _mm256_sub_epi32(s1, s2) : _mm256_add_epi32(s1, s2);
+    const __m256i v = _mm256_add_epi32(mq2_requant(raw, k->mo, k->zero, k->eo, k->masko, k->halfo), k->out_off);
+    return _mm256_min_epi32(_mm256_max_epi32(v, k->lo), k->hi);
+}
+
+/// 32 elements: four 8-lane blocks packed to bytes. The two packs interleave the 128-bit halves, so the dwords come
+/// out as (v0 lo, v1 lo, v2 lo, v3 lo, v0 hi, v1 hi, v2 hi, v3 hi) and one permute restores the order.
+MQ2_INLINE MQ2_T void mqe_add32(const mqe_add_vectors *k, const uint8_t *a, const uint8_t *b, uint8_t *out,
+                                const int is_signed, const int subtract) {
+    const __m256i v0 = mqe_add8(k, a, b, is_signed, subtract);
+    const __m256i v1 = mqe_add8(k, a + 8, b + 8, is_signed, subtract);
+    const __m256i v2 = mqe_add8(k, a + 16, b + 16, is_signed, subtract);
+    const __m256i v3 = mqe_add8(k, a + 24, b + 24, is_signed, subtract);
+    const __m256i w01 = _mm256_packs_epi32(v0, v1);
+    const __m256i w23 = _mm256_packs_epi32(v2, v3);
+    const __m256i bytes = is_signed ? _mm256_packs_epi16(w01, w23) : _mm256_packus_epi16(w01, w23);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    _mm256_storeu_si256((__m256i *)out, _mm256_permutevar8x32_epi32(bytes, order));
+}
+
+/// The whole range in 32-element blocks; the last partial block runs on zero-padded copies (the padding's results
+/// are discarded), so every element goes through the same vector code.
+MQ2_INLINE MQ2_T void mqe_add_loop(const mqe_add *p, const uint8_t *a, const uint8_t *b, uint8_t *out,
+                                   int64_t count, const int is_signed, const int subtract) {
+    const mqe_add_vectors k = mqe_vectors(p);
+    int64_t i = 0;
+    for (; i + 32 <= count; i += 32) mqe_add32(&k, a + i, b + i, out + i, is_signed, subtract);
+    if (i < count) {
+        uint8_t ta[32] = {0}, tb[32] = {0}, to[32];
+        const size_t n = (size_t)(count - i);
+        memcpy(ta, a + i, n);
+        memcpy(tb, b + i, n);
+        mqe_add32(&k, ta, tb, to, is_signed, subtract);
+        memcpy(out + i, to, n);
+    }
+}
+
+MQ2_T void mqe_add_run(const mqe_add *p, const void *a, const void *b, void *out, int64_t count) {
+    const uint8_t *x = (const uint8_t *)a, *y = (const uint8_t *)b;
+    uint8_t *z = (uint8_t *)out;
+    // One specialised loop per element type and operation (the flags are constants inside each).
+    if (p->is_signed) {
+        if (p->subtract) mqe_add_loop(p, x, y, z, count, 1, 1); else mqe_add_loop(p, x, y, z, count, 1, 0);
+    } else {
+        if (p->subtract) mqe_add_loop(p, x, y, z, count, 0, 1); else mqe_add_loop(p, x, y, z, count, 0, 0);
+    }
+}
+
+#else
+
+// No vector kernels on this architecture: `mqe_cpu_supported()` is 0 and Swift never calls the stub.
+int mqe_cpu_supported(void) { return 0; }
+void mqe_add_run(const mqe_add *p, const void *a, const void *b, void *out, int64_t count) {
+    (void)p; (void)a; (void)b; (void)out; (void)count;
+}
+
+#endif
