@@ -19,13 +19,17 @@ int mq2_cpu_supported(void) { return mq2_cpu_has_avx2(); }
 
 // MARK: Packing
 
-enum { MQ2_MB = 24, MQ2_MR = 6 };
+enum { MQ2_MB = 24, MQ2_MR = 6, MQ2_RQ = MQ2_RQ_INTS };
 
-/// Widens `count` bytes to int16 minus the zero point.
-MQ2_INLINE MQ2_T void mq2_widen(const uint8_t *src, int16_t *dst, int32_t count, int32_t zp, int is_signed) {
+/// Widens `count` bytes to int16 minus the zero point. The last partial vector is loaded whole when 16 bytes
+/// from it stay below `end` (else it is widened byte by byte) and stored whole: up to 15 int16 past `count` are
+/// written, which the caller overwrites or has room for.
+MQ2_INLINE MQ2_T void mq2_widen(const uint8_t *src, int16_t *dst, int32_t count, int32_t zp, int is_signed,
+                                const uint8_t *end) {
     const __m256i z = _mm256_set1_epi16((int16_t)zp);
     int32_t i = 0;
-    for (; i + 16 <= count; i += 16) {
+    for (; i < count; i += 16) {
+        if (i + 16 > count && src + i + 16 > end) break;
         const __m128i raw = _mm_loadu_si128((const __m128i *)(src + i));
         const __m256i w = is_signed ? _mm256_cvtepi8_epi16(raw) : _mm256_cvtepu8_epi16(raw);
         _mm256_storeu_si256((__m256i *)(dst + i), _mm256_sub_epi16(w, z));
@@ -34,32 +38,46 @@ MQ2_INLINE MQ2_T void mq2_widen(const uint8_t *src, int16_t *dst, int32_t count,
     else for (; i < count; i++) dst[i] = (int16_t)((int32_t)src[i] - zp);
 }
 
-/// Fills `MQ2_MB` rows of the int16 A block (row stride kp) starting at GEMM row r0: a pointwise row is the
-/// input pixel; a windowed row is the receptive field in (fy, fx, c) order with zeros outside the input.
-/// Rows past `rows` and the reduction padding are zero.
-static MQ2_T void mq2_pack(const mq2_gemm *p, int32_t r0, int32_t rows, int16_t *abuf) {
-    const int32_t k = p->k, kp = p->kp;
+/// Fills `MQ2_MB` rows of the int16 A block (row stride kp, 16 int16 of slack after the last row) starting at
+/// GEMM row r0: a pointwise row is the input pixel; a windowed row is the receptive field in (fy, fx, c) order with
+/// zeros outside the input, one contiguous run per filter row where the window lies inside the input
+/// horizontally (dilation 1). Rows are filled in order, so a widened vector's overrun into the next row is
+/// overwritten. Rows past `rows` and the reduction padding are zero.
+MQ2_INLINE MQ2_T void mq2_pack(const mq2_gemm *p, int32_t r0, int32_t rows, int16_t *abuf, const int is_signed) {
+    const int32_t k = p->k, kp = p->kp, c = p->c, zp = p->in_zp;
+    const uint8_t *end = p->a + p->a_size;
+    int32_t b = 0, oy = 0, ox = 0;
+    if (p->windowed) {
+        b = r0 / (p->oh * p->ow);
+        const int32_t rem = r0 % (p->oh * p->ow);
+        oy = rem / p->ow; ox = rem % p->ow;
+    }
     for (int32_t r = 0; r < MQ2_MB; r++) {
         int16_t *dst = abuf + (size_t)r * kp;
         if (r >= rows) { memset(dst, 0, (size_t)kp * 2); continue; }
-        const int32_t row = r0 + r;
         if (!p->windowed) {
-            if (p->is_signed) mq2_widen(p->a + (size_t)row * p->a_stride, dst, k, p->in_zp, 1);
-            else mq2_widen(p->a + (size_t)row * p->a_stride, dst, k, p->in_zp, 0);
+            mq2_widen(p->a + (size_t)(r0 + r) * p->a_stride, dst, k, zp, is_signed, end);
         } else {
-            const int32_t b = row / (p->oh * p->ow), rem = row % (p->oh * p->ow);
-            const int32_t oy = rem / p->ow, ox = rem % p->ow;
             int16_t *d = dst;
+            const int32_t x0 = ox * p->sw - p->pw;
+            const int inside_x = p->dw == 1 && x0 >= 0 && x0 + p->kw <= p->iw;
             for (int32_t fy = 0; fy < p->kh; fy++) {
                 const int32_t y = oy * p->sh - p->ph + p->dh * fy;
-                for (int32_t fx = 0; fx < p->kw; fx++, d += p->c) {
-                    const int32_t x = ox * p->sw - p->pw + p->dw * fx;
-                    if (y < 0 || y >= p->ih || x < 0 || x >= p->iw) { memset(d, 0, (size_t)p->c * 2); continue; }
-                    const uint8_t *src = p->a + (((size_t)b * p->ih + y) * p->iw + x) * p->c;
-                    if (p->is_signed) mq2_widen(src, d, p->c, p->in_zp, 1);
-                    else mq2_widen(src, d, p->c, p->in_zp, 0);
+                const int32_t run = p->kw * c;
+                if (y < 0 || y >= p->ih) { memset(d, 0, (size_t)run * 2); d += run; continue; }
+                const uint8_t *line = p->a + ((size_t)b * p->ih + y) * p->iw * c;
+                if (inside_x) {
+                    mq2_widen(line + (size_t)x0 * c, d, run, zp, is_signed, end);
+                    d += run;
+                    continue;
+                }
+                for (int32_t fx = 0; fx < p->kw; fx++, d += c) {
+                    const int32_t x = x0 + p->dw * fx;
+                    if (x < 0 || x >= p->iw) memset(d, 0, (size_t)c * 2);
+                    else mq2_widen(line + (size_t)x * c, d, c, zp, is_signed, end);
                 }
             }
+            if (++ox == p->ow) { ox = 0; if (++oy == p->oh) { oy = 0; b++; } }
         }
         for (int32_t i = k; i < kp; i++) dst[i] = 0;
     }
@@ -67,21 +85,47 @@ static MQ2_T void mq2_pack(const mq2_gemm *p, int32_t r0, int32_t rows, int16_t 
 
 // MARK: Epilogue
 
-/// Requantizes 16 accumulators (columns col..col+15), adds the output zero point, clamps and stores the bytes
-/// of the columns below n. Saturating to int16 before adding the zero point (with saturation) and clamping to the
-/// 8-bit activation range gives the same bytes as clamping the int32 values, with half the instructions.
-MQ2_INLINE MQ2_T void mq2_store16(const mq2_gemm *p, __m256i v0, __m256i v1, int32_t col, uint8_t *dst) {
-#define MQ2_LD(a, h) _mm256_loadu_si256((const __m256i *)(p->a + col + 8 * (h)))
-    v0 = mq2_requant(_mm256_add_epi32(v0, MQ2_LD(bias, 0)), MQ2_LD(mult, 0), MQ2_LD(lshift, 0), MQ2_LD(rshift, 0),
-                     MQ2_LD(rmask, 0), MQ2_LD(rhalf, 0));
-    v1 = mq2_requant(_mm256_add_epi32(v1, MQ2_LD(bias, 1)), MQ2_LD(mult, 1), MQ2_LD(lshift, 1), MQ2_LD(rshift, 1),
-                     MQ2_LD(rmask, 1), MQ2_LD(rhalf, 1));
-#undef MQ2_LD
-    __m256i v = _mm256_adds_epi16(_mm256_packs_epi32(v0, v1), _mm256_set1_epi16((int16_t)p->out_zp));
+/// TFLite's requantization `MultiplyByQuantizedMultiplier(acc + bias, m, shift) + zp` for 8 lanes, exact, from a
+/// prepared record (MQ2_RQ_INTS in CMagpieKernels.h). The double rounding folds into one rounding of a 64-bit
+/// value, because floor(floor(a / 2^31) / 2^e) == floor(a / 2^(31 + e)):
+///   Q = floor((P + 2^30) / 2^31),  P = (acc << lsh) * m           (SaturatingRoundingDoublingHighMul)
+///   R = floor((Q + 2^(e-1) - [Q < 0]) / 2^e)                       (RoundingDivideByPOT, e >= 1; R = Q if e = 0)
+///     = floor((P + 2^30 + (2^(e-1) - [P < -2^30]) * 2^31) / 2^(31+e)).
+/// AVX2 has no 64-bit arithmetic shift, so 2^62 is added (|P| < 2^62 keeps the sum in [0, 2^64)) and removed
+/// afterwards as 2^(31-e), folded into the zero point. `linear` = 0 drops the [Q < 0] tie term, which is exact when
+/// the activation clamps every result <= 0 to act_min >= zp (ReLU, ReLU6): then both roundings give R <= 0.
+MQ2_INLINE MQ2_T __m256i mq2_rq(__m256i acc, const int32_t *rq, int linear, int lshift) {
+    const __m256i *v = (const __m256i *)rq;
+    __m256i x = _mm256_add_epi32(acc, _mm256_loadu_si256(v + 0));
+    if (lshift) x = _mm256_sllv_epi32(x, _mm256_loadu_si256(v + 10));
+    const __m256i pe = _mm256_mul_epi32(x, _mm256_loadu_si256(v + 1));
+    const __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_loadu_si256(v + 2));
+    __m256i ne = _mm256_add_epi64(pe, _mm256_loadu_si256(v + 3));
+    __m256i no = _mm256_add_epi64(po, _mm256_loadu_si256(v + 4));
+    if (linear) {
+        const __m256i limit = _mm256_set1_epi64x(-(1LL << 30));
+        ne = _mm256_add_epi64(ne, _mm256_and_si256(_mm256_cmpgt_epi64(limit, pe), _mm256_loadu_si256(v + 7)));
+        no = _mm256_add_epi64(no, _mm256_and_si256(_mm256_cmpgt_epi64(limit, po), _mm256_loadu_si256(v + 8)));
+    }
+    ne = _mm256_srlv_epi64(ne, _mm256_loadu_si256(v + 5));
+    no = _mm256_srlv_epi64(no, _mm256_loadu_si256(v + 6));
+    const __m256i r = _mm256_blend_epi32(ne, _mm256_slli_epi64(no, 32), 0xAA);
+    return _mm256_add_epi32(r, _mm256_loadu_si256(v + 9));
+}
+
+/// Requantizes 16 accumulators (columns col..col+15), clamps and stores the bytes of the columns below n.
+/// Saturating to int16 and clamping to the 8-bit activation range gives the same bytes as clamping the int32
+/// values, with half the instructions.
+MQ2_INLINE MQ2_T void mq2_store16(const mq2_gemm *p, __m256i v0, __m256i v1, int32_t col, uint8_t *dst,
+                                  const int linear, const int lshift) {
+    const int32_t *rq = p->rq + (size_t)(col / 8) * MQ2_RQ;
+    v0 = mq2_rq(v0, rq, linear, lshift);
+    v1 = mq2_rq(v1, rq + MQ2_RQ, linear, lshift);
+    __m256i v = _mm256_packs_epi32(v0, v1);
     v = _mm256_min_epi16(_mm256_max_epi16(v, _mm256_set1_epi16((int16_t)p->act_min)),
                          _mm256_set1_epi16((int16_t)p->act_max));
     // VPACKSSDW interleaved the halves: [v0 0-3, v1 0-3 | v0 4-7, v1 4-7]; the byte pack keeps that order, and
-    // one 64-bit permute restores 0..15.
+    // one 32-bit shuffle restores 0..15.
     const __m128i l = _mm256_castsi256_si128(v), h = _mm256_extracti128_si256(v, 1);
     __m128i bytes = p->is_signed ? _mm_packs_epi16(l, h) : _mm_packus_epi16(l, h);
     bytes = _mm_shuffle_epi32(bytes, _MM_SHUFFLE(3, 1, 2, 0));
@@ -100,7 +144,7 @@ MQ2_INLINE MQ2_T void mq2_store16(const mq2_gemm *p, __m256i v0, __m256i v1, int
 /// One MR x 16 register tile over the whole reduction: each step broadcasts one int16 pair of A per row and
 /// multiplies it with 16 columns x 2 k of B (two vectors); 2 * MR accumulators.
 MQ2_INLINE MQ2_T void mq2_tile(const mq2_gemm *p, const int16_t *ap, const int16_t *bp, int32_t col0,
-                               int32_t rows_valid, uint8_t *c, const int MR) {
+                               int32_t rows_valid, uint8_t *c, const int MR, const int linear, const int lshift) {
     const int32_t kp = p->kp;
     __m256i acc[2 * MQ2_MR];
     for (int i = 0; i < 2 * MR; i++) acc[i] = _mm256_setzero_si256();
@@ -116,11 +160,20 @@ MQ2_INLINE MQ2_T void mq2_tile(const mq2_gemm *p, const int16_t *ap, const int16
         }
     }
     for (int r = 0; r < MR && r < rows_valid; r++)
-        mq2_store16(p, acc[2 * r], acc[2 * r + 1], col0, c + (size_t)r * p->c_stride + col0);
+        mq2_store16(p, acc[2 * r], acc[2 * r + 1], col0, c + (size_t)r * p->c_stride + col0, linear, lshift);
 }
 
+/// The tile specialised for the two requantization flags (see mq2_rq).
 static MQ2_T void mq2_tile6(const mq2_gemm *p, const int16_t *ap, const int16_t *bp, int32_t col0,
-                            int32_t rows_valid, uint8_t *c) { mq2_tile(p, ap, bp, col0, rows_valid, c, 6); }
+                            int32_t rows_valid, uint8_t *c) {
+    if (p->rq_lshift) {
+        mq2_tile(p, ap, bp, col0, rows_valid, c, 6, 1, 1);
+    } else if (p->rq_linear) {
+        mq2_tile(p, ap, bp, col0, rows_valid, c, 6, 1, 0);
+    } else {
+        mq2_tile(p, ap, bp, col0, rows_valid, c, 6, 0, 0);
+    }
+}
 
 MQ2_T void mq2_gemm_task(const mq2_gemm *p, int32_t task) {
     const int32_t mt = task / p->n_tasks, nt = task % p->n_tasks;
@@ -131,11 +184,11 @@ MQ2_T void mq2_gemm_task(const mq2_gemm *p, int32_t task) {
     const int32_t j0 = (int32_t)((int64_t)panels * nt / p->n_tasks);
     const int32_t j1 = (int32_t)((int64_t)panels * (nt + 1) / p->n_tasks);
     const int32_t kp = p->kp;
-    int16_t abuf[MQ2_MB * kp] __attribute__((aligned(32)));
+    int16_t abuf[MQ2_MB * kp + 16] __attribute__((aligned(32)));
     for (int32_t mb = mb0; mb < mb1; mb++) {
         const int32_t r0 = mb * MQ2_MB;
         const int32_t rows = p->m - r0 < MQ2_MB ? p->m - r0 : MQ2_MB;
-        mq2_pack(p, r0, rows, abuf);
+        if (p->is_signed) mq2_pack(p, r0, rows, abuf, 1); else mq2_pack(p, r0, rows, abuf, 0);
         uint8_t *c = p->c_out + (size_t)r0 * p->c_stride;
         for (int32_t j = j0; j < j1; j++) {
             const int16_t *bp = p->b + (size_t)j * kp * 16;
@@ -154,16 +207,14 @@ MQ2_T void mq2_gemm_task(const mq2_gemm *p, int32_t task) {
 /// of the two puts the 16 channels back in order. A partial last block goes through stack copies, so nothing
 /// past the tensors is read or written.
 MQ2_INLINE MQ2_T void mq2_dw_pixel(const mq2_dw *p, const uint8_t *const *taps, const int pairs, uint8_t *dst,
-                                   const int is_signed) {
+                                   const int is_signed, const int linear, const int lshift) {
     const int32_t c = p->c;
-    const __m256i zp = _mm256_set1_epi16((int16_t)p->out_zp);
     const __m256i lo = _mm256_set1_epi16((int16_t)p->act_min), hi = _mm256_set1_epi16((int16_t)p->act_max);
     for (int32_t c0 = 0, blk = 0; c0 < c; c0 += 16, blk++) {
         const int full = c - c0 >= 16;
         const int16_t *w = p->w + (size_t)blk * pairs * 32;
-        const int32_t *q = p->q + (size_t)blk * 6 * 16;
-        __m256i acc0 = _mm256_loadu_si256((const __m256i *)q);
-        __m256i acc1 = _mm256_loadu_si256((const __m256i *)(q + 8));
+        const int32_t *rq = p->rq + (size_t)blk * 2 * MQ2_RQ;
+        __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
         for (int t = 0; t < pairs; t++) {
             __m128i ra, rb;
             if (full) {
@@ -183,13 +234,11 @@ MQ2_INLINE MQ2_T void mq2_dw_pixel(const mq2_dw *p, const uint8_t *const *taps, 
             acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), w0));
             acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), w1));
         }
-#define MQ2_LD(i, h) _mm256_loadu_si256((const __m256i *)(q + (i) * 16 + (h) * 8))
-        acc0 = mq2_requant(acc0, MQ2_LD(1, 0), MQ2_LD(2, 0), MQ2_LD(3, 0), MQ2_LD(4, 0), MQ2_LD(5, 0));
-        acc1 = mq2_requant(acc1, MQ2_LD(1, 1), MQ2_LD(2, 1), MQ2_LD(3, 1), MQ2_LD(4, 1), MQ2_LD(5, 1));
-#undef MQ2_LD
-        // Saturating to int16, adding the zero point with saturation and clamping to the 8-bit activation range
-        // gives the same bytes as clamping the int32 values.
-        __m256i v = _mm256_adds_epi16(_mm256_packs_epi32(acc0, acc1), zp);
+        acc0 = mq2_rq(acc0, rq, linear, lshift);
+        acc1 = mq2_rq(acc1, rq + MQ2_RQ, linear, lshift);
+        // Saturating to int16 and clamping to the 8-bit activation range gives the same bytes as clamping the
+        // int32 values.
+        __m256i v = _mm256_packs_epi32(acc0, acc1);
         v = _mm256_min_epi16(_mm256_max_epi16(v, lo), hi);
         const __m128i l = _mm256_castsi256_si128(v), h = _mm256_extracti128_si256(v, 1);
         const __m128i bytes = is_signed ? _mm_packs_epi16(l, h) : _mm_packus_epi16(l, h);
@@ -221,10 +270,16 @@ MQ2_T void mq2_dw_rows(const mq2_dw *p, int32_t row_begin, int32_t row_end) {
                 }
             }
             uint8_t *dst = p->out + (((size_t)b * p->oh + oy) * p->ow + ox) * p->c;
-            if (pairs == 5) {
-                if (p->is_signed) mq2_dw_pixel(p, taps, 5, dst, 1); else mq2_dw_pixel(p, taps, 5, dst, 0);
-            } else {
-                if (p->is_signed) mq2_dw_pixel(p, taps, pairs, dst, 1); else mq2_dw_pixel(p, taps, pairs, dst, 0);
+            // Specialised for the common 3x3 window, int8 or uint8, and the requantization flags.
+            const int kind = (p->rq_lshift ? 2 : p->rq_linear ? 1 : 0) + (p->is_signed ? 3 : 0);
+            switch (pairs == 5 ? kind : 6 + kind) {
+            case 0: mq2_dw_pixel(p, taps, 5, dst, 0, 0, 0); break;
+            case 1: mq2_dw_pixel(p, taps, 5, dst, 0, 1, 0); break;
+            case 2: mq2_dw_pixel(p, taps, 5, dst, 0, 1, 1); break;
+            case 3: mq2_dw_pixel(p, taps, 5, dst, 1, 0, 0); break;
+            case 4: mq2_dw_pixel(p, taps, 5, dst, 1, 1, 0); break;
+            case 5: mq2_dw_pixel(p, taps, 5, dst, 1, 1, 1); break;
+            default: mq2_dw_pixel(p, taps, pairs, dst, p->is_signed, 1, 1); break;
             }
         }
     }

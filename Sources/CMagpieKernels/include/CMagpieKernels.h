@@ -50,18 +50,26 @@ void mq_dw_rows(const mq_dw *p, int32_t row_begin, int32_t row_end);
 /// 1 when this CPU runs the AVX2 kernels below (x86-64 with avx2 and fma), else 0.
 int mq2_cpu_supported(void);
 
+/// int32 slots of one requantization record: 8 output channels, 12 vectors of 32 bytes:
+/// 0 bias, 1 multiplier, 2 multipliers of the odd lanes moved to the even ones, 3/4 the 64-bit rounding constants
+/// 2^62 + 2^30 + 2^(e+30) (e >= 1) of the even/odd lanes, 5/6 the 64-bit shifts 31 + e, 7/8 the 64-bit tie terms
+/// -2^31 (e >= 1) or 0, 9 the zero point minus 2^(31-e), 10 the left shift, 11 unused; e is the right shift.
+enum { MQ2_RQ_INTS = 96 };
+
 /// A quantized convolution as a GEMM on int16 operands with the zero points removed:
 /// `C[m][n] = requant(sum_k (x - zx)[m][k] * (w - zw)[k][n] + bias[n])`. Rows of A are read straight from the
 /// NHWC input: pixel `m` (pointwise) or its receptive field (windowed, the im2col row built on the fly).
 typedef struct {
     int32_t m, k, kp, n, np;          // rows, reduction (kp = k rounded up to 2), columns (np = n rounded up to 16)
     const uint8_t *a; int32_t a_stride; // the input; pointwise row r at a + r * a_stride (k bytes)
+    int64_t a_size;                   // bytes of the input (nothing at or past a + a_size is read)
     int32_t windowed;                 // 1: rows are receptive fields of the geometry below
     int32_t batches, ih, iw, c, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw;
     int32_t in_zp, is_signed;         // input zero point; 1 for int8 data (input and output)
     const int16_t *b;                 // packed filter minus its zero point: [np/16][kp/2][16 columns][2 k]
-    const int32_t *bias, *mult, *lshift, *rshift, *rmask, *rhalf; // np each
-    int32_t out_zp, act_min, act_max;
+    const int32_t *rq;                // np / 8 requantization records (MQ2_RQ_INTS each; see mq2_rq)
+    int32_t rq_linear, rq_lshift;     // records need the tie sign term / the left shift
+    int32_t act_min, act_max;
     uint8_t *c_out; int32_t c_stride;
     int32_t m_tasks, n_tasks;         // task grid: task = mt * n_tasks + nt
 } mq2_gemm;
@@ -76,10 +84,11 @@ typedef struct {
     /// Filter minus its zero point, per block of 16 channels and pair of taps (an odd count padded with a zero
     /// tap): two vectors of 8 (tap 2t, tap 2t+1) int16 pairs, channels {0-3, 8-11} then {4-7, 12-15}.
     const int16_t *w;
-    /// Per block of 16 channels: bias (minus zx * sum(w - zw)), mult, lshift, rshift, rmask, rhalf, 16 int32 each,
-    /// channels in the order {0-3, 8-11, 4-7, 12-15}.
-    const int32_t *q;
-    int32_t out_zp, act_min, act_max;
+    /// Per block of 16 channels, two requantization records (see mq2_rq) for the channels {0-3, 8-11} and
+    /// {4-7, 12-15}; their bias is the convolution's minus zx * sum(w - zw).
+    const int32_t *rq;
+    int32_t rq_linear, rq_lshift;
+    int32_t act_min, act_max;
     int32_t is_signed;                // int8 data
     const uint8_t *pad_row;           // 16 * blocks bytes of the input zero point
 } mq2_dw;

@@ -25,7 +25,6 @@ extension QuantizedKernels {
         let filterZeroPoint = -p.filterOffset
 
         let packed = context.allocate(Int16.self, count: np * kp)
-        let bias = context.allocate(Int32.self, count: np)
         let bytes = filterData.bindMemory(to: UInt8.self)
         for c in 0..<n {
             for kk in 0..<k {
@@ -33,10 +32,10 @@ extension QuantizedKernels {
                 let value = (type == .int8 ? Int32(Int8(bitPattern: raw)) : Int32(raw)) - filterZeroPoint
                 packed[((c / 16) * (kp / 2) + kk / 2) * 32 + (c % 16) * 2 + kk % 2] = Int16(value)
             }
-            bias[c] = biasValues?[c] ?? 0
         }
-        let requant = Requantization(&context, multipliers: p.multipliers, shifts: p.shifts, padded: np)
-
+        guard let records = AVX2Requantization(
+            &context, lanes: (0..<np).map { $0 < n ? $0 : nil }, bias: { biasValues?[$0] ?? 0 }, parameters: p)
+        else { return nil }
         let threads = context.pool.threadCount
         let rowBlocks = (m + 23) / 24
         var mTasks = 1, nTasks = 1
@@ -49,16 +48,15 @@ extension QuantizedKernels {
         let params = context.allocate(mq2_gemm.self, count: 1)
         params.pointee = mq2_gemm(
             m: Int32(m), k: Int32(k), kp: Int32(kp), n: Int32(n), np: Int32(np),
-            a: nil, a_stride: Int32(k), windowed: isPointwise ? 0 : 1,
+            a: nil, a_stride: Int32(k), a_size: Int64(g.batches * g.inputHeight * g.inputWidth * g.inputDepth),
+            windowed: isPointwise ? 0 : 1,
             batches: Int32(g.batches), ih: Int32(g.inputHeight), iw: Int32(g.inputWidth), c: Int32(g.inputDepth),
             oh: Int32(g.outputHeight), ow: Int32(g.outputWidth), kh: Int32(g.filterHeight), kw: Int32(g.filterWidth),
             sh: Int32(g.strideHeight), sw: Int32(g.strideWidth), dh: Int32(g.dilationHeight),
             dw: Int32(g.dilationWidth), ph: Int32(g.padHeight), pw: Int32(g.padWidth),
             in_zp: -p.inputOffset, is_signed: type == .int8 ? 1 : 0,
-            b: UnsafePointer(packed), bias: UnsafePointer(bias), mult: UnsafePointer(requant.mult),
-            lshift: UnsafePointer(requant.lshift), rshift: UnsafePointer(requant.rshift),
-            rmask: UnsafePointer(requant.rmask), rhalf: UnsafePointer(requant.rhalf),
-            out_zp: p.outputOffset, act_min: p.activationMin, act_max: p.activationMax,
+            b: UnsafePointer(packed), rq: UnsafePointer(records.records), rq_linear: records.linear,
+            rq_lshift: records.leftShift, act_min: p.activationMin, act_max: p.activationMax,
             c_out: nil, c_stride: Int32(n), m_tasks: Int32(mTasks), n_tasks: Int32(nTasks))
         return AVX2QuantizedConv2D(tensors: tensors, params: params, tasks: mTasks * nTasks, pool: context.pool)
     }
@@ -92,7 +90,7 @@ extension QuantizedKernels {
     static func avx2DepthwiseConv2D(_ context: inout PrepareContext, geometry g: ConvolutionGeometry,
                                     tensors: Conv2DTensors, parameters p: QuantizedConvolutionParameters,
                                     type: TensorType, filter filterData: UnsafeRawBufferPointer,
-                                    bias biasValues: [Int32]?) -> Kernel {
+                                    bias biasValues: [Int32]?) -> Kernel? {
         let c = g.inputDepth, blocks = (c + 15) / 16
         let taps = g.filterHeight * g.filterWidth, pairs = (taps + 1) / 2
         let inputZeroPoint = -p.inputOffset, filterZeroPoint = -p.filterOffset
@@ -103,26 +101,25 @@ extension QuantizedKernels {
             return (type == .int8 ? Int32(Int8(bitPattern: raw)) : Int32(raw)) - filterZeroPoint
         }
         let weights = context.allocate(Int16.self, count: blocks * pairs * 32)
-        let q = context.allocate(Int32.self, count: blocks * 6 * 16)
+        var lanes: [Int?] = []
         for block in 0..<blocks {
             for (slot, lane) in avx2DepthwiseLanes.enumerated() {
                 let ch = block * 16 + lane
-                // Weights: vector 0 holds lanes 0..<8 of the order, vector 1 lanes 8..<16; each an int16 pair.
+                lanes.append(ch < c ? ch : nil)
+                // Vector 0 holds slots 0..<8 of the order, vector 1 slots 8..<16; each slot an int16 tap pair.
                 for pair in 0..<pairs {
                     let base = (block * pairs + pair) * 32 + slot * 2
                     weights[base] = Int16(weight(2 * pair, ch))
                     weights[base + 1] = Int16(weight(2 * pair + 1, ch))
                 }
-                guard ch < c else { continue }
-                var sum: Int32 = 0
-                for t in 0..<taps { sum = sum &+ weight(t, ch) }
-                let shift = p.shifts[ch], right = shift > 0 ? 0 : -shift
-                let mask = Int32(truncatingIfNeeded: (Int64(1) << Int64(right)) - 1)
-                let values: [Int32] = [(biasValues?[ch] ?? 0) &- inputZeroPoint &* sum, p.multipliers[ch],
-                                       Int32(shift > 0 ? shift : 0), Int32(right), mask, mask >> 1]
-                for (i, v) in values.enumerated() { q[(block * 6 + i) * 16 + slot] = v }
             }
         }
+        // The input zero point folds into the bias: sum((x - zx)(w - zw)) = sum(x (w - zw)) - zx sum(w - zw).
+        guard let records = AVX2Requantization(&context, lanes: lanes, bias: { ch in
+            var sum: Int32 = 0
+            for t in 0..<taps { sum = sum &+ weight(t, ch) }
+            return (biasValues?[ch] ?? 0) &- inputZeroPoint &* sum
+        }, parameters: p) else { return nil }
         let padRow = context.allocate(UInt8.self, count: blocks * 16)
         padRow.initialize(repeating: UInt8(truncatingIfNeeded: inputZeroPoint), count: blocks * 16)
         let params = context.allocate(mq2_dw.self, count: 1)
@@ -131,8 +128,8 @@ extension QuantizedKernels {
             c: Int32(c), oh: Int32(g.outputHeight), ow: Int32(g.outputWidth), kh: Int32(g.filterHeight),
             kw: Int32(g.filterWidth), sh: Int32(g.strideHeight), sw: Int32(g.strideWidth),
             dh: Int32(g.dilationHeight), dw: Int32(g.dilationWidth), ph: Int32(g.padHeight), pw: Int32(g.padWidth),
-            w: UnsafePointer(weights), q: UnsafePointer(q),
-            out_zp: p.outputOffset, act_min: p.activationMin, act_max: p.activationMax,
+            w: UnsafePointer(weights), rq: UnsafePointer(records.records), rq_linear: records.linear,
+            rq_lshift: records.leftShift, act_min: p.activationMin, act_max: p.activationMax,
             is_signed: type == .int8 ? 1 : 0, pad_row: UnsafePointer(padRow))
         return AVX2QuantizedDepthwiseConv2D(tensors: tensors, params: params, rows: g.batches * g.outputHeight,
                                             pool: context.pool)
@@ -158,5 +155,50 @@ final class AVX2QuantizedDepthwiseConv2D: Kernel {
         pool.parallelFor(chunks) { task in
             mq2_dw_rows(params, Int32(rows * task / chunks), Int32(rows * (task + 1) / chunks))
         }
+    }
+}
+
+/// The AVX2 kernels' requantization records (`MQ2_RQ_INTS` in CMagpieKernels.h, `mq2_rq` in quantized_avx2.c):
+/// per group of 8 output lanes, the bias, multipliers and the 64-bit constants that fold TFLite's two roundings into
+/// one. `lanes` gives each lane's channel (nil for padding lanes, which get zeros and are never stored).
+struct AVX2Requantization {
+    let records: UnsafeMutablePointer<Int32>
+    /// 1 when the tie term for negative values is needed (the activation does not clamp every result <= 0).
+    let linear: Int32
+    /// 1 when some channel shifts left (a multiplier of 1 or more).
+    let leftShift: Int32
+
+    /// nil when a shift is outside what the kernels handle (right shifts above 31, left shifts above 30).
+    init?(_ context: inout PrepareContext, lanes: [Int?], bias: (Int) -> Int32,
+          parameters p: QuantizedConvolutionParameters) {
+        precondition(lanes.count % 8 == 0)
+        for case let ch? in lanes where p.shifts[ch] > 30 || p.shifts[ch] < -31 { return nil }
+        let records = context.allocate(Int32.self, count: lanes.count / 8 * Int(MQ2_RQ_INTS))
+        let raw = UnsafeMutableRawPointer(records)
+        var anyLeft = false
+        for (i, lane) in lanes.enumerated() {
+            guard let ch = lane else { continue }
+            let record = i / 8 * Int(MQ2_RQ_INTS), slot = i % 8
+            let shift = p.shifts[ch]
+            let left = max(shift, 0), e = max(-shift, 0)
+            anyLeft = anyLeft || left > 0
+            func int32(_ vector: Int, _ lane: Int, _ value: Int32) { records[record + vector * 8 + lane] = value }
+            func int64(_ vector: Int, _ value: Int64) {
+                // Even lanes go to vector `vector`, odd ones to `vector + 1`, each as 64-bit lane slot / 2.
+                raw.storeBytes(of: value, toByteOffset: (record + (vector + slot % 2) * 8) * 4 + slot / 2 * 8,
+                               as: Int64.self)
+            }
+            int32(0, slot, bias(ch))
+            int32(1, slot, p.multipliers[ch])
+            if slot % 2 == 1 { int32(2, slot - 1, p.multipliers[ch]) }
+            int64(3, (1 << 62) + (1 << 30) + (e >= 1 ? Int64(1) << (e + 30) : 0))
+            int64(5, Int64(31 + e))
+            int64(7, e >= 1 ? -(Int64(1) << 31) : 0)
+            int32(9, slot, Int32(truncatingIfNeeded: Int64(p.outputOffset) - (Int64(1) << (31 - e))))
+            int32(10, slot, Int32(left))
+        }
+        self.records = records
+        linear = p.activationMin < p.outputOffset ? 1 : 0
+        leftShift = anyLeft ? 1 : 0
     }
 }
