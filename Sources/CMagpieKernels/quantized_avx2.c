@@ -11,6 +11,7 @@
 // cannot be exact for arbitrary 8-bit data.)
 #include "CMagpieKernels.h"
 #include "avx2_common.h"
+#include <stddef.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -85,50 +86,63 @@ MQ2_INLINE MQ2_T void mq2_pack(const mq2_gemm *p, int32_t r0, int32_t rows, int1
 
 // MARK: Epilogue
 
-/// TFLite's requantization `MultiplyByQuantizedMultiplier(acc + bias, m, shift) + zp` for 8 lanes, exact, from a
-/// prepared record (MQ2_RQ_INTS in CMagpieKernels.h). The double rounding folds into one rounding of a 64-bit
-/// value, because floor(floor(a / 2^31) / 2^e) == floor(a / 2^(31 + e)):
+/// TFLite's requantization `MultiplyByQuantizedMultiplier(acc, m, shift) + zp` for 8 lanes (the bias is already
+/// in the accumulators), exact, from a prepared record (MQ2_RQ_INTS in CMagpieKernels.h). The double rounding
+/// folds into one rounding of a 64-bit value, because floor(floor(a / 2^31) / 2^e) == floor(a / 2^(31 + e)):
 ///   Q = floor((P + 2^30) / 2^31),  P = (acc << lsh) * m           (SaturatingRoundingDoublingHighMul)
 ///   R = floor((Q + 2^(e-1) - [Q < 0]) / 2^e)                       (RoundingDivideByPOT, e >= 1; R = Q if e = 0)
 ///     = floor((P + 2^30 + (2^(e-1) - [P < -2^30]) * 2^31) / 2^(31+e)).
 /// AVX2 has no 64-bit arithmetic shift, so 2^62 is added (|P| < 2^62 keeps the sum in [0, 2^64)) and removed
-/// afterwards as 2^(31-e), folded into the zero point. `linear` = 0 drops the [Q < 0] tie term, which is exact when
-/// the activation clamps every result <= 0 to act_min >= zp (ReLU, ReLU6): then both roundings give R <= 0.
-MQ2_INLINE MQ2_T __m256i mq2_rq(__m256i acc, const int32_t *rq, int linear, int lshift) {
+/// afterwards as 2^(31-e), folded into the zero point.
+/// Modes (chosen at prepare, MQ2_MODE_*): RELU drops the [Q < 0] tie term, which is exact when the activation
+/// clamps every result <= 0 to act_min >= zp (then both roundings give R <= 0); RELU and LINEAR need e >= 1 and no
+/// left shift, and shift the odd lanes by e - 1 so their result lands in the upper half of the 64-bit lane
+/// directly; GENERAL handles everything.
+MQ2_INLINE MQ2_T __m256i mq2_rq(__m256i x, const int32_t *rq, const int mode) {
     const __m256i *v = (const __m256i *)rq;
-    __m256i x = _mm256_add_epi32(acc, _mm256_loadu_si256(v + 0));
-    if (lshift) x = _mm256_sllv_epi32(x, _mm256_loadu_si256(v + 10));
+    if (mode == MQ2_MODE_GENERAL) x = _mm256_sllv_epi32(x, _mm256_loadu_si256(v + 10));
     const __m256i pe = _mm256_mul_epi32(x, _mm256_loadu_si256(v + 1));
     const __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_loadu_si256(v + 2));
     __m256i ne = _mm256_add_epi64(pe, _mm256_loadu_si256(v + 3));
     __m256i no = _mm256_add_epi64(po, _mm256_loadu_si256(v + 4));
-    if (linear) {
+    if (mode != MQ2_MODE_RELU) {
         const __m256i limit = _mm256_set1_epi64x(-(1LL << 30));
         ne = _mm256_add_epi64(ne, _mm256_and_si256(_mm256_cmpgt_epi64(limit, pe), _mm256_loadu_si256(v + 7)));
         no = _mm256_add_epi64(no, _mm256_and_si256(_mm256_cmpgt_epi64(limit, po), _mm256_loadu_si256(v + 8)));
     }
     ne = _mm256_srlv_epi64(ne, _mm256_loadu_si256(v + 5));
-    no = _mm256_srlv_epi64(no, _mm256_loadu_si256(v + 6));
-    const __m256i r = _mm256_blend_epi32(ne, _mm256_slli_epi64(no, 32), 0xAA);
+    __m256i r;
+    if (mode == MQ2_MODE_GENERAL) {
+        no = _mm256_srlv_epi64(no, _mm256_loadu_si256(v + 6));
+        r = _mm256_blend_epi32(ne, _mm256_slli_epi64(no, 32), 0xAA);
+    } else {
+        r = _mm256_blend_epi32(ne, _mm256_srlv_epi64(no, _mm256_loadu_si256(v + 11)), 0xAA);
+    }
     return _mm256_add_epi32(r, _mm256_loadu_si256(v + 9));
 }
 
-/// Requantizes 16 accumulators (columns col..col+15), clamps and stores the bytes of the columns below n.
-/// Saturating to int16 and clamping to the 8-bit activation range gives the same bytes as clamping the int32
-/// values, with half the instructions.
-MQ2_INLINE MQ2_T void mq2_store16(const mq2_gemm *p, __m256i v0, __m256i v1, int32_t col, uint8_t *dst,
-                                  const int linear, const int lshift) {
-    const int32_t *rq = p->rq + (size_t)(col / 8) * MQ2_RQ;
-    v0 = mq2_rq(v0, rq, linear, lshift);
-    v1 = mq2_rq(v1, rq + MQ2_RQ, linear, lshift);
+/// Packs 16 requantized int32 values (v0: 8 lanes, v1: 8 lanes) to bytes: saturating to int16 and clamping to the
+/// 8-bit activation range gives the same bytes as clamping the int32 values, with half the instructions; LINEAR
+/// mode (activation range = the type's range) lets the saturating packs clamp. The bytes come out in the order
+/// [v0 0-3, v1 0-3, v0 4-7, v1 4-7] (VPACKSSDW works within 128-bit halves).
+MQ2_INLINE MQ2_T __m128i mq2_pack16(__m256i v0, __m256i v1, int32_t act_min, int32_t act_max, const int mode,
+                                    const int is_signed) {
     __m256i v = _mm256_packs_epi32(v0, v1);
-    v = _mm256_min_epi16(_mm256_max_epi16(v, _mm256_set1_epi16((int16_t)p->act_min)),
-                         _mm256_set1_epi16((int16_t)p->act_max));
-    // VPACKSSDW interleaved the halves: [v0 0-3, v1 0-3 | v0 4-7, v1 4-7]; the byte pack keeps that order, and
-    // one 32-bit shuffle restores 0..15.
+    if (mode != MQ2_MODE_LINEAR)
+        v = _mm256_min_epi16(_mm256_max_epi16(v, _mm256_set1_epi16((int16_t)act_min)),
+                             _mm256_set1_epi16((int16_t)act_max));
     const __m128i l = _mm256_castsi256_si128(v), h = _mm256_extracti128_si256(v, 1);
-    __m128i bytes = p->is_signed ? _mm_packs_epi16(l, h) : _mm_packus_epi16(l, h);
-    bytes = _mm_shuffle_epi32(bytes, _MM_SHUFFLE(3, 1, 2, 0));
+    return is_signed ? _mm_packs_epi16(l, h) : _mm_packus_epi16(l, h);
+}
+
+/// Requantizes 16 accumulators (columns col..col+15) and stores the bytes of the columns below n.
+MQ2_INLINE MQ2_T void mq2_store16(const mq2_gemm *p, __m256i v0, __m256i v1, int32_t col, uint8_t *dst,
+                                  const int mode, const int is_signed) {
+    const int32_t *rq = p->rq + (size_t)(col / 8) * MQ2_RQ;
+    // One 32-bit shuffle restores the column order 0..15 after mq2_pack16.
+    const __m128i bytes = _mm_shuffle_epi32(
+        mq2_pack16(mq2_rq(v0, rq, mode), mq2_rq(v1, rq + MQ2_RQ, mode), p->act_min, p->act_max, mode, is_signed),
+        _MM_SHUFFLE(3, 1, 2, 0));
     const int32_t left = p->n - col;
     if (left >= 16) {
         _mm_storeu_si128((__m128i *)dst, bytes);
@@ -142,12 +156,15 @@ MQ2_INLINE MQ2_T void mq2_store16(const mq2_gemm *p, __m256i v0, __m256i v1, int
 // MARK: GEMM
 
 /// One MR x 16 register tile over the whole reduction: each step broadcasts one int16 pair of A per row and
-/// multiplies it with 16 columns x 2 k of B (two vectors); 2 * MR accumulators.
+/// multiplies it with 16 columns x 2 k of B (two vectors); 2 * MR accumulators, which start at the bias.
 MQ2_INLINE MQ2_T void mq2_tile(const mq2_gemm *p, const int16_t *ap, const int16_t *bp, int32_t col0,
-                               int32_t rows_valid, uint8_t *c, const int MR, const int linear, const int lshift) {
+                               int32_t rows_valid, uint8_t *c, const int MR, const int mode, const int is_signed) {
     const int32_t kp = p->kp;
+    const int32_t *rq = p->rq + (size_t)(col0 / 8) * MQ2_RQ;
+    const __m256i bias0 = _mm256_loadu_si256((const __m256i *)rq);
+    const __m256i bias1 = _mm256_loadu_si256((const __m256i *)(rq + MQ2_RQ));
     __m256i acc[2 * MQ2_MR];
-    for (int i = 0; i < 2 * MR; i++) acc[i] = _mm256_setzero_si256();
+    for (int r = 0; r < MR; r++) { acc[2 * r] = bias0; acc[2 * r + 1] = bias1; }
     for (int32_t g = 0; g < kp; g += 2) {
         const __m256i b0 = _mm256_loadu_si256((const __m256i *)(bp + (size_t)g * 16));
         const __m256i b1 = _mm256_loadu_si256((const __m256i *)(bp + (size_t)g * 16 + 16));
@@ -160,18 +177,19 @@ MQ2_INLINE MQ2_T void mq2_tile(const mq2_gemm *p, const int16_t *ap, const int16
         }
     }
     for (int r = 0; r < MR && r < rows_valid; r++)
-        mq2_store16(p, acc[2 * r], acc[2 * r + 1], col0, c + (size_t)r * p->c_stride + col0, linear, lshift);
+        mq2_store16(p, acc[2 * r], acc[2 * r + 1], col0, c + (size_t)r * p->c_stride + col0, mode, is_signed);
 }
 
-/// The tile specialised for the two requantization flags (see mq2_rq).
+/// The 6-row tile specialised for the requantization mode and the data type.
 static MQ2_T void mq2_tile6(const mq2_gemm *p, const int16_t *ap, const int16_t *bp, int32_t col0,
                             int32_t rows_valid, uint8_t *c) {
-    if (p->rq_lshift) {
-        mq2_tile(p, ap, bp, col0, rows_valid, c, 6, 1, 1);
-    } else if (p->rq_linear) {
-        mq2_tile(p, ap, bp, col0, rows_valid, c, 6, 1, 0);
-    } else {
-        mq2_tile(p, ap, bp, col0, rows_valid, c, 6, 0, 0);
+    switch (p->rq_mode * 2 + (p->is_signed ? 1 : 0)) {
+    case 0: mq2_tile(p, ap, bp, col0, rows_valid, c, 6, MQ2_MODE_GENERAL, 0); break;
+    case 1: mq2_tile(p, ap, bp, col0, rows_valid, c, 6, MQ2_MODE_GENERAL, 1); break;
+    case 2: mq2_tile(p, ap, bp, col0, rows_valid, c, 6, MQ2_MODE_RELU, 0); break;
+    case 3: mq2_tile(p, ap, bp, col0, rows_valid, c, 6, MQ2_MODE_RELU, 1); break;
+    case 4: mq2_tile(p, ap, bp, col0, rows_valid, c, 6, MQ2_MODE_LINEAR, 0); break;
+    default: mq2_tile(p, ap, bp, col0, rows_valid, c, 6, MQ2_MODE_LINEAR, 1); break;
     }
 }
 
@@ -207,14 +225,14 @@ MQ2_T void mq2_gemm_task(const mq2_gemm *p, int32_t task) {
 /// of the two puts the 16 channels back in order. A partial last block goes through stack copies, so nothing
 /// past the tensors is read or written.
 MQ2_INLINE MQ2_T void mq2_dw_pixel(const mq2_dw *p, const uint8_t *const *taps, const int pairs, uint8_t *dst,
-                                   const int is_signed, const int linear, const int lshift) {
+                                   const int is_signed, const int mode) {
     const int32_t c = p->c;
-    const __m256i lo = _mm256_set1_epi16((int16_t)p->act_min), hi = _mm256_set1_epi16((int16_t)p->act_max);
     for (int32_t c0 = 0, blk = 0; c0 < c; c0 += 16, blk++) {
         const int full = c - c0 >= 16;
         const int16_t *w = p->w + (size_t)blk * pairs * 32;
         const int32_t *rq = p->rq + (size_t)blk * 2 * MQ2_RQ;
-        __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+        __m256i acc0 = _mm256_loadu_si256((const __m256i *)rq);
+        __m256i acc1 = _mm256_loadu_si256((const __m256i *)(rq + MQ2_RQ));
         for (int t = 0; t < pairs; t++) {
             __m128i ra, rb;
             if (full) {
@@ -234,14 +252,9 @@ MQ2_INLINE MQ2_T void mq2_dw_pixel(const mq2_dw *p, const uint8_t *const *taps, 
             acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), w0));
             acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), w1));
         }
-        acc0 = mq2_rq(acc0, rq, linear, lshift);
-        acc1 = mq2_rq(acc1, rq + MQ2_RQ, linear, lshift);
-        // Saturating to int16 and clamping to the 8-bit activation range gives the same bytes as clamping the
-        // int32 values.
-        __m256i v = _mm256_packs_epi32(acc0, acc1);
-        v = _mm256_min_epi16(_mm256_max_epi16(v, lo), hi);
-        const __m128i l = _mm256_castsi256_si128(v), h = _mm256_extracti128_si256(v, 1);
-        const __m128i bytes = is_signed ? _mm_packs_epi16(l, h) : _mm_packus_epi16(l, h);
+        // The accumulators hold channels {0-3, 8-11} and {4-7, 12-15}: mq2_pack16 puts them back in order.
+        const __m128i bytes = mq2_pack16(mq2_rq(acc0, rq, mode), mq2_rq(acc1, rq + MQ2_RQ, mode), p->act_min,
+                                         p->act_max, mode, is_signed);
         if (full) {
             _mm_storeu_si128((__m128i *)(dst + c0), bytes);
         } else {
@@ -252,35 +265,58 @@ MQ2_INLINE MQ2_T void mq2_dw_pixel(const mq2_dw *p, const uint8_t *const *taps, 
     }
 }
 
+/// One pixel with the kernel variant for the window size and requantization flags.
+MQ2_INLINE MQ2_T void mq2_dw_dispatch(const mq2_dw *p, const uint8_t *const *taps, int pairs, uint8_t *dst) {
+    // Specialised for the common 3x3 window, int8 or uint8, and the requantization mode.
+    const int kind = p->rq_mode * 2 + (p->is_signed ? 1 : 0);
+    switch (pairs == 5 ? kind : 6 + kind) {
+    case 0: mq2_dw_pixel(p, taps, 5, dst, 0, MQ2_MODE_GENERAL); break;
+    case 1: mq2_dw_pixel(p, taps, 5, dst, 1, MQ2_MODE_GENERAL); break;
+    case 2: mq2_dw_pixel(p, taps, 5, dst, 0, MQ2_MODE_RELU); break;
+    case 3: mq2_dw_pixel(p, taps, 5, dst, 1, MQ2_MODE_RELU); break;
+    case 4: mq2_dw_pixel(p, taps, 5, dst, 0, MQ2_MODE_LINEAR); break;
+    case 5: mq2_dw_pixel(p, taps, 5, dst, 1, MQ2_MODE_LINEAR); break;
+    default: mq2_dw_pixel(p, taps, pairs, dst, p->is_signed, MQ2_MODE_GENERAL); break;
+    }
+}
+
 MQ2_T void mq2_dw_rows(const mq2_dw *p, int32_t row_begin, int32_t row_end) {
     const uint8_t *taps[66];
     const int ntaps = p->kh * p->kw, pairs = (ntaps + 1) / 2;
     // An odd tap count is paired with a zero filter tap that reads the (always valid) padding row.
     taps[ntaps] = p->pad_row;
+    // Interior pixels (window inside the input) address their taps from the window's corner by fixed offsets;
+    // only border pixels check bounds per tap.
+    ptrdiff_t offsets[64];
+    for (int32_t fy = 0, t = 0; fy < p->kh; fy++)
+        for (int32_t fx = 0; fx < p->kw; fx++, t++)
+            offsets[t] = ((ptrdiff_t)fy * p->dh * p->iw + (ptrdiff_t)fx * p->dw) * p->c;
+    // Output columns [ox_lo, ox_hi) have their window inside the input horizontally.
+    int32_t ox_lo = (p->pw + p->sw - 1) / p->sw;
+    int32_t ox_hi = ox_lo;
+    while (ox_hi < p->ow && ox_hi * p->sw - p->pw + (p->kw - 1) * p->dw < p->iw) ox_hi++;
+    if (ox_lo > p->ow) ox_lo = ox_hi = p->ow;
     for (int32_t row = row_begin; row < row_end; row++) {
         const int32_t b = row / p->oh, oy = row % p->oh;
+        const int32_t y0 = oy * p->sh - p->ph;
+        const int inside_y = y0 >= 0 && y0 + (p->kh - 1) * p->dh < p->ih;
+        uint8_t *out_row = p->out + ((size_t)b * p->oh + oy) * p->ow * p->c;
         for (int32_t ox = 0; ox < p->ow; ox++) {
-            int t = 0;
-            for (int32_t fy = 0; fy < p->kh; fy++) {
-                const int32_t y = oy * p->sh - p->ph + p->dh * fy;
-                for (int32_t fx = 0; fx < p->kw; fx++, t++) {
-                    const int32_t x = ox * p->sw - p->pw + p->dw * fx;
-                    taps[t] = (y < 0 || y >= p->ih || x < 0 || x >= p->iw)
-                        ? p->pad_row : p->in + (((size_t)b * p->ih + y) * p->iw + x) * p->c;
+            if (inside_y && ox >= ox_lo && ox < ox_hi) {
+                const uint8_t *corner = p->in + (((size_t)b * p->ih + y0) * p->iw + (ox * p->sw - p->pw)) * p->c;
+                for (int t = 0; t < ntaps; t++) taps[t] = corner + offsets[t];
+            } else {
+                int t = 0;
+                for (int32_t fy = 0; fy < p->kh; fy++) {
+                    const int32_t y = y0 + p->dh * fy;
+                    for (int32_t fx = 0; fx < p->kw; fx++, t++) {
+                        const int32_t x = ox * p->sw - p->pw + p->dw * fx;
+                        taps[t] = (y < 0 || y >= p->ih || x < 0 || x >= p->iw)
+                            ? p->pad_row : p->in + (((size_t)b * p->ih + y) * p->iw + x) * p->c;
+                    }
                 }
             }
-            uint8_t *dst = p->out + (((size_t)b * p->oh + oy) * p->ow + ox) * p->c;
-            // Specialised for the common 3x3 window, int8 or uint8, and the requantization flags.
-            const int kind = (p->rq_lshift ? 2 : p->rq_linear ? 1 : 0) + (p->is_signed ? 3 : 0);
-            switch (pairs == 5 ? kind : 6 + kind) {
-            case 0: mq2_dw_pixel(p, taps, 5, dst, 0, 0, 0); break;
-            case 1: mq2_dw_pixel(p, taps, 5, dst, 0, 1, 0); break;
-            case 2: mq2_dw_pixel(p, taps, 5, dst, 0, 1, 1); break;
-            case 3: mq2_dw_pixel(p, taps, 5, dst, 1, 0, 0); break;
-            case 4: mq2_dw_pixel(p, taps, 5, dst, 1, 1, 0); break;
-            case 5: mq2_dw_pixel(p, taps, 5, dst, 1, 1, 1); break;
-            default: mq2_dw_pixel(p, taps, pairs, dst, p->is_signed, 1, 1); break;
-            }
+            mq2_dw_dispatch(p, taps, pairs, out_row + (size_t)ox * p->c);
         }
     }
 }

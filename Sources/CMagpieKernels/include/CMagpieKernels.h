@@ -53,8 +53,14 @@ int mq2_cpu_supported(void);
 /// int32 slots of one requantization record: 8 output channels, 12 vectors of 32 bytes:
 /// 0 bias, 1 multiplier, 2 multipliers of the odd lanes moved to the even ones, 3/4 the 64-bit rounding constants
 /// 2^62 + 2^30 + 2^(e+30) (e >= 1) of the even/odd lanes, 5/6 the 64-bit shifts 31 + e, 7/8 the 64-bit tie terms
-/// -2^31 (e >= 1) or 0, 9 the zero point minus 2^(31-e), 10 the left shift, 11 unused; e is the right shift.
+/// -2^31 (e >= 1) or 0, 9 the zero point minus 2^(31-e), 10 the left shift, 11 the odd lanes' 64-bit shifts
+/// e - 1 (modes RELU and LINEAR); e is the right shift.
 enum { MQ2_RQ_INTS = 96 };
+
+/// Requantization modes: GENERAL (any shift, any clamp); RELU (every e >= 1, no left shift, act_min >= zero
+/// point: the tie term for negative values is dropped); LINEAR (every e >= 1, no left shift, the clamp is the
+/// type's whole range and is left to the saturating packs).
+enum { MQ2_MODE_GENERAL = 0, MQ2_MODE_RELU = 1, MQ2_MODE_LINEAR = 2 };
 
 /// A quantized convolution as a GEMM on int16 operands with the zero points removed:
 /// `C[m][n] = requant(sum_k (x - zx)[m][k] * (w - zw)[k][n] + bias[n])`. Rows of A are read straight from the
@@ -68,7 +74,7 @@ typedef struct {
     int32_t in_zp, is_signed;         // input zero point; 1 for int8 data (input and output)
     const int16_t *b;                 // packed filter minus its zero point: [np/16][kp/2][16 columns][2 k]
     const int32_t *rq;                // np / 8 requantization records (MQ2_RQ_INTS each; see mq2_rq)
-    int32_t rq_linear, rq_lshift;     // records need the tie sign term / the left shift
+    int32_t rq_mode;                  // MQ2_MODE_*
     int32_t act_min, act_max;
     uint8_t *c_out; int32_t c_stride;
     int32_t m_tasks, n_tasks;         // task grid: task = mt * n_tasks + nt
@@ -87,7 +93,7 @@ typedef struct {
     /// Per block of 16 channels, two requantization records (see mq2_rq) for the channels {0-3, 8-11} and
     /// {4-7, 12-15}; their bias is the convolution's minus zx * sum(w - zw).
     const int32_t *rq;
-    int32_t rq_linear, rq_lshift;
+    int32_t rq_mode;                  // MQ2_MODE_*
     int32_t act_min, act_max;
     int32_t is_signed;                // int8 data
     const uint8_t *pad_row;           // 16 * blocks bytes of the input zero point

@@ -34,7 +34,8 @@ extension QuantizedKernels {
             }
         }
         guard let records = AVX2Requantization(
-            &context, lanes: (0..<np).map { $0 < n ? $0 : nil }, bias: { biasValues?[$0] ?? 0 }, parameters: p)
+            &context, lanes: (0..<np).map { $0 < n ? $0 : nil }, bias: { biasValues?[$0] ?? 0 }, parameters: p,
+            type: type)
         else { return nil }
         let threads = context.pool.threadCount
         let rowBlocks = (m + 23) / 24
@@ -55,8 +56,8 @@ extension QuantizedKernels {
             sh: Int32(g.strideHeight), sw: Int32(g.strideWidth), dh: Int32(g.dilationHeight),
             dw: Int32(g.dilationWidth), ph: Int32(g.padHeight), pw: Int32(g.padWidth),
             in_zp: -p.inputOffset, is_signed: type == .int8 ? 1 : 0,
-            b: UnsafePointer(packed), rq: UnsafePointer(records.records), rq_linear: records.linear,
-            rq_lshift: records.leftShift, act_min: p.activationMin, act_max: p.activationMax,
+            b: UnsafePointer(packed), rq: UnsafePointer(records.records), rq_mode: records.mode,
+            act_min: p.activationMin, act_max: p.activationMax,
             c_out: nil, c_stride: Int32(n), m_tasks: Int32(mTasks), n_tasks: Int32(nTasks))
         return AVX2QuantizedConv2D(tensors: tensors, params: params, tasks: mTasks * nTasks, pool: context.pool)
     }
@@ -119,7 +120,7 @@ extension QuantizedKernels {
             var sum: Int32 = 0
             for t in 0..<taps { sum = sum &+ weight(t, ch) }
             return (biasValues?[ch] ?? 0) &- inputZeroPoint &* sum
-        }, parameters: p) else { return nil }
+        }, parameters: p, type: type) else { return nil }
         let padRow = context.allocate(UInt8.self, count: blocks * 16)
         padRow.initialize(repeating: UInt8(truncatingIfNeeded: inputZeroPoint), count: blocks * 16)
         let params = context.allocate(mq2_dw.self, count: 1)
@@ -128,8 +129,8 @@ extension QuantizedKernels {
             c: Int32(c), oh: Int32(g.outputHeight), ow: Int32(g.outputWidth), kh: Int32(g.filterHeight),
             kw: Int32(g.filterWidth), sh: Int32(g.strideHeight), sw: Int32(g.strideWidth),
             dh: Int32(g.dilationHeight), dw: Int32(g.dilationWidth), ph: Int32(g.padHeight), pw: Int32(g.padWidth),
-            w: UnsafePointer(weights), rq: UnsafePointer(records.records), rq_linear: records.linear,
-            rq_lshift: records.leftShift, act_min: p.activationMin, act_max: p.activationMax,
+            w: UnsafePointer(weights), rq: UnsafePointer(records.records), rq_mode: records.mode,
+            act_min: p.activationMin, act_max: p.activationMax,
             is_signed: type == .int8 ? 1 : 0, pad_row: UnsafePointer(padRow))
         return AVX2QuantizedDepthwiseConv2D(tensors: tensors, params: params, rows: g.batches * g.outputHeight,
                                             pool: context.pool)
@@ -160,45 +161,53 @@ final class AVX2QuantizedDepthwiseConv2D: Kernel {
 
 /// The AVX2 kernels' requantization records (`MQ2_RQ_INTS` in CMagpieKernels.h, `mq2_rq` in quantized_avx2.c):
 /// per group of 8 output lanes, the bias, multipliers and the 64-bit constants that fold TFLite's two roundings into
-/// one. `lanes` gives each lane's channel (nil for padding lanes, which get zeros and are never stored).
+/// one, and the mode the kernels specialise on. `lanes` gives each lane's channel (nil for padding lanes, which get
+/// zeros and are never stored).
 struct AVX2Requantization {
     let records: UnsafeMutablePointer<Int32>
-    /// 1 when the tie term for negative values is needed (the activation does not clamp every result <= 0).
-    let linear: Int32
-    /// 1 when some channel shifts left (a multiplier of 1 or more).
-    let leftShift: Int32
+    /// `MQ2_MODE_*`.
+    let mode: Int32
 
     /// nil when a shift is outside what the kernels handle (right shifts above 31, left shifts above 30).
     init?(_ context: inout PrepareContext, lanes: [Int?], bias: (Int) -> Int32,
-          parameters p: QuantizedConvolutionParameters) {
+          parameters p: QuantizedConvolutionParameters, type: TensorType) {
         precondition(lanes.count % 8 == 0)
         for case let ch? in lanes where p.shifts[ch] > 30 || p.shifts[ch] < -31 { return nil }
         let records = context.allocate(Int32.self, count: lanes.count / 8 * Int(MQ2_RQ_INTS))
         let raw = UnsafeMutableRawPointer(records)
-        var anyLeft = false
+        var general = false
         for (i, lane) in lanes.enumerated() {
             guard let ch = lane else { continue }
             let record = i / 8 * Int(MQ2_RQ_INTS), slot = i % 8
             let shift = p.shifts[ch]
             let left = max(shift, 0), e = max(-shift, 0)
-            anyLeft = anyLeft || left > 0
+            general = general || left > 0 || e == 0
             func int32(_ vector: Int, _ lane: Int, _ value: Int32) { records[record + vector * 8 + lane] = value }
             func int64(_ vector: Int, _ value: Int64) {
-                // Even lanes go to vector `vector`, odd ones to `vector + 1`, each as 64-bit lane slot / 2.
-                raw.storeBytes(of: value, toByteOffset: (record + (vector + slot % 2) * 8) * 4 + slot / 2 * 8,
-                               as: Int64.self)
+                raw.storeBytes(of: value, toByteOffset: (record + vector * 8) * 4 + slot / 2 * 8, as: Int64.self)
             }
             int32(0, slot, bias(ch))
             int32(1, slot, p.multipliers[ch])
             if slot % 2 == 1 { int32(2, slot - 1, p.multipliers[ch]) }
-            int64(3, (1 << 62) + (1 << 30) + (e >= 1 ? Int64(1) << (e + 30) : 0))
-            int64(5, Int64(31 + e))
-            int64(7, e >= 1 ? -(Int64(1) << 31) : 0)
+            // Even lanes' 64-bit values go to vectors 3, 5, 7; odd lanes' to 4, 6, 8 (and 11).
+            let odd = slot % 2
+            int64(3 + odd, (1 << 62) + (1 << 30) + (e >= 1 ? Int64(1) << (e + 30) : 0))
+            int64(5 + odd, Int64(31 + e))
+            int64(7 + odd, e >= 1 ? -(Int64(1) << 31) : 0)
+            if odd == 1 && e >= 1 { int64(11, Int64(e - 1)) }
             int32(9, slot, Int32(truncatingIfNeeded: Int64(p.outputOffset) - (Int64(1) << (31 - e))))
             int32(10, slot, Int32(left))
         }
         self.records = records
-        linear = p.activationMin < p.outputOffset ? 1 : 0
-        leftShift = anyLeft ? 1 : 0
+        let (typeMin, typeMax): (Int32, Int32) = type == .int8 ? (-128, 127) : (0, 255)
+        if general {
+            mode = Int32(MQ2_MODE_GENERAL)
+        } else if p.activationMin >= p.outputOffset {
+            mode = Int32(MQ2_MODE_RELU)
+        } else if p.activationMin <= typeMin && p.activationMax >= typeMax {
+            mode = Int32(MQ2_MODE_LINEAR)
+        } else {
+            mode = Int32(MQ2_MODE_GENERAL)
+        }
     }
 }
