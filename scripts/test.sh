@@ -36,6 +36,20 @@ executed=$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$summary")
 failed=$(sed -E 's/.* ([0-9]+) failures? .*/\1/' <<<"$summary")
 skipped=$(grep -oE "with [0-9]+ tests? skipped" <<<"$summary" | grep -oE "[0-9]+" || true)
 rm -f "$log"
+# The portable build (MAGPIE_PORTABLE=1: no -target-cpu, what a distributable binary uses) in its own build folder:
+# the kernel and conformance tests again, so code that only works with the native CPU's features cannot slip in.
+# The C kernels pick AVX2 (or the reference path) at run time either way. Skip with MAGPIE_TEST_PORTABLE=0.
+if [ "$status" -eq 0 ] && [ "${MAGPIE_TEST_PORTABLE:-1}" = "1" ] && [ "${MAGPIE_PORTABLE:-0}" != "1" ]; then
+    echo "magpie: portable build (MAGPIE_PORTABLE=1) kernel and conformance tests" >&2
+    portable_filter='QuantizedKernelConvTests|QuantizedElementwiseKernelTests|FloatKernelTests|GoldenConformanceTests'
+    swift build -c release -Xswiftc -enable-testing --build-path .build-portable --build-tests
+    set +e
+    swift test -c release -Xswiftc -enable-testing --build-path .build-portable --skip-build \
+        --filter "$portable_filter" 2>&1 | grep -E "error|Executed .* tests" | tail -20
+    status=${PIPESTATUS[0]}
+    set -e
+    echo "portable tests: $([ "$status" -eq 0 ] && echo passed || echo FAILED)"
+fi
 if [ -n "$executed" ]; then
     echo "tests: $((executed - ${failed:-0} - ${skipped:-0})) passed, ${failed:-0} failed, ${skipped:-0} skipped"
 fi

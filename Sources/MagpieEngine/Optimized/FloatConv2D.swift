@@ -154,8 +154,20 @@ final class FloatGEMMConv2D: Kernel {
             let originY = oy * g.strideHeight - g.padHeight
             let originX = ox * g.strideWidth - g.padWidth
             var dst = buffer + r * k
+            // With dilation 1 and the window inside the input horizontally, each filter row is one contiguous run.
+            let run = g.filterWidth * c
+            let insideX = g.dilationWidth == 1 && originX >= 0 && originX + g.filterWidth <= g.inputWidth
             for fy in 0..<g.filterHeight {
                 let y = originY + fy * g.dilationHeight
+                if insideX {
+                    if y < 0 || y >= g.inputHeight {
+                        dst.update(repeating: 0, count: run)
+                    } else {
+                        dst.update(from: input + ((b * g.inputHeight + y) * g.inputWidth + originX) * c, count: run)
+                    }
+                    dst += run
+                    continue
+                }
                 for fx in 0..<g.filterWidth {
                     let x = originX + fx * g.dilationWidth
                     if y < 0 || y >= g.inputHeight || x < 0 || x >= g.inputWidth {
