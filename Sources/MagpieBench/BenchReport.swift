@@ -102,6 +102,7 @@ public struct BenchReport {
     public var text: String {
         var out = ["machines:", machineLines, "", resultsTable]
         if let t = machineComparisonTable { out += ["fps by machine:", t] }
+        if let t = ratioTable { out += [Self.ratioLegend, t] }
         out += ["top classes:", topTable]
         if let t = agreementTable { out += ["output agreement (dequantized units):", t] }
         let notes = BenchCharts.uniqued(document.results.compactMap(\.energyNote))
@@ -167,6 +168,7 @@ public struct BenchReport {
                     "<h2>Machines</h2>", pre(machineLines),
                     "<h2>Results</h2>", pre(resultsTable)]
         if let t = machineComparisonTable { body += ["<h2>fps by machine</h2>", pre(t)] }
+        if let t = ratioTable { body += ["<h2>Magpie vs peers</h2>", "<p>" + SVGCanvas.escape(Self.ratioLegend).replacingOccurrences(of: "\n", with: "<br>") + "</p>", pre(t)] }
         body += ["<h2>Top classes</h2>", pre(topTable)]
         if let t = agreementTable { body += ["<h2>Output agreement</h2>", pre(t)] }
         if !document.warnings.isEmpty {
