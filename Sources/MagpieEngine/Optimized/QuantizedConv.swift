@@ -207,8 +207,9 @@ public enum QuantizedKernels {
             rmask: UnsafePointer(requant.rmask), rhalf: UnsafePointer(requant.rhalf),
             out_zp: p.outputOffset, act_min: p.activationMin, act_max: p.activationMax,
             is_signed: type == .int8 ? 1 : 0, pad_row: UnsafePointer(padRow), cp: Int32(cp))
-        return QuantizedDepthwiseConv2D(tensors: tensors, params: params, rows: g.batches * g.outputHeight,
-                                        pool: context.pool)
+        return CTaskKernel.rows(g.batches * g.outputHeight, tensors: tensors, params: params, pool: context.pool,
+                                bind: { p, input, output in p.pointee.in = input; p.pointee.out = output },
+                                body: { p, begin, end in mq_dw_rows(p, begin, end) })
     }
 }
 
@@ -244,24 +245,36 @@ final class QuantizedGemmConv2D: Kernel {
     }
 }
 
-/// DEPTHWISE_CONV_2D by output rows over the pool; see `mq_dw_rows`.
-final class QuantizedDepthwiseConv2D: Kernel {
-    let tensors: Conv2DTensors
-    let params: UnsafeMutablePointer<mq_dw>
-    let rows: Int
+/// A kernel whose work is a C function over a parameter block, split into independent tasks on the pool: `bind`
+/// stores the run's input and output addresses in the block, then `run(params, task, tasks)` runs every task.
+final class CTaskKernel<Params>: Kernel {
+    let input: Int, output: Int
+    let params: UnsafeMutablePointer<Params>
+    let tasks: Int
     let pool: ThreadPool
+    let bind: (UnsafeMutablePointer<Params>, UnsafePointer<UInt8>, UnsafeMutablePointer<UInt8>) -> Void
+    let run: (UnsafePointer<Params>, Int, Int) -> Void
 
-    init(tensors: Conv2DTensors, params: UnsafeMutablePointer<mq_dw>, rows: Int, pool: ThreadPool) {
-        self.tensors = tensors; self.params = params; self.rows = rows; self.pool = pool
+    init(input: Int, output: Int, params: UnsafeMutablePointer<Params>, tasks: Int, pool: ThreadPool,
+         bind: @escaping (UnsafeMutablePointer<Params>, UnsafePointer<UInt8>, UnsafeMutablePointer<UInt8>) -> Void,
+         run: @escaping (UnsafePointer<Params>, Int, Int) -> Void) {
+        self.input = input; self.output = output; self.params = params; self.tasks = tasks; self.pool = pool
+        self.bind = bind; self.run = run
+    }
+
+    /// A depthwise kernel over `rows` output rows: one task on one thread, else about four per thread.
+    static func rows(_ rows: Int, tensors: Conv2DTensors, params: UnsafeMutablePointer<Params>, pool: ThreadPool,
+                     bind: @escaping (UnsafeMutablePointer<Params>, UnsafePointer<UInt8>, UnsafeMutablePointer<UInt8>) -> Void,
+                     body: @escaping (UnsafePointer<Params>, Int32, Int32) -> Void) -> CTaskKernel {
+        CTaskKernel(input: tensors.input, output: tensors.output, params: params,
+                    tasks: min(rows, pool.threadCount == 1 ? 1 : pool.threadCount * 4), pool: pool, bind: bind) {
+            p, task, tasks in body(p, Int32(rows * task / tasks), Int32(rows * (task + 1) / tasks))
+        }
     }
 
     func invoke(_ t: TensorBuffers) throws {
-        params.pointee.in = UnsafePointer(t.pointer(tensors.input, as: UInt8.self))
-        params.pointee.out = t.pointer(tensors.output, as: UInt8.self)
-        let params = self.params, rows = self.rows
-        let chunks = min(rows, pool.threadCount == 1 ? 1 : pool.threadCount * 4)
-        pool.parallelFor(chunks) { task in
-            mq_dw_rows(params, Int32(rows * task / chunks), Int32(rows * (task + 1) / chunks))
-        }
+        bind(params, UnsafePointer(t.pointer(input, as: UInt8.self)), t.pointer(output, as: UInt8.self))
+        let params = UnsafePointer(self.params), tasks = self.tasks, run = self.run
+        pool.parallelFor(tasks) { task in run(params, task, tasks) }
     }
 }

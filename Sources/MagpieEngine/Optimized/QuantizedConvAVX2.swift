@@ -59,26 +59,10 @@ extension QuantizedKernels {
             b: UnsafePointer(packed), rq: UnsafePointer(records.records), rq_mode: records.mode,
             act_min: p.activationMin, act_max: p.activationMax,
             c_out: nil, c_stride: Int32(n), m_tasks: Int32(mTasks), n_tasks: Int32(nTasks))
-        return AVX2QuantizedConv2D(tensors: tensors, params: params, tasks: mTasks * nTasks, pool: context.pool)
-    }
-}
-
-/// CONV_2D through `mq2_gemm_task` on the pool.
-final class AVX2QuantizedConv2D: Kernel {
-    let tensors: Conv2DTensors
-    let params: UnsafeMutablePointer<mq2_gemm>
-    let tasks: Int
-    let pool: ThreadPool
-
-    init(tensors: Conv2DTensors, params: UnsafeMutablePointer<mq2_gemm>, tasks: Int, pool: ThreadPool) {
-        self.tensors = tensors; self.params = params; self.tasks = tasks; self.pool = pool
-    }
-
-    func invoke(_ t: TensorBuffers) throws {
-        params.pointee.a = UnsafePointer(t.pointer(tensors.input, as: UInt8.self))
-        params.pointee.c_out = t.pointer(tensors.output, as: UInt8.self)
-        let params = self.params
-        pool.parallelFor(tasks) { task in mq2_gemm_task(params, Int32(task)) }
+        return CTaskKernel(input: tensors.input, output: tensors.output, params: params, tasks: mTasks * nTasks,
+                           pool: context.pool,
+                           bind: { p, input, output in p.pointee.a = input; p.pointee.c_out = output },
+                           run: { p, task, _ in mq2_gemm_task(p, Int32(task)) })
     }
 }
 
@@ -132,30 +116,9 @@ extension QuantizedKernels {
             w: UnsafePointer(weights), rq: UnsafePointer(records.records), rq_mode: records.mode,
             act_min: p.activationMin, act_max: p.activationMax,
             is_signed: type == .int8 ? 1 : 0, pad_row: UnsafePointer(padRow))
-        return AVX2QuantizedDepthwiseConv2D(tensors: tensors, params: params, rows: g.batches * g.outputHeight,
-                                            pool: context.pool)
-    }
-}
-
-/// DEPTHWISE_CONV_2D by output rows over the pool; see `mq2_dw_rows`.
-final class AVX2QuantizedDepthwiseConv2D: Kernel {
-    let tensors: Conv2DTensors
-    let params: UnsafeMutablePointer<mq2_dw>
-    let rows: Int
-    let pool: ThreadPool
-
-    init(tensors: Conv2DTensors, params: UnsafeMutablePointer<mq2_dw>, rows: Int, pool: ThreadPool) {
-        self.tensors = tensors; self.params = params; self.rows = rows; self.pool = pool
-    }
-
-    func invoke(_ t: TensorBuffers) throws {
-        params.pointee.in = UnsafePointer(t.pointer(tensors.input, as: UInt8.self))
-        params.pointee.out = t.pointer(tensors.output, as: UInt8.self)
-        let params = self.params, rows = self.rows
-        let chunks = min(rows, pool.threadCount == 1 ? 1 : pool.threadCount * 4)
-        pool.parallelFor(chunks) { task in
-            mq2_dw_rows(params, Int32(rows * task / chunks), Int32(rows * (task + 1) / chunks))
-        }
+        return CTaskKernel.rows(g.batches * g.outputHeight, tensors: tensors, params: params, pool: context.pool,
+                                bind: { p, input, output in p.pointee.in = input; p.pointee.out = output },
+                                body: { p, begin, end in mq2_dw_rows(p, begin, end) })
     }
 }
 
