@@ -2,11 +2,12 @@ import Foundation
 import CMagpieKernels
 import MagpieModel
 
-/// Optimized int8 / uint8 convolution kernels (AVX-512 VNNI, in the C target `CMagpieKernels`), bit-exact with the
-/// reference kernels. Each factory returns nil where it does not apply (no VNNI, non-constant filters, grouped
+/// Optimized int8 / uint8 convolution kernels (C target `CMagpieKernels`), bit-exact with the reference kernels:
+/// AVX2 on CPUs that have it (QuantizedConvAVX2.swift, the default), AVX-512 VNNI when opted in (this file).
+/// Each factory returns nil where it does not apply (neither instruction set, non-constant filters, grouped
 /// convolutions, ...), and the operator falls back to its reference kernel.
 ///
-/// CONV_2D is a GEMM over output pixels (rows) and output channels (columns). VPDPBUSD multiplies unsigned bytes by
+/// The VNNI path: CONV_2D is a GEMM over output pixels (rows) and output channels (columns). VPDPBUSD multiplies unsigned bytes by
 /// signed bytes, so:
 /// - int8 models: activations are flipped to uint8 (`x ^ 0x80 == x + 128`) while a row block is packed, and
 ///   `-(128 + zx) * sum(w)` is folded into each channel's bias;
