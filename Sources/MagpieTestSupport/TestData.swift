@@ -21,6 +21,24 @@ public enum TestData {
         return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("models").path) }
     }
 
+    /// The `magpie` executable the test build made: beside the test bundle (`swift build --build-tests` puts it
+    /// there), else in `.build/debug` or `.build/release`. Tests that run the command line call this; it throws an
+    /// `XCTSkip` starting with `context` when the executable was not built.
+    public static func magpieExecutable(_ context: String = "", file: StaticString = #filePath,
+                                        line: UInt = #line) throws -> URL {
+        let testBundleFolder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        var candidates = [testBundleFolder, testBundleFolder.deletingLastPathComponent()]
+        for configuration in ["debug", "release"] {
+            candidates.append(packageRoot.appendingPathComponent(".build/\(configuration)"))
+        }
+        if let found = candidates.map({ $0.appendingPathComponent("magpie") })
+            .first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) {
+            return found
+        }
+        throw XCTSkip(context + "the magpie executable is not built (swift build --build-tests builds it beside the test bundle)",
+                      file: file, line: line)
+    }
+
     /// The test-data folder, or an `XCTSkip` that says it is absent.
     public static func require(file: StaticString = #filePath, line: UInt = #line) throws -> URL {
         guard let root else {

@@ -16,21 +16,9 @@ final class CommandLineTests: XCTestCase {
         try? FileManager.default.removeItem(at: dir)
     }
 
-    /// The `magpie` executable built beside the test bundle.
-    private func executable() throws -> URL {
-        var candidates = [Bundle(for: Self.self).bundleURL.deletingLastPathComponent().appendingPathComponent("magpie")]
-        for config in ["debug", "release"] {
-            candidates.append(TestData.packageRoot.appendingPathComponent(".build/\(config)/magpie"))
-        }
-        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            throw XCTSkip("the magpie executable is not built (swift build --build-tests builds it)")
-        }
-        return found
-    }
-
     private func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
         let p = Process()
-        p.executableURL = try executable()
+        p.executableURL = try TestData.magpieExecutable()
         p.arguments = arguments
         let out = Pipe(), err = Pipe()
         p.standardOutput = out

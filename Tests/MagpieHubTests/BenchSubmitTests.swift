@@ -3,20 +3,12 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import XCTest
+import MagpieTestSupport
 
 @testable import MagpieHub
 
 /// `magpie bench --submit URL`: a real bench run posted to a real `magpie serve`, and its argument checks.
 final class BenchSubmitTests: XCTestCase {
-    private func binary() throws -> URL {
-        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [directory, directory.deletingLastPathComponent()] {
-            let url = candidate.appendingPathComponent("magpie")
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        }
-        throw XCTSkip("the magpie executable is not beside the test bundle (build it with swift build --build-tests)")
-    }
-
     private func run(_ binary: URL, _ arguments: [String], token: String? = nil) throws -> (Int32, String) {
         let process = Process()
         process.executableURL = binary
@@ -49,7 +41,7 @@ final class BenchSubmitTests: XCTestCase {
     }
 
     func testArgumentsAreChecked() throws {
-        let binary = try binary()
+        let binary = try TestData.magpieExecutable()
         let (status, output) = try run(binary, ["bench", "x.tflite", "--submit", "ftp://hub/models/a/b"])
         XCTAssertNotEqual(status, 0)
         XCTAssertTrue(output.contains("--submit needs an http(s) URL"), output)
@@ -59,7 +51,7 @@ final class BenchSubmitTests: XCTestCase {
     }
 
     func testBenchResultsArePostedToTheHubAndShownOnThePage() async throws {
-        let binary = try binary()
+        let binary = try TestData.magpieExecutable()
         let data = NSTemporaryDirectory() + "magpie-bench-submit-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: data) }

@@ -9,15 +9,6 @@ import XCTest
 /// `MAGPIE_SCREENSHOT=PATH` keeps a screenshot of the model page with the try-it result (docs/images/hub-model-page.png
 /// was made this way).
 final class BrowserTests: XCTestCase {
-    private func magpieBinary() throws -> URL {
-        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [directory, directory.deletingLastPathComponent()] {
-            let url = candidate.appendingPathComponent("magpie")
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        }
-        throw XCTSkip("browser test skipped: the magpie executable is not beside the test bundle (swift build --build-tests)")
-    }
-
     private func requireBrowser() throws {
         for path in ["/usr/bin/chromium", "/usr/bin/chromedriver"] where !FileManager.default.isExecutableFile(atPath: path) {
             throw XCTSkip("browser test skipped: \(path) is missing (apt-get install chromium chromium-driver)")
@@ -36,7 +27,7 @@ final class BrowserTests: XCTestCase {
 
     func testSignUpUploadSearchTryItDownloadAndSubscribeInChromium() throws {
         try requireBrowser()
-        let binary = try magpieBinary()
+        let binary = try TestData.magpieExecutable("browser test skipped: ")
         let data = NSTemporaryDirectory() + "magpie-browser-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: data) }
         let testData = TestData.root

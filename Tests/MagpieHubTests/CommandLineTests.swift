@@ -1,13 +1,11 @@
 import Foundation
 import XCTest
+import MagpieTestSupport
 
 /// `magpie serve` and `magpie hub` argument checking: help text and exit codes.
 final class HubCommandLineTests: XCTestCase {
     private func magpie(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let binary = [directory, directory.deletingLastPathComponent()].map { $0.appendingPathComponent("magpie") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
-        guard let binary else { throw XCTSkip("the magpie executable is not beside the test bundle") }
+        let binary = try TestData.magpieExecutable()
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import XCTest
+import MagpieTestSupport
 
 @testable import MagpieHub
 
@@ -60,15 +61,6 @@ final class CrashConsistencyTests: XCTestCase {
         }
     }
 
-    private func binary() throws -> URL {
-        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [directory, directory.deletingLastPathComponent()] {
-            let url = candidate.appendingPathComponent("magpie")
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        }
-        throw XCTSkip("the magpie executable is not beside the test bundle (build it with swift build --build-tests)")
-    }
-
     private static func request(_ url: String, method: HTTPMethod = .GET, token: String? = nil, json: String? = nil,
                          body: HTTPClientRequest.Body? = nil) async throws -> (Int, ByteBuffer) {
         var request = HTTPClientRequest(url: url)
@@ -121,7 +113,7 @@ final class CrashConsistencyTests: XCTestCase {
     }
 
     func testKillDuringConcurrentUploadsLeavesAConsistentStore() async throws {
-        let magpie = try binary()
+        let magpie = try TestData.magpieExecutable()
         let data = NSTemporaryDirectory() + "magpie-crash-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: data) }
         let server = try Server(binary: magpie, data: data)

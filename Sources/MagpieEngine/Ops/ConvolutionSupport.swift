@@ -195,6 +195,12 @@ struct ConvolutionGeometry {
     var dilationHeight = 1, dilationWidth = 1
     var padHeight = 0, padWidth = 0
 
+    /// A 1x1, stride-1, unpadded window: output pixel m reads exactly input pixel m, so a GEMM can use the NHWC
+    /// input as its A matrix without an im2col copy.
+    var isPointwise: Bool {
+        filterHeight == 1 && filterWidth == 1 && strideHeight == 1 && strideWidth == 1 && padHeight == 0 && padWidth == 0
+    }
+
     /// Computes output size and padding for an `[N, H, W, C]` input and an `H × W` window.
     init(input: [Int], filterHeight: Int, filterWidth: Int, outputDepth: Int, padding: Padding,
          strideHeight: Int, strideWidth: Int, dilationHeight: Int = 1, dilationWidth: Int = 1) throws {

@@ -41,8 +41,7 @@ enum FloatKernels {
         if let biasData {
             for oc in 0..<n { bias[oc] = biasData.loadUnaligned(fromByteOffset: oc * 4, as: Float.self) }
         }
-        let direct = g.filterHeight == 1 && g.filterWidth == 1 && g.strideHeight == 1 && g.strideWidth == 1
-            && g.padHeight == 0 && g.padWidth == 0
+        let direct = g.isPointwise
         let m = g.batches * g.outputHeight * g.outputWidth
         let plan = GEMMTaskPlan(rows: m, panels: panels, threads: context.pool.threadCount)
         let scratch: UnsafeMutablePointer<Float>? = direct ? nil

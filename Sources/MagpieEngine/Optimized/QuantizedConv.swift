@@ -38,6 +38,12 @@ public enum QuantizedKernels {
         vnniAvailable ? "avx512-vnni" : avx2Available ? "avx2" : nil
     }
 
+    /// A filter byte as the integer it stores: signed for int8 filters, unsigned for uint8.
+    @inline(__always)
+    static func filterValue(_ raw: UInt8, _ type: TensorType) -> Int32 {
+        type == .int8 ? Int32(Int8(bitPattern: raw)) : Int32(raw)
+    }
+
     /// The constant filter bytes and int32 bias values of a convolution, or nil when the filter (or the bias) is
     /// computed at run time (then the reference kernel runs).
     static func constants(_ context: PrepareContext, _ tensors: Conv2DTensors) throws
@@ -93,8 +99,6 @@ public enum QuantizedKernels {
         let np = (n + 15) & ~15
         guard kp <= maxReduction, n > 0 else { return nil }
         let m = g.batches * g.outputHeight * g.outputWidth
-        let isPointwise = g.filterHeight == 1 && g.filterWidth == 1 && g.strideHeight == 1 && g.strideWidth == 1
-            && g.padHeight == 0 && g.padWidth == 0
         let inputZeroPoint = -p.inputOffset, filterZeroPoint = -p.filterOffset
 
         // Packed filter and folded bias.
@@ -139,7 +143,7 @@ public enum QuantizedKernels {
         let params = context.allocate(mq_gemm.self, count: 1)
         params.pointee = mq_gemm(
             m: Int32(m), k: Int32(k), kp: Int32(kp), n: Int32(n), np: Int32(np),
-            a: nil, a_stride: Int32(isPointwise ? k : kp), b: UnsafePointer(packed),
+            a: nil, a_stride: Int32(g.isPointwise ? k : kp), b: UnsafePointer(packed),
             bias: UnsafePointer(bias), mult: UnsafePointer(requant.mult), lshift: UnsafePointer(requant.lshift),
             rshift: UnsafePointer(requant.rshift), rmask: UnsafePointer(requant.rmask),
             rhalf: UnsafePointer(requant.rhalf),
@@ -148,7 +152,7 @@ public enum QuantizedKernels {
             c: nil, c_stride: Int32(n), m_tasks: Int32(mTasks), n_tasks: Int32(nTasks))
 
         var im2col: UnsafeMutablePointer<mq_im2col>? = nil
-        if !isPointwise {
+        if !g.isPointwise {
             guard m * kp <= 64 << 20 else { return nil }
             let buffer = context.allocate(UInt8.self, count: m * kp)
             let i2c = context.allocate(mq_im2col.self, count: 1)
@@ -188,7 +192,7 @@ public enum QuantizedKernels {
             var sum: Int32 = 0
             for t in 0..<taps {
                 let raw = bytes[t * c + ch]
-                let w = (type == .int8 ? Int32(Int8(bitPattern: raw)) : Int32(raw)) - filterZeroPoint
+                let w = filterValue(raw, type) - filterZeroPoint
                 weights[t * cp + ch] = w
                 sum = sum &+ w
             }

@@ -20,8 +20,6 @@ extension QuantizedKernels {
         let np = (n + 15) & ~15
         guard kp <= maxReduction, n > 0 else { return nil }
         let m = g.batches * g.outputHeight * g.outputWidth
-        let isPointwise = g.filterHeight == 1 && g.filterWidth == 1 && g.strideHeight == 1 && g.strideWidth == 1
-            && g.padHeight == 0 && g.padWidth == 0
         let filterZeroPoint = -p.filterOffset
 
         let packed = context.allocate(Int16.self, count: np * kp)
@@ -29,7 +27,7 @@ extension QuantizedKernels {
         for c in 0..<n {
             for kk in 0..<k {
                 let raw = bytes[c * k + kk]
-                let value = (type == .int8 ? Int32(Int8(bitPattern: raw)) : Int32(raw)) - filterZeroPoint
+                let value = filterValue(raw, type) - filterZeroPoint
                 packed[((c / 16) * (kp / 2) + kk / 2) * 32 + (c % 16) * 2 + kk % 2] = Int16(value)
             }
         }
@@ -50,7 +48,7 @@ extension QuantizedKernels {
         params.pointee = mq2_gemm(
             m: Int32(m), k: Int32(k), kp: Int32(kp), n: Int32(n), np: Int32(np),
             a: nil, a_stride: Int32(k), a_size: Int64(g.batches * g.inputHeight * g.inputWidth * g.inputDepth),
-            windowed: isPointwise ? 0 : 1,
+            windowed: g.isPointwise ? 0 : 1,
             batches: Int32(g.batches), ih: Int32(g.inputHeight), iw: Int32(g.inputWidth), c: Int32(g.inputDepth),
             oh: Int32(g.outputHeight), ow: Int32(g.outputWidth), kh: Int32(g.filterHeight), kw: Int32(g.filterWidth),
             sh: Int32(g.strideHeight), sw: Int32(g.strideWidth), dh: Int32(g.dilationHeight),
@@ -83,7 +81,7 @@ extension QuantizedKernels {
         func weight(_ t: Int, _ ch: Int) -> Int32 {
             guard t < taps, ch < c else { return 0 }
             let raw = bytes[t * c + ch]
-            return (type == .int8 ? Int32(Int8(bitPattern: raw)) : Int32(raw)) - filterZeroPoint
+            return filterValue(raw, type) - filterZeroPoint
         }
         let weights = context.allocate(Int16.self, count: blocks * pairs * 32)
         var lanes: [Int?] = []
