@@ -193,6 +193,25 @@ static MQ2_T void mq2_tile6(const mq2_gemm *p, const int16_t *ap, const int16_t 
     }
 }
 
+/// A tile of 1 to 5 rows (the last rows of a block, or a GEMM of fewer than 6 rows such as a 1x1 convolution on
+/// a single pixel), so that missing rows cost nothing. GENERAL mode: exact for every layer, and these tiles are rare.
+static MQ2_T void mq2_tile_tail(const mq2_gemm *p, const int16_t *ap, const int16_t *bp, int32_t col0,
+                                int32_t rows, uint8_t *c) {
+    const int s = p->is_signed ? 1 : 0;
+    switch (rows) {
+    case 1: if (s) mq2_tile(p, ap, bp, col0, 1, c, 1, MQ2_MODE_GENERAL, 1);
+            else mq2_tile(p, ap, bp, col0, 1, c, 1, MQ2_MODE_GENERAL, 0); break;
+    case 2: if (s) mq2_tile(p, ap, bp, col0, 2, c, 2, MQ2_MODE_GENERAL, 1);
+            else mq2_tile(p, ap, bp, col0, 2, c, 2, MQ2_MODE_GENERAL, 0); break;
+    case 3: if (s) mq2_tile(p, ap, bp, col0, 3, c, 3, MQ2_MODE_GENERAL, 1);
+            else mq2_tile(p, ap, bp, col0, 3, c, 3, MQ2_MODE_GENERAL, 0); break;
+    case 4: if (s) mq2_tile(p, ap, bp, col0, 4, c, 4, MQ2_MODE_GENERAL, 1);
+            else mq2_tile(p, ap, bp, col0, 4, c, 4, MQ2_MODE_GENERAL, 0); break;
+    default: if (s) mq2_tile(p, ap, bp, col0, 5, c, 5, MQ2_MODE_GENERAL, 1);
+             else mq2_tile(p, ap, bp, col0, 5, c, 5, MQ2_MODE_GENERAL, 0); break;
+    }
+}
+
 MQ2_T void mq2_gemm_task(const mq2_gemm *p, int32_t task) {
     const int32_t mt = task / p->n_tasks, nt = task % p->n_tasks;
     const int32_t mblocks = (p->m + MQ2_MB - 1) / MQ2_MB;
@@ -210,8 +229,12 @@ MQ2_T void mq2_gemm_task(const mq2_gemm *p, int32_t task) {
         uint8_t *c = p->c_out + (size_t)r0 * p->c_stride;
         for (int32_t j = j0; j < j1; j++) {
             const int16_t *bp = p->b + (size_t)j * kp * 16;
-            for (int32_t s = 0; s < rows; s += MQ2_MR)
-                mq2_tile6(p, abuf + (size_t)s * kp, bp, j * 16, rows - s, c + (size_t)s * p->c_stride);
+            for (int32_t s = 0; s < rows; s += MQ2_MR) {
+                if (rows - s >= MQ2_MR)
+                    mq2_tile6(p, abuf + (size_t)s * kp, bp, j * 16, MQ2_MR, c + (size_t)s * p->c_stride);
+                else
+                    mq2_tile_tail(p, abuf + (size_t)s * kp, bp, j * 16, rows - s, c + (size_t)s * p->c_stride);
+            }
         }
     }
 }
@@ -280,6 +303,83 @@ MQ2_INLINE MQ2_T void mq2_dw_dispatch(const mq2_dw *p, const uint8_t *const *tap
     }
 }
 
+/// One input column of a 3x3 window, 16 channels, widened and interleaved for VPMADDWD: rows 0 and 1 as pairs
+/// (`lo01`: channels {0-3, 8-11}, `hi01`: {4-7, 12-15}) and row 2 paired with zero (`lo2`, `hi2`).
+typedef struct { __m256i lo01, hi01, lo2, hi2; } mq2_col3;
+
+MQ2_INLINE MQ2_T mq2_col3 mq2_dw_col3(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, const int is_signed) {
+    const __m128i a = _mm_loadu_si128((const __m128i *)r0), b = _mm_loadu_si128((const __m128i *)r1);
+    const __m128i c = _mm_loadu_si128((const __m128i *)r2);
+    const __m256i xa = is_signed ? _mm256_cvtepi8_epi16(a) : _mm256_cvtepu8_epi16(a);
+    const __m256i xb = is_signed ? _mm256_cvtepi8_epi16(b) : _mm256_cvtepu8_epi16(b);
+    const __m256i xc = is_signed ? _mm256_cvtepi8_epi16(c) : _mm256_cvtepu8_epi16(c);
+    const __m256i zero = _mm256_setzero_si256();
+    mq2_col3 col;
+    col.lo01 = _mm256_unpacklo_epi16(xa, xb);
+    col.hi01 = _mm256_unpackhi_epi16(xa, xb);
+    col.lo2 = _mm256_unpacklo_epi16(xc, zero);
+    col.hi2 = _mm256_unpackhi_epi16(xc, zero);
+    return col;
+}
+
+/// `count` neighbouring outputs of one row of a 3x3, dilation-1 depthwise convolution whose windows lie inside the
+/// input horizontally, from input rows `row0..row2` (each a whole input row; a padding row is `pad_row`). Output
+/// i reads input columns x0 + i * STRIDE + {0, 1, 2}; each column is widened and interleaved once and shared by
+/// the outputs that read it (3 with stride 1, 1.5 on average with stride 2), which is what makes this cheaper
+/// than the per-pixel kernel. Channel blocks are the outer loop, so the twelve filter vectors stay in registers
+/// or L1. Needs c to be a multiple of 16.
+MQ2_INLINE MQ2_T void mq2_dw_run3(const mq2_dw *p, const uint8_t *row0, const uint8_t *row1, const uint8_t *row2,
+                                  int32_t x0, int32_t count, uint8_t *dst, const int STRIDE, const int is_signed,
+                                  const int mode) {
+    const int32_t c = p->c;
+    for (int32_t c0 = 0, blk = 0; c0 < c; c0 += 16, blk++) {
+        const __m256i *w = (const __m256i *)(p->w3 + (size_t)blk * 6 * 32);
+        const int32_t *rq = p->rq + (size_t)blk * 2 * MQ2_RQ;
+        const __m256i bias0 = _mm256_loadu_si256((const __m256i *)rq);
+        const __m256i bias1 = _mm256_loadu_si256((const __m256i *)(rq + MQ2_RQ));
+#define MQ2_COL(x) mq2_dw_col3(row0 + (size_t)(x) * c + c0, row1 + (size_t)(x) * c + c0, \
+                               row2 + (size_t)(x) * c + c0, is_signed)
+        mq2_col3 a = MQ2_COL(x0), b = a;
+        if (STRIDE == 1) b = MQ2_COL(x0 + 1);
+        uint8_t *out = dst + c0;
+        for (int32_t i = 0, x = x0; i < count; i++, x += STRIDE, out += c) {
+            if (STRIDE != 1) b = MQ2_COL(x + 1);
+            const mq2_col3 n = MQ2_COL(x + 2);
+            __m256i acc0 = _mm256_add_epi32(bias0, _mm256_madd_epi16(a.lo01, _mm256_loadu_si256(w + 0)));
+            __m256i acc1 = _mm256_add_epi32(bias1, _mm256_madd_epi16(a.hi01, _mm256_loadu_si256(w + 1)));
+            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(b.lo01, _mm256_loadu_si256(w + 2)));
+            acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(b.hi01, _mm256_loadu_si256(w + 3)));
+            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(n.lo01, _mm256_loadu_si256(w + 4)));
+            acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(n.hi01, _mm256_loadu_si256(w + 5)));
+            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(a.lo2, _mm256_loadu_si256(w + 6)));
+            acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(a.hi2, _mm256_loadu_si256(w + 7)));
+            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(b.lo2, _mm256_loadu_si256(w + 8)));
+            acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(b.hi2, _mm256_loadu_si256(w + 9)));
+            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(n.lo2, _mm256_loadu_si256(w + 10)));
+            acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(n.hi2, _mm256_loadu_si256(w + 11)));
+            _mm_storeu_si128((__m128i *)out, mq2_pack16(mq2_rq(acc0, rq, mode), mq2_rq(acc1, rq + MQ2_RQ, mode),
+                                                        p->act_min, p->act_max, mode, is_signed));
+            if (STRIDE == 1) { a = b; b = n; } else { a = n; }
+        }
+#undef MQ2_COL
+    }
+}
+
+/// mq2_dw_run3 specialised for the stride, data type and requantization mode.
+static MQ2_T void mq2_dw_run3_dispatch(const mq2_dw *p, const uint8_t *row0, const uint8_t *row1,
+                                       const uint8_t *row2, int32_t x0, int32_t count, uint8_t *dst) {
+    const int kind = p->rq_mode * 2 + (p->is_signed ? 1 : 0);
+#define MQ2_RUN3(S) switch (kind) { \
+    case 0: mq2_dw_run3(p, row0, row1, row2, x0, count, dst, S, 0, MQ2_MODE_GENERAL); break; \
+    case 1: mq2_dw_run3(p, row0, row1, row2, x0, count, dst, S, 1, MQ2_MODE_GENERAL); break; \
+    case 2: mq2_dw_run3(p, row0, row1, row2, x0, count, dst, S, 0, MQ2_MODE_RELU); break; \
+    case 3: mq2_dw_run3(p, row0, row1, row2, x0, count, dst, S, 1, MQ2_MODE_RELU); break; \
+    case 4: mq2_dw_run3(p, row0, row1, row2, x0, count, dst, S, 0, MQ2_MODE_LINEAR); break; \
+    default: mq2_dw_run3(p, row0, row1, row2, x0, count, dst, S, 1, MQ2_MODE_LINEAR); break; }
+    if (p->sw == 1) { MQ2_RUN3(1) } else { MQ2_RUN3(2) }
+#undef MQ2_RUN3
+}
+
 MQ2_T void mq2_dw_rows(const mq2_dw *p, int32_t row_begin, int32_t row_end) {
     const uint8_t *taps[66];
     const int ntaps = p->kh * p->kw, pairs = (ntaps + 1) / 2;
@@ -301,7 +401,20 @@ MQ2_T void mq2_dw_rows(const mq2_dw *p, int32_t row_begin, int32_t row_end) {
         const int32_t y0 = oy * p->sh - p->ph;
         const int inside_y = y0 >= 0 && y0 + (p->kh - 1) * p->dh < p->ih;
         uint8_t *out_row = p->out + ((size_t)b * p->oh + oy) * p->ow * p->c;
+        const int run3 = p->w3 != NULL && ox_lo < ox_hi;
+        if (run3) {
+            // The interior columns of this output row in one run; rows above or below the input read the padding
+            // row, so only the border columns take the per-pixel path below.
+            const uint8_t *rows[3];
+            for (int fy = 0; fy < 3; fy++) {
+                const int32_t y = y0 + fy;
+                rows[fy] = (y < 0 || y >= p->ih) ? p->pad_row : p->in + ((size_t)b * p->ih + y) * p->iw * p->c;
+            }
+            mq2_dw_run3_dispatch(p, rows[0], rows[1], rows[2], ox_lo * p->sw - p->pw, ox_hi - ox_lo,
+                                 out_row + (size_t)ox_lo * p->c);
+        }
         for (int32_t ox = 0; ox < p->ow; ox++) {
+            if (run3 && ox == ox_lo) { ox = ox_hi - 1; continue; }
             if (inside_y && ox >= ox_lo && ox < ox_hi) {
                 const uint8_t *corner = p->in + (((size_t)b * p->ih + y0) * p->iw + (ox * p->sw - p->pw)) * p->c;
                 for (int t = 0; t < ntaps; t++) taps[t] = corner + offsets[t];

@@ -14,6 +14,11 @@ import Darwin
 /// apart, and waking a parked thread costs more than that), then park on a condition variable so an idle
 /// interpreter costs no CPU. Only the pool knows threads: kernels split work into tasks and receive a task index.
 ///
+/// A region ends when its tasks are done, not when every worker has checked in: on a busy machine a worker that
+/// is descheduled between regions does not hold up the caller, who simply runs the tasks that worker would have
+/// taken. Tasks are claimed with one compare-and-swap on a word that packs the region's generation, the next task
+/// and the task count, so a worker that wakes up late can never claim a task of a region it did not see start.
+///
 /// One `parallelFor` at a time: the pool belongs to one interpreter, which is used from one thread.
 public final class ThreadPool: @unchecked Sendable {
     /// Threads that run tasks, the caller included.
@@ -21,12 +26,18 @@ public final class ThreadPool: @unchecked Sendable {
     /// Spin iterations before a worker parks.
     private let spinLimit: Int
 
-    private let generation = Atomic<Int>(0)
-    private let nextTask = Atomic<Int>(0)
-    private let finishedWorkers = Atomic<Int>(0)
+    /// Bits of the task index and count fields of `state`; a larger `parallelFor` runs as several regions.
+    private static let indexBits = 20
+    private static let indexMask = (1 << indexBits) - 1
+    private static let generationShift = 2 * indexBits
+
+    /// generation << 40 | next task << 20 | task count.
+    private let state = Atomic<Int>(0)
+    /// Tasks of the current region that have finished.
+    private let completed = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
-    private var taskCount = 0
+    /// The current region's body; written only while no task of any region is claimed and unfinished.
     private var job: ((Int) -> Void)?
     private var mutex = pthread_mutex_t()
     private var condition = pthread_cond_t()
@@ -72,21 +83,33 @@ public final class ThreadPool: @unchecked Sendable {
             for i in 0..<count { body(i) }
             return
         }
+        var first = 0
+        while first < count {
+            let n = min(count - first, Self.indexMask)
+            let base = first
+            region(n) { body(base + $0) }
+            first += n
+        }
+    }
+
+    /// One parallel region of `n` (< 2^20) tasks.
+    private func region(_ n: Int, _ body: (Int) -> Void) {
         withoutActuallyEscaping(body) { escapable in
             job = escapable
-            taskCount = count
-            nextTask.store(0, ordering: .relaxed)
-            finishedWorkers.store(0, ordering: .relaxed)
-            generation.add(1, ordering: .sequentiallyConsistent)
+            completed.store(0, ordering: .relaxed)
+            let generation = (state.load(ordering: .relaxed) >> Self.generationShift) &+ 1
+            // Publishes the job: a worker's successful claim (acquiring) sees it. Sequentially consistent, so that
+            // a worker about to park either sees the new generation or is counted in `sleepers` below.
+            state.store((generation << Self.generationShift) | n, ordering: .sequentiallyConsistent)
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                 pthread_mutex_lock(&mutex)
                 pthread_cond_broadcast(&condition)
                 pthread_mutex_unlock(&mutex)
             }
-            runTasks()
-            // Yield now and then: on an oversubscribed machine the worker we wait for may need this core.
+            drain()
+            // Yield now and then: on an oversubscribed machine a worker running the last task may need this core.
             var spins = 0
-            while finishedWorkers.load(ordering: .acquiring) < workers.count {
+            while completed.load(ordering: .acquiring) < n {
                 spins &+= 1
                 if spins & 255 == 0 { sched_yield() }
             }
@@ -94,30 +117,46 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
-    private func runTasks() {
-        let body = job!
-        let n = taskCount
+    /// Claims and runs tasks of the current region until none is left.
+    private func drain() {
+        var current = state.load(ordering: .acquiring)
         while true {
-            let i = nextTask.add(1, ordering: .relaxed).oldValue
-            if i >= n { break }
-            body(i)
+            let next = (current >> Self.indexBits) & Self.indexMask, count = current & Self.indexMask
+            if next >= count { return }
+            let (claimed, seen) = state.compareExchange(expected: current, desired: current + (1 << Self.indexBits),
+                                                       ordering: .acquiringAndReleasing)
+            if claimed {
+                run(next)
+                completed.add(1, ordering: .releasing)
+                current = state.load(ordering: .acquiring)
+            } else {
+                current = seen
+            }
         }
     }
 
+    /// Runs one claimed task. A separate function, so that the worker's reference to the job ends before the task
+    /// counts as completed (the caller then clears `job`, and `withoutActuallyEscaping` checks nothing kept it).
+    @inline(never)
+    private func run(_ task: Int) {
+        job!(task)
+    }
+
+    private func generation(_ word: Int) -> Int { word >> Self.generationShift }
+
     private func workerLoop() {
-        // Every worker starts from generation 0, even if it starts after the first region began: the caller cannot
-        // finish a region (and so cannot advance the generation again) until every worker has run it.
         var seen = 0
         while true {
             var spins = 0
-            while generation.load(ordering: .acquiring) == seen {
+            while generation(state.load(ordering: .acquiring)) == seen {
                 if stopping.load(ordering: .relaxed) { return }
                 spins += 1
                 if spins & 255 == 0 { sched_yield() }
                 if spins >= spinLimit {
                     pthread_mutex_lock(&mutex)
                     sleepers.add(1, ordering: .sequentiallyConsistent)
-                    while generation.load(ordering: .sequentiallyConsistent) == seen && !stopping.load(ordering: .relaxed) {
+                    while generation(state.load(ordering: .sequentiallyConsistent)) == seen
+                        && !stopping.load(ordering: .relaxed) {
                         pthread_cond_wait(&condition, &mutex)
                     }
                     sleepers.subtract(1, ordering: .sequentiallyConsistent)
@@ -126,9 +165,8 @@ public final class ThreadPool: @unchecked Sendable {
                 }
             }
             if stopping.load(ordering: .relaxed) { return }
-            seen = generation.load(ordering: .acquiring)
-            runTasks()
-            finishedWorkers.add(1, ordering: .releasing)
+            seen = generation(state.load(ordering: .acquiring))
+            drain()
         }
     }
 }

@@ -181,6 +181,8 @@ final class QuantizedKernelConvTests: XCTestCase {
                 (5, 3, 33, 3, 2, 1, .valid), (7, 7, 64, 3, 1, 1, .same), (6, 6, 96, 3, 2, 1, .same),
                 (4, 4, 144, 3, 1, 1, .same), (3, 3, 1280, 3, 1, 1, .same), (8, 8, 20, 5, 1, 2, .same),
                 (7, 9, 24, 2, 2, 1, .valid), (10, 10, 16, 3, 3, 1, .same),
+                // Long rows for the column-pair path (3x3, stride 1 or 2, whole blocks of 16 channels).
+                (5, 19, 48, 3, 1, 1, .valid), (9, 17, 32, 3, 2, 1, .valid), (6, 20, 16, 3, 2, 1, .same),
             ] {
                 seed += 1
                 try check(Case(type: type, height: h, width: w, inputDepth: c, outputDepth: c, filter: f, stride: s,

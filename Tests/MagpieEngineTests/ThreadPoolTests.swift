@@ -20,6 +20,35 @@ final class ThreadPoolTests: XCTestCase {
         }
     }
 
+    func testMoreTasksThanOneRegionHolds() {
+        // The pool's state word holds task indices below 2^20; larger counts run as several regions.
+        let pool = ThreadPool(threadCount: 2, spinLimit: 1000)
+        defer { pool.shutdown() }
+        let n = (1 << 20) + 5
+        let seen = UnsafeMutablePointer<UInt8>.allocate(capacity: n)
+        defer { seen.deallocate() }
+        seen.initialize(repeating: 0, count: n)
+        pool.parallelFor(n) { seen[$0] &+= 1 }
+        var wrong = 0
+        for i in 0..<n where seen[i] != 1 { wrong += 1 }
+        XCTAssertEqual(wrong, 0, "tasks that did not run exactly once")
+    }
+
+    func testRegionsFinishWhileAWorkerIsBusyElsewhere() {
+        // A task that blocks for a while must not stop later regions from finishing in order, and every task of
+        // every region still runs once.
+        let pool = ThreadPool(threadCount: 2, spinLimit: 1000)
+        defer { pool.shutdown() }
+        let total = Atomic<Int>(0)
+        for region in 0..<50 {
+            pool.parallelFor(4) { task in
+                if region % 10 == 0 && task == 0 { usleep(2000) }
+                total.add(1, ordering: .relaxed)
+            }
+            XCTAssertEqual(total.load(ordering: .relaxed), (region + 1) * 4, "region \(region) returned early")
+        }
+    }
+
     func testParkedWorkersWakeUp() {
         let pool = ThreadPool(threadCount: 2, spinLimit: 1)  // park almost at once
         defer { pool.shutdown() }

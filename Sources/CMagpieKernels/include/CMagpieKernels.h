@@ -96,7 +96,12 @@ typedef struct {
     int32_t rq_mode;                  // MQ2_MODE_*
     int32_t act_min, act_max;
     int32_t is_signed;                // int8 data
-    const uint8_t *pad_row;           // 16 * blocks bytes of the input zero point
+    /// max(16 * blocks, iw * c) bytes of the input zero point: a padding tap, or a whole padding input row.
+    const uint8_t *pad_row;
+    /// For 3x3 windows with dilation 1, stride 1 or 2 and c a multiple of 16 (else NULL): the filter as six pairs
+    /// per block of 16 channels, each two vectors in the order of `w`: rows (0, 1) of columns 0, 1, 2, then
+    /// (row 2, 0) of columns 0, 1, 2. Lets neighbouring outputs share each input column's widened pairs.
+    const int16_t *w3;
 } mq2_dw;
 
 /// Output rows [row_begin, row_end) over batches * oh.

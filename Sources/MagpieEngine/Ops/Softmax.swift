@@ -92,42 +92,64 @@ enum Softmax {
     }
 
     /// The quantized reference softmax (gemmlowp fixed point) over `outer` rows of `depth` elements.
+    ///
+    /// With 8-bit input the difference `x - max` takes only the 256 values 0, -1, ..., -255, so its exponential
+    /// (Q0.31) and that value's Q12.19 share of the sum are computed once at prepare, by the same fixed-point
+    /// functions, and looked up per element: the bytes are the reference's, at a table lookup per element instead
+    /// of two fixed-point exponentials.
     struct QuantizedOperation<In: Elementwise.QuantizedElement, Out: Elementwise.QuantizedElement> {
-        let multiplier: Int32, leftShift: Int, diffMin: Int32
         let outer: Int, depth: Int
+        /// exp(-d * beta * scale) in Q0.31 for d = 0...255 (d = largest - x); 0 where -d < diffMin.
+        private let exps: [Int32]
+        /// The Q12.19 term each difference adds to the sum (`RoundingDivideByPOT(exp, 12)`); 0 below diffMin.
+        private let terms: [Int32]
+        /// Whether difference -d reaches diffMin (smaller ones give the type's minimum).
+        private let inRange: [Bool]
 
-        /// exp(diff * beta * scale) in Q0.31 for a non-positive input difference.
-        @inline(__always)
-        private func exp(_ diff: Int32) -> Int32 {
-            let rescaled = Elementwise.TFLiteQuantization.multiplyGreaterThanOne(diff, multiplier, leftShift)
-            return Elementwise.Gemmlowp.expOnNegativeValues(rescaled, integerBits: 5)
+        init(multiplier: Int32, leftShift: Int, diffMin: Int32, outer: Int, depth: Int) {
+            self.outer = outer
+            self.depth = depth
+            var exps = [Int32](repeating: 0, count: 256), terms = exps
+            var inRange = [Bool](repeating: false, count: 256)
+            for d in 0..<256 where -Int32(d) >= diffMin {
+                let rescaled = Elementwise.TFLiteQuantization.multiplyGreaterThanOne(-Int32(d), multiplier, leftShift)
+                exps[d] = Elementwise.Gemmlowp.expOnNegativeValues(rescaled, integerBits: 5)
+                terms[d] = Elementwise.Gemmlowp.roundingDivideByPOT(exps[d], 12)
+                inRange[d] = true
+            }
+            self.exps = exps
+            self.terms = terms
+            self.inRange = inRange
         }
 
         func run(_ x: UnsafePointer<In>, _ y: UnsafeMutablePointer<Out>) throws {
             let outMin = Int32(Out.min), outMax = Int32(Out.max)
-            for row in 0..<outer {
-                let base = row * depth
-                var largest = In.min
-                for c in 0..<depth { largest = max(largest, x[base + c]) }
-                // Sum in Q12.19 (Rescale<12> of each Q0.31 exponential; plain wrapping adds as gemmlowp).
-                var sum: Int32 = 0
-                for c in 0..<depth {
-                    let diff = Int32(x[base + c]) - Int32(largest)
-                    if diff >= diffMin { sum = sum &+ Elementwise.Gemmlowp.roundingDivideByPOT(exp(diff), 12) }
-                }
-                let (scale, bitsOverUnit) = Elementwise.Gemmlowp.reciprocal(sum, integerDigits: 12)
-                let exponent = bitsOverUnit + 31 - Out.bitWidth
-                guard exponent >= 0 && exponent <= 31 else {
-                    throw KernelError("softmax accumulator overflow (row \(row) of depth \(depth))")
-                }
-                for c in 0..<depth {
-                    let diff = Int32(x[base + c]) - Int32(largest)
-                    if diff >= diffMin {
-                        let unsaturated = Elementwise.Gemmlowp.roundingDivideByPOT(
-                            Elementwise.Gemmlowp.srdhm(scale, exp(diff)), exponent)
-                        y[base + c] = Out(truncatingIfNeeded: min(max(unsaturated &+ outMin, outMin), outMax))
-                    } else {
-                        y[base + c] = Out.min
+            try exps.withUnsafeBufferPointer { exps in
+                try terms.withUnsafeBufferPointer { terms in
+                    try inRange.withUnsafeBufferPointer { inRange in
+                        for row in 0..<outer {
+                            let base = row * depth
+                            var largest = In.min
+                            for c in 0..<depth { largest = max(largest, x[base + c]) }
+                            // Sum in Q12.19 (plain wrapping adds, as gemmlowp).
+                            var sum: Int32 = 0
+                            for c in 0..<depth { sum = sum &+ terms[Int(Int32(largest) - Int32(x[base + c]))] }
+                            let (scale, bitsOverUnit) = Elementwise.Gemmlowp.reciprocal(sum, integerDigits: 12)
+                            let exponent = bitsOverUnit + 31 - Out.bitWidth
+                            guard exponent >= 0 && exponent <= 31 else {
+                                throw KernelError("softmax accumulator overflow (row \(row) of depth \(depth))")
+                            }
+                            for c in 0..<depth {
+                                let d = Int(Int32(largest) - Int32(x[base + c]))
+                                if inRange[d] {
+                                    let unsaturated = Elementwise.Gemmlowp.roundingDivideByPOT(
+                                        Elementwise.Gemmlowp.srdhm(scale, exps[d]), exponent)
+                                    y[base + c] = Out(truncatingIfNeeded: min(max(unsaturated &+ outMin, outMin), outMax))
+                                } else {
+                                    y[base + c] = Out.min
+                                }
+                            }
+                        }
                     }
                 }
             }

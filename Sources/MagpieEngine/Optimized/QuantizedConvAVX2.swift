@@ -103,8 +103,31 @@ extension QuantizedKernels {
             for t in 0..<taps { sum = sum &+ weight(t, ch) }
             return (biasValues?[ch] ?? 0) &- inputZeroPoint &* sum
         }, parameters: p, type: type) else { return nil }
-        let padRow = context.allocate(UInt8.self, count: blocks * 16)
-        padRow.initialize(repeating: UInt8(truncatingIfNeeded: inputZeroPoint), count: blocks * 16)
+        // 3x3 windows (dilation 1, stride 1 or 2, whole blocks of 16 channels) also get the filter as column
+        // pairs, so that neighbouring outputs share each input column's widened values (`mq2_dw_run3`).
+        var columnWeights: UnsafeMutablePointer<Int16>? = nil
+        if g.filterHeight == 3, g.filterWidth == 3, g.dilationHeight == 1, g.dilationWidth == 1,
+           g.strideWidth == 1 || g.strideWidth == 2, c % 16 == 0 {
+            let w3 = context.allocate(Int16.self, count: blocks * 6 * 32)
+            for block in 0..<blocks {
+                for (slot, lane) in avx2DepthwiseLanes.enumerated() {
+                    let ch = block * 16 + lane
+                    for fx in 0..<3 {
+                        // Pair fx: rows 0 and 1 of column fx; pair 3 + fx: row 2 of column fx and a zero.
+                        let top = (block * 6 + fx) * 32 + slot * 2, bottom = (block * 6 + 3 + fx) * 32 + slot * 2
+                        w3[top] = Int16(weight(fx, ch))
+                        w3[top + 1] = Int16(weight(3 + fx, ch))
+                        w3[bottom] = Int16(weight(6 + fx, ch))
+                        w3[bottom + 1] = 0
+                    }
+                }
+            }
+            columnWeights = w3
+        }
+        // A padding tap, or (for the column-pair path) a whole padding input row.
+        let padCount = max(blocks * 16, g.inputWidth * c)
+        let padRow = context.allocate(UInt8.self, count: padCount)
+        padRow.initialize(repeating: UInt8(truncatingIfNeeded: inputZeroPoint), count: padCount)
         let params = context.allocate(mq2_dw.self, count: 1)
         params.pointee = mq2_dw(
             in: nil, out: nil, batches: Int32(g.batches), ih: Int32(g.inputHeight), iw: Int32(g.inputWidth),
@@ -113,7 +136,8 @@ extension QuantizedKernels {
             dh: Int32(g.dilationHeight), dw: Int32(g.dilationWidth), ph: Int32(g.padHeight), pw: Int32(g.padWidth),
             w: UnsafePointer(weights), rq: UnsafePointer(records.records), rq_mode: records.mode,
             act_min: p.activationMin, act_max: p.activationMax,
-            is_signed: type == .int8 ? 1 : 0, pad_row: UnsafePointer(padRow))
+            is_signed: type == .int8 ? 1 : 0, pad_row: UnsafePointer(padRow),
+            w3: columnWeights.map { UnsafePointer($0) })
         return CTaskKernel.rows(g.batches * g.outputHeight, tensors: tensors, params: params, pool: context.pool,
                                 bind: { p, input, output in p.pointee.in = input; p.pointee.out = output },
                                 body: { p, begin, end in mq2_dw_rows(p, begin, end) })
