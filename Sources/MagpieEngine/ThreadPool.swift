@@ -16,8 +16,13 @@ import Darwin
 ///
 /// A region ends when its tasks are done, not when every worker has checked in: on a busy machine a worker that
 /// is descheduled between regions does not hold up the caller, who simply runs the tasks that worker would have
-/// taken. Tasks are claimed with one compare-and-swap on a word that packs the region's generation, the next task
-/// and the task count, so a worker that wakes up late can never claim a task of a region it did not see start.
+/// taken. Tasks are claimed with one compare-and-swap on a word that packs the region's generation and the
+/// unclaimed range [front, back), so a worker that wakes up late can never claim a task of a region it did not
+/// see start.
+///
+/// The caller claims from the front and every other worker from the back. Kernels number their tasks in memory
+/// order (output rows top to bottom), so with two threads each thread keeps about the same half of every tensor
+/// from one operator to the next, and reads the data the previous operator left in its own cache.
 ///
 /// One `parallelFor` at a time: the pool belongs to one interpreter, which is used from one thread.
 public final class ThreadPool: @unchecked Sendable {
@@ -26,12 +31,12 @@ public final class ThreadPool: @unchecked Sendable {
     /// Spin iterations before a worker parks.
     private let spinLimit: Int
 
-    /// Bits of the task index and count fields of `state`; a larger `parallelFor` runs as several regions.
+    /// Bits of the front and back fields of `state`; a larger `parallelFor` runs as several regions.
     private static let indexBits = 20
     private static let indexMask = (1 << indexBits) - 1
     private static let generationShift = 2 * indexBits
 
-    /// generation << 40 | next task << 20 | task count.
+    /// generation << 40 | front << 20 | back: tasks front..<back are unclaimed.
     private let state = Atomic<Int>(0)
     /// Tasks of the current region that have finished.
     private let completed = Atomic<Int>(0)
@@ -49,12 +54,13 @@ public final class ThreadPool: @unchecked Sendable {
         self.spinLimit = spinLimit
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&condition, nil)
-        for _ in 1..<self.threadCount {
-            let box = Unmanaged.passRetained(self)
+        for index in 1..<self.threadCount {
+            // Odd workers take tasks from the back, even ones (like the caller) from the front.
+            let box = Unmanaged.passRetained(WorkerStart(pool: self, fromBack: index % 2 == 1))
             var thread = pthread_t()
             let rc = pthread_create(&thread, nil, { raw in
-                let pool = Unmanaged<ThreadPool>.fromOpaque(raw!).takeRetainedValue()
-                pool.workerLoop()
+                let start = Unmanaged<WorkerStart>.fromOpaque(raw!).takeRetainedValue()
+                start.pool.workerLoop(fromBack: start.fromBack)
                 return nil
             }, box.toOpaque())
             if rc == 0 { workers.append(thread) } else { box.release() }
@@ -97,7 +103,8 @@ public final class ThreadPool: @unchecked Sendable {
         withoutActuallyEscaping(body) { escapable in
             job = escapable
             completed.store(0, ordering: .relaxed)
-            let generation = (state.load(ordering: .relaxed) >> Self.generationShift) &+ 1
+            // 23 bits of generation, wrapping: only equality with the previous one matters.
+            let generation = ((state.load(ordering: .relaxed) >> Self.generationShift) &+ 1) & ((1 << 23) - 1)
             // Publishes the job: a worker's successful claim (acquiring) sees it. Sequentially consistent, so that
             // a worker about to park either sees the new generation or is counted in `sleepers` below.
             state.store((generation << Self.generationShift) | n, ordering: .sequentiallyConsistent)
@@ -106,7 +113,7 @@ public final class ThreadPool: @unchecked Sendable {
                 pthread_cond_broadcast(&condition)
                 pthread_mutex_unlock(&mutex)
             }
-            drain()
+            drain(fromBack: false)
             // Yield now and then: on an oversubscribed machine a worker running the last task may need this core.
             var spins = 0
             while completed.load(ordering: .acquiring) < n {
@@ -117,16 +124,18 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
-    /// Claims and runs tasks of the current region until none is left.
-    private func drain() {
+    /// Claims and runs tasks of the current region until none is left, lowest first or highest first.
+    private func drain(fromBack: Bool) {
         var current = state.load(ordering: .acquiring)
         while true {
-            let next = (current >> Self.indexBits) & Self.indexMask, count = current & Self.indexMask
-            if next >= count { return }
-            let (claimed, seen) = state.compareExchange(expected: current, desired: current + (1 << Self.indexBits),
+            let front = (current >> Self.indexBits) & Self.indexMask, back = current & Self.indexMask
+            if front >= back { return }
+            let task = fromBack ? back - 1 : front
+            let desired = fromBack ? current - 1 : current + (1 << Self.indexBits)
+            let (claimed, seen) = state.compareExchange(expected: current, desired: desired,
                                                        ordering: .acquiringAndReleasing)
             if claimed {
-                run(next)
+                run(task)
                 completed.add(1, ordering: .releasing)
                 current = state.load(ordering: .acquiring)
             } else {
@@ -144,7 +153,7 @@ public final class ThreadPool: @unchecked Sendable {
 
     private func generation(_ word: Int) -> Int { word >> Self.generationShift }
 
-    private func workerLoop() {
+    private func workerLoop(fromBack: Bool) {
         var seen = 0
         while true {
             var spins = 0
@@ -166,7 +175,14 @@ public final class ThreadPool: @unchecked Sendable {
             }
             if stopping.load(ordering: .relaxed) { return }
             seen = generation(state.load(ordering: .acquiring))
-            drain()
+            drain(fromBack: fromBack)
         }
     }
+}
+
+/// What a new worker thread needs: its pool and which end of each region it claims from.
+private final class WorkerStart {
+    let pool: ThreadPool
+    let fromBack: Bool
+    init(pool: ThreadPool, fromBack: Bool) { self.pool = pool; self.fromBack = fromBack }
 }

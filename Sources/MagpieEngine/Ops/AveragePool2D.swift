@@ -15,34 +15,40 @@ enum AveragePool2D {
     }
 }
 
-/// `reference_ops::AveragePool` for float32.
+/// `reference_ops::AveragePool` for float32. Each channel's sum runs over the window in the reference's order
+/// (rows, then columns); the channel loop is innermost so that it vectorizes over the NHWC pixel.
 final class ReferenceFloatAveragePool2D: Kernel {
     let s: PoolingSetup
-    init(_ setup: PoolingSetup) { s = setup }
+    /// One window's running sums, one per channel.
+    private let sums: UnsafeMutablePointer<Float>
+    init(_ setup: PoolingSetup) {
+        s = setup
+        sums = .allocate(capacity: max(setup.geometry.outputDepth, 1))
+    }
+    deinit { sums.deallocate() }
 
     func invoke(_ t: TensorBuffers) throws {
         let input = UnsafePointer(t.pointer(s.input, as: Float.self))
         let output = t.pointer(s.output, as: Float.self)
         let g = s.geometry
-        var o = 0
+        let depth = g.outputDepth, sums = self.sums
+        var out = output
         for b in 0..<g.batches {
             for oy in 0..<g.outputHeight {
                 for ox in 0..<g.outputWidth {
                     let w = s.window(oy, ox)
-                    for c in 0..<g.outputDepth {
-                        var total: Float = 0
-                        var count: Float = 0
-                        for y in w.yStart..<w.yEnd {
-                            for x in w.xStart..<w.xEnd {
-                                total += input[((b * g.inputHeight + y) * g.inputWidth + x) * g.inputDepth + c]
-                                count += 1
-                            }
+                    let count = Float((w.yEnd - w.yStart) * (w.xEnd - w.xStart))
+                    // TFLite's reference fails the invoke when a window holds no input at all.
+                    if count == 0 { throw KernelError("a pooling window lies entirely in the padding") }
+                    sums.update(repeating: 0, count: depth)
+                    for y in w.yStart..<w.yEnd {
+                        for x in w.xStart..<w.xEnd {
+                            let pixel = input + ((b * g.inputHeight + y) * g.inputWidth + x) * g.inputDepth
+                            for c in 0..<depth { sums[c] += pixel[c] }
                         }
-                        // TFLite's reference fails the invoke when a window holds no input at all.
-                        if count == 0 { throw KernelError("a pooling window lies entirely in the padding") }
-                        output[o] = ConvolutionSupport.clamp(total / count, s.floatMin, s.floatMax)
-                        o += 1
                     }
+                    for c in 0..<depth { out[c] = ConvolutionSupport.clamp(sums[c] / count, s.floatMin, s.floatMax) }
+                    out += depth
                 }
             }
         }
@@ -50,10 +56,17 @@ final class ReferenceFloatAveragePool2D: Kernel {
 }
 
 /// `reference_ops::AveragePool` (uint8, rounds half up) and `reference_integer_ops::AveragePool` (int8, rounds half
-/// away from zero), with C++ truncating division.
+/// away from zero), with C++ truncating division. The int32 sums wrap as the reference's; the channel loop is
+/// innermost so that it vectorizes over the NHWC pixel.
 final class ReferenceQuantizedAveragePool2D<T: FixedWidthInteger>: Kernel {
     let s: PoolingSetup
-    init(_ setup: PoolingSetup) { s = setup }
+    /// One window's running sums, one per channel.
+    private let sums: UnsafeMutablePointer<Int32>
+    init(_ setup: PoolingSetup) {
+        s = setup
+        sums = .allocate(capacity: max(setup.geometry.outputDepth, 1))
+    }
+    deinit { sums.deallocate() }
 
     @_specialize(where T == UInt8)
     @_specialize(where T == Int8)
@@ -62,21 +75,23 @@ final class ReferenceQuantizedAveragePool2D<T: FixedWidthInteger>: Kernel {
         let output = t.pointer(s.output, as: T.self)
         let g = s.geometry
         let signed = T.isSigned
-        var o = 0
+        let depth = g.outputDepth, sums = self.sums
+        var out = output
         for b in 0..<g.batches {
             for oy in 0..<g.outputHeight {
                 for ox in 0..<g.outputWidth {
                     let w = s.window(oy, ox)
                     let count = Int32((w.yEnd - w.yStart) * (w.xEnd - w.xStart))
                     if count == 0 { throw KernelError("a pooling window lies entirely in the padding") }
-                    for c in 0..<g.outputDepth {
-                        var acc: Int32 = 0
-                        for y in w.yStart..<w.yEnd {
-                            for x in w.xStart..<w.xEnd {
-                                acc = acc &+ Int32(truncatingIfNeeded:
-                                    input[((b * g.inputHeight + y) * g.inputWidth + x) * g.inputDepth + c])
-                            }
+                    sums.update(repeating: 0, count: depth)
+                    for y in w.yStart..<w.yEnd {
+                        for x in w.xStart..<w.xEnd {
+                            let pixel = input + ((b * g.inputHeight + y) * g.inputWidth + x) * g.inputDepth
+                            for c in 0..<depth { sums[c] = sums[c] &+ Int32(truncatingIfNeeded: pixel[c]) }
                         }
+                    }
+                    for c in 0..<depth {
+                        var acc = sums[c]
                         if signed && acc <= 0 {
                             acc = (acc &- count / 2) / count
                         } else {
@@ -84,9 +99,9 @@ final class ReferenceQuantizedAveragePool2D<T: FixedWidthInteger>: Kernel {
                         }
                         acc = max(acc, s.quantizedMin)
                         acc = min(acc, s.quantizedMax)
-                        output[o] = T(truncatingIfNeeded: acc)
-                        o += 1
+                        out[c] = T(truncatingIfNeeded: acc)
                     }
+                    out += depth
                 }
             }
         }
