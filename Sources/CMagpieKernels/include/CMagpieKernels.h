@@ -108,4 +108,5 @@ typedef struct {
 void mq2_dw_rows(const mq2_dw *p, int32_t row_begin, int32_t row_end);
 
 #include "CMagpieElementwise.h"
+#include "CMagpieFloat.h"
 #endif

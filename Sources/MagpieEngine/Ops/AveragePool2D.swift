@@ -40,13 +40,7 @@ final class ReferenceFloatAveragePool2D: Kernel {
                     let count = Float((w.yEnd - w.yStart) * (w.xEnd - w.xStart))
                     // TFLite's reference fails the invoke when a window holds no input at all.
                     if count == 0 { throw KernelError("a pooling window lies entirely in the padding") }
-                    sums.update(repeating: 0, count: depth)
-                    for y in w.yStart..<w.yEnd {
-                        for x in w.xStart..<w.xEnd {
-                            let pixel = input + ((b * g.inputHeight + y) * g.inputWidth + x) * g.inputDepth
-                            for c in 0..<depth { sums[c] += pixel[c] }
-                        }
-                    }
+                    s.sumWindow(input, batch: b, w, into: sums, zero: 0) { $0 + $1 }
                     for c in 0..<depth { out[c] = ConvolutionSupport.clamp(sums[c] / count, s.floatMin, s.floatMax) }
                     out += depth
                 }
@@ -83,13 +77,7 @@ final class ReferenceQuantizedAveragePool2D<T: FixedWidthInteger>: Kernel {
                     let w = s.window(oy, ox)
                     let count = Int32((w.yEnd - w.yStart) * (w.xEnd - w.xStart))
                     if count == 0 { throw KernelError("a pooling window lies entirely in the padding") }
-                    sums.update(repeating: 0, count: depth)
-                    for y in w.yStart..<w.yEnd {
-                        for x in w.xStart..<w.xEnd {
-                            let pixel = input + ((b * g.inputHeight + y) * g.inputWidth + x) * g.inputDepth
-                            for c in 0..<depth { sums[c] = sums[c] &+ Int32(truncatingIfNeeded: pixel[c]) }
-                        }
-                    }
+                    s.sumWindow(input, batch: b, w, into: sums, zero: 0) { $0 &+ Int32(truncatingIfNeeded: $1) }
                     for c in 0..<depth {
                         var acc = sums[c]
                         if signed && acc <= 0 {
@@ -103,6 +91,24 @@ final class ReferenceQuantizedAveragePool2D<T: FixedWidthInteger>: Kernel {
                     }
                     out += depth
                 }
+            }
+        }
+    }
+}
+
+extension PoolingSetup {
+    /// Sets `sums[c]` to the sum over window `w` (rows, then columns: the reference's order) of channel c of batch
+    /// `batch`'s pixels, for every channel at once: the channel loop is innermost and vectorizes over the NHWC pixel.
+    @inline(__always)
+    func sumWindow<Element, Sum>(_ input: UnsafePointer<Element>, batch b: Int,
+                                 _ w: (yStart: Int, yEnd: Int, xStart: Int, xEnd: Int),
+                                 into sums: UnsafeMutablePointer<Sum>, zero: Sum, add: (Sum, Element) -> Sum) {
+        let g = geometry, depth = g.outputDepth
+        sums.update(repeating: zero, count: depth)
+        for y in w.yStart..<w.yEnd {
+            for x in w.xStart..<w.xEnd {
+                let pixel = input + ((b * g.inputHeight + y) * g.inputWidth + x) * g.inputDepth
+                for c in 0..<depth { sums[c] = add(sums[c], pixel[c]) }
             }
         }
     }

@@ -1,3 +1,4 @@
+import CMagpieKernels
 import MagpieModel
 
 extension FloatKernels {
@@ -19,8 +20,37 @@ extension FloatKernels {
         if let biasData {
             for i in 0..<c { bias[i] = biasData.loadUnaligned(fromByteOffset: i * 4, as: Float.self) }
         }
+        if avx2Available {
+            return avx2DepthwiseConv2D(&context, geometry: g, tensors: tensors, weights: weights, bias: bias,
+                                       min: lo, max: hi)
+        }
         return FloatDepthwiseConv2DKernel(geometry: g, tensors: tensors, weights: weights, bias: bias,
                                           pool: context.pool, min: lo, max: hi)
+    }
+
+    /// Whether this CPU runs the AVX2 + FMA float kernels (float_avx2.c); evaluated once.
+    static let avx2Available = mf_cpu_supported() != 0
+
+    /// DEPTHWISE_CONV_2D on AVX2 + FMA (`mf_dw_rows`): the same arithmetic as `FloatDepthwiseConv2DKernel` (bias,
+    /// then one FMA per tap in raster order, then the clamp), so both give the same bits; 3x3 windows read rows
+    /// outside the input from a row of zeros instead of checking bounds per tap.
+    static func avx2DepthwiseConv2D(_ context: inout PrepareContext, geometry g: ConvolutionGeometry,
+                                    tensors: Conv2DTensors, weights: UnsafeMutablePointer<Float>,
+                                    bias: UnsafeMutablePointer<Float>, min lo: Float, max hi: Float) -> Kernel {
+        let zeroRow = context.allocate(Float.self, count: g.inputWidth * g.inputDepth)  // zeroed
+        let params = context.allocate(mf_dw.self, count: 1)
+        params.pointee = mf_dw(
+            in: nil, out: nil, batches: Int32(g.batches), ih: Int32(g.inputHeight), iw: Int32(g.inputWidth),
+            c: Int32(g.inputDepth), oh: Int32(g.outputHeight), ow: Int32(g.outputWidth), kh: Int32(g.filterHeight),
+            kw: Int32(g.filterWidth), sh: Int32(g.strideHeight), sw: Int32(g.strideWidth),
+            dh: Int32(g.dilationHeight), dw: Int32(g.dilationWidth), ph: Int32(g.padHeight), pw: Int32(g.padWidth),
+            w: UnsafePointer(weights), bias: UnsafePointer(bias), lo: lo, hi: hi, zero_row: UnsafePointer(zeroRow))
+        return CTaskKernel.rows(g.batches * g.outputHeight, tensors: tensors, params: params, pool: context.pool,
+                                bind: { p, input, output in
+                                    p.pointee.in = UnsafeRawPointer(input).assumingMemoryBound(to: Float.self)
+                                    p.pointee.out = UnsafeMutableRawPointer(output).assumingMemoryBound(to: Float.self)
+                                },
+                                body: { p, begin, end in mf_dw_rows(p, begin, end) })
     }
 }
 

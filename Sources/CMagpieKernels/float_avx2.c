@@ -1,0 +1,116 @@
+// AVX2 + FMA kernels for Magpie's float32 operators, for x86-64 CPUs; Swift calls them only when
+// `mf_cpu_supported()` says the CPU has AVX2 and FMA (every function carries the target attribute, so the package
+// still builds for generic x86-64 and, as stubs, for other architectures).
+//
+// DEPTHWISE_CONV_2D (multiplier 1): 8 channels per vector; each output is the bias plus the taps in raster order,
+// one FMA each, the same order and rounding as the Swift kernel it replaces. 3x3 windows with dilation 1 take a
+// row-pointer path: rows above or below the input read a row of zeros, so only the border columns need bounds
+// checks. A last partial block of channels uses masked loads and stores: nothing outside the tensors is touched.
+#include "CMagpieKernels.h"
+
+#if defined(__x86_64__)
+#include "avx2_common.h"
+
+int mf_cpu_supported(void) { return mq2_cpu_has_avx2(); }
+
+/// The lane mask of the first `n` (1...8) lanes.
+MQ2_INLINE MQ2_T __m256i mf_mask(int32_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+MQ2_INLINE MQ2_T __m256 mf_load(const float *p, const int full, __m256i mask) {
+    return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask);
+}
+
+MQ2_INLINE MQ2_T void mf_store(float *p, __m256 v, const int full, __m256i mask) {
+    if (full) _mm256_storeu_ps(p, v); else _mm256_maskstore_ps(p, mask, v);
+}
+
+/// One output pixel, channels [cb, cb + 8) (the first `n` of them), any window, taps outside the input skipped.
+MQ2_INLINE MQ2_T void mf_dw_pixel(const mf_dw *p, int32_t b, int32_t oy, int32_t ox, int32_t cb, const int full,
+                                  __m256i mask, float *out) {
+    const int32_t c = p->c;
+    const int32_t y0 = oy * p->sh - p->ph, x0 = ox * p->sw - p->pw;
+    __m256 acc = mf_load(p->bias + cb, full, mask);
+    for (int32_t fy = 0; fy < p->kh; fy++) {
+        const int32_t y = y0 + fy * p->dh;
+        if (y < 0 || y >= p->ih) continue;
+        for (int32_t fx = 0; fx < p->kw; fx++) {
+            const int32_t x = x0 + fx * p->dw;
+            if (x < 0 || x >= p->iw) continue;
+            const float *src = p->in + (((size_t)b * p->ih + y) * p->iw + x) * c + cb;
+            const float *w = p->w + (size_t)(fy * p->kw + fx) * c + cb;
+            acc = _mm256_fmadd_ps(mf_load(src, full, mask), mf_load(w, full, mask), acc);
+        }
+    }
+    acc = _mm256_min_ps(_mm256_max_ps(acc, _mm256_set1_ps(p->lo)), _mm256_set1_ps(p->hi));
+    mf_store(out + cb, acc, full, mask);
+}
+
+/// Output columns [ox_lo, ox_hi) of one row, channels [cb, cb + 8), for a 3x3 window with dilation 1 whose
+/// columns lie inside the input; `r0..r2` are the window's three input rows (or the zero row).
+MQ2_INLINE MQ2_T void mf_dw_run3(const mf_dw *p, const float *r0, const float *r1, const float *r2, int32_t ox_lo,
+                                 int32_t ox_hi, int32_t cb, const int full, __m256i mask, float *out_row) {
+    const int32_t c = p->c;
+    const float *w = p->w + cb;
+    const __m256 w0 = mf_load(w, full, mask), w1 = mf_load(w + c, full, mask), w2 = mf_load(w + 2 * c, full, mask);
+    const __m256 w3 = mf_load(w + 3 * c, full, mask), w4 = mf_load(w + 4 * c, full, mask);
+    const __m256 w5 = mf_load(w + 5 * c, full, mask), w6 = mf_load(w + 6 * c, full, mask);
+    const __m256 w7 = mf_load(w + 7 * c, full, mask), w8 = mf_load(w + 8 * c, full, mask);
+    const __m256 bias = mf_load(p->bias + cb, full, mask);
+    const __m256 lo = _mm256_set1_ps(p->lo), hi = _mm256_set1_ps(p->hi);
+    const size_t step = (size_t)p->sw * c;
+    size_t x = ((size_t)ox_lo * p->sw - p->pw) * c + cb;
+    for (int32_t ox = ox_lo; ox < ox_hi; ox++, x += step) {
+        __m256 a = _mm256_fmadd_ps(mf_load(r0 + x, full, mask), w0, bias);
+        a = _mm256_fmadd_ps(mf_load(r0 + x + c, full, mask), w1, a);
+        a = _mm256_fmadd_ps(mf_load(r0 + x + 2 * c, full, mask), w2, a);
+        a = _mm256_fmadd_ps(mf_load(r1 + x, full, mask), w3, a);
+        a = _mm256_fmadd_ps(mf_load(r1 + x + c, full, mask), w4, a);
+        a = _mm256_fmadd_ps(mf_load(r1 + x + 2 * c, full, mask), w5, a);
+        a = _mm256_fmadd_ps(mf_load(r2 + x, full, mask), w6, a);
+        a = _mm256_fmadd_ps(mf_load(r2 + x + c, full, mask), w7, a);
+        a = _mm256_fmadd_ps(mf_load(r2 + x + 2 * c, full, mask), w8, a);
+        mf_store(out_row + (size_t)ox * c + cb, _mm256_min_ps(_mm256_max_ps(a, lo), hi), full, mask);
+    }
+}
+
+MQ2_T void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) {
+    const int32_t c = p->c;
+    const int fast = p->kh == 3 && p->kw == 3 && p->dh == 1 && p->dw == 1 && p->zero_row != NULL;
+    // Output columns [ox_lo, ox_hi) have their window inside the input horizontally.
+    int32_t ox_lo = (p->pw + p->sw - 1) / p->sw, ox_hi = ox_lo;
+    while (ox_hi < p->ow && ox_hi * p->sw - p->pw + (p->kw - 1) * p->dw < p->iw) ox_hi++;
+    if (ox_lo > p->ow) ox_lo = ox_hi = p->ow;
+    const __m256i tail = mf_mask(c % 8 == 0 ? 8 : c % 8);
+    for (int32_t row = row_begin; row < row_end; row++) {
+        const int32_t b = row / p->oh, oy = row % p->oh;
+        float *out_row = p->out + ((size_t)b * p->oh + oy) * p->ow * c;
+        if (fast && ox_lo < ox_hi) {
+            const float *rows[3];
+            for (int fy = 0; fy < 3; fy++) {
+                const int32_t y = oy * p->sh - p->ph + fy;
+                rows[fy] = (y < 0 || y >= p->ih) ? p->zero_row : p->in + ((size_t)b * p->ih + y) * p->iw * c;
+            }
+            for (int32_t cb = 0; cb < c; cb += 8) {
+                if (c - cb >= 8) mf_dw_run3(p, rows[0], rows[1], rows[2], ox_lo, ox_hi, cb, 1, tail, out_row);
+                else mf_dw_run3(p, rows[0], rows[1], rows[2], ox_lo, ox_hi, cb, 0, tail, out_row);
+            }
+        }
+        for (int32_t ox = 0; ox < p->ow; ox++) {
+            if (fast && ox == ox_lo && ox_lo < ox_hi) { ox = ox_hi - 1; continue; }
+            float *out = out_row + (size_t)ox * c;
+            for (int32_t cb = 0; cb < c; cb += 8) {
+                if (c - cb >= 8) mf_dw_pixel(p, b, oy, ox, cb, 1, tail, out);
+                else mf_dw_pixel(p, b, oy, ox, cb, 0, tail, out);
+            }
+        }
+    }
+}
+
+#else
+
+int mf_cpu_supported(void) { return 0; }
+void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) { (void)p; (void)row_begin; (void)row_end; }
+
+#endif

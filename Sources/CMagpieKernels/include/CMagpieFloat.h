@@ -1,0 +1,23 @@
+// Float32 AVX2 + FMA kernels (float_avx2.c), part of the CMagpieKernels module (included by CMagpieKernels.h).
+#ifndef CMAGPIE_FLOAT_H
+#define CMAGPIE_FLOAT_H
+#include <stdint.h>
+
+/// Float32 depthwise convolution (multiplier 1) on AVX2 + FMA (float_avx2.c).
+typedef struct {
+    const float *in; float *out;
+    int32_t batches, ih, iw, c, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw;
+    const float *w;                   // [kh * kw][c], the TFLite filter's layout
+    const float *bias;                // [c] (zeros when the operator has none)
+    float lo, hi;                     // the fused activation's clamp
+    /// iw * c zeros for the 3x3 path (rows above or below the input), or NULL to use only the general path.
+    const float *zero_row;
+} mf_dw;
+
+/// 1 when this CPU runs the float AVX2 kernels (x86-64 with AVX2 and FMA), else 0. Elsewhere the kernels are
+/// empty stubs: callers must check this first.
+int mf_cpu_supported(void);
+/// Output rows [row_begin, row_end) over batches * oh.
+void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end);
+
+#endif
