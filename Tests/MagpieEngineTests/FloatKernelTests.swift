@@ -5,7 +5,7 @@ import MagpieModel
 import MagpieTestSupport
 
 /// The optimized float32 kernels (`FloatKernels`) against the reference kernels: within 1e-4 relative (of the
-/// output's magnitude), at the GEMM's tile edges (8 rows × 32 channels), odd strides and paddings, and 1-3 threads.
+/// output's magnitude), at the GEMM's tile edges (6 rows × 16 channels), odd strides and paddings, and 1-3 threads.
 final class FloatKernelTests: XCTestCase {
     struct ConvCase {
         var n: Int = 1
@@ -62,7 +62,7 @@ final class FloatKernelTests: XCTestCase {
 
     func testPointwiseGEMMTileEdges() throws {
         var seed: UInt64 = 1
-        // Rows (pixels) around the 8-row tile, channels around the 32-wide panel.
+        // Rows (pixels) around the 6-row tile, channels around the 16-wide panel (and 4-panel groups for 1 row).
         for (h, w) in [(1, 1), (1, 7), (2, 4), (3, 3), (1, 9), (4, 4), (7, 7), (5, 13)] {
             for cout in [1, 3, 8, 17, 31, 32, 33, 64, 96] {
                 for cin in [1, 3, 17, 32] {
@@ -78,6 +78,10 @@ final class FloatKernelTests: XCTestCase {
         try check(ConvCase(h: 7, w: 7, cin: 320, cout: 1280, activation: .relu6), seed: 100)
         try check(ConvCase(h: 14, w: 14, cin: 144, cout: 24), seed: 101)
         try check(ConvCase(h: 2, w: 3, cin: 960, cout: 160), seed: 102)
+        // One pixel (a classifier head as a 1x1 convolution): the matrix-vector path, 63 panels.
+        try check(ConvCase(h: 1, w: 1, cin: 1280, cout: 1001, activation: .relu6), seed: 103)
+        // An A too large for the panels-outside order (1056 rows x 64 floats), so row tiles go outside.
+        try check(ConvCase(h: 32, w: 33, cin: 64, cout: 40), seed: 104)
     }
 
     func testGeneralConvolutions() throws {

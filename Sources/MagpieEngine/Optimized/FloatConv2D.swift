@@ -120,6 +120,28 @@ final class FloatGEMMConv2D: Kernel {
         let rows = g.batches * g.outputHeight * g.outputWidth
         let n = g.outputDepth
         let tile = FloatKernels.tileRows
+        let width = FloatKernels.panelWidth
+        if scratch == nil && rows == 1 {
+            // One output pixel (a fully connected layer as a 1x1 convolution): a matrix-vector product.
+            FloatKernels.rowTimesPanels(k: k, a: input, panels: panelRange, packed: UnsafePointer(packed),
+                                        bias: UnsafePointer(bias), c: output, n: n, lo: lo, hi: hi)
+            return
+        }
+        if scratch == nil && rows * k * MemoryLayout<Float>.size <= FloatKernels.panelsOuterLimit {
+            // A small A (the 7x7 and 14x14 layers) stays in L2 while each weight panel is used for every row tile
+            // in turn; with the row tiles outside, every tile would stream all the weights from L3 again.
+            for p in panelRange {
+                let columns = min(width, n - p * width)
+                let b = UnsafePointer(packed + p * k * width), panelBias = UnsafePointer(bias + p * width)
+                for t in tiles {
+                    let row0 = t * tile
+                    FloatKernels.microkernel(k: k, a: input + row0 * k, aStride: k, rows: min(tile, rows - row0),
+                                             b: b, bias: panelBias, c: output + row0 * n + p * width, cStride: n,
+                                             columns: columns, lo: lo, hi: hi)
+                }
+            }
+            return
+        }
         for t in tiles {
             let row0 = t * tile
             let count = min(tile, rows - row0)
@@ -227,6 +249,58 @@ extension FloatKernels {
         if rows > 3 { store(3, c3) }
         if rows > 4 { store(4, c4) }
         if rows > 5 { store(5, c5) }
+    }
+
+    /// Bytes of A up to which a pointwise GEMM runs weight panels in the outer loop (half this machine's L2).
+    static let panelsOuterLimit = 256 * 1024
+
+    /// C[1 × n] = clamp(bias + a[1 × K] · B) for the weight panels in `panels`, four panels (64 outputs) at a
+    /// time: eight independent FMA chains instead of one, each output still summed from its bias in k order (the
+    /// same bits as `microkernel`).
+    @inline(__always)
+    static func rowTimesPanels(k: Int, a: UnsafePointer<Float>, panels: Range<Int>, packed: UnsafePointer<Float>,
+                               bias: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, n: Int,
+                               lo: Float, hi: Float) {
+        typealias V = SIMD16<Float>
+        let clamps = lo > -Float.greatestFiniteMagnitude || hi < Float.greatestFiniteMagnitude
+        var p = panels.lowerBound
+        while p + 4 <= panels.upperBound {
+            let b0 = UnsafeRawPointer(packed + p * k * panelWidth), b1 = b0 + k * 64, b2 = b1 + k * 64
+            let b3 = b2 + k * 64
+            let braw = UnsafeRawPointer(bias + p * panelWidth)
+            var c0 = braw.loadUnaligned(as: V.self), c1 = braw.loadUnaligned(fromByteOffset: 64, as: V.self)
+            var c2 = braw.loadUnaligned(fromByteOffset: 128, as: V.self)
+            var c3 = braw.loadUnaligned(fromByteOffset: 192, as: V.self)
+            var i = 0
+            while i < k {
+                let x = V(repeating: a[i])
+                c0 = c0.addingProduct(x, b0.load(fromByteOffset: i * 64, as: V.self))
+                c1 = c1.addingProduct(x, b1.load(fromByteOffset: i * 64, as: V.self))
+                c2 = c2.addingProduct(x, b2.load(fromByteOffset: i * 64, as: V.self))
+                c3 = c3.addingProduct(x, b3.load(fromByteOffset: i * 64, as: V.self))
+                i += 1
+            }
+            @inline(__always) func store(_ q: Int, _ v: V) {
+                let out = c + q * panelWidth, columns = Swift.min(panelWidth, n - q * panelWidth)
+                if columns == panelWidth {
+                    UnsafeMutableRawPointer(out).storeBytes(of: v, as: V.self)
+                } else {
+                    storePartial(out, v, columns)
+                }
+                if clamps { clampInPlace(out, columns, lo, hi) }
+            }
+            store(p, c0)
+            store(p + 1, c1)
+            store(p + 2, c2)
+            store(p + 3, c3)
+            p += 4
+        }
+        while p < panels.upperBound {
+            microkernel(k: k, a: a, aStride: k, rows: 1, b: packed + p * k * panelWidth, bias: bias + p * panelWidth,
+                        c: c + p * panelWidth, cStride: n, columns: Swift.min(panelWidth, n - p * panelWidth),
+                        lo: lo, hi: hi)
+            p += 1
+        }
     }
 
     /// `min(max(v, lo), hi)` per lane as a compare and blend. (The stdlib's generic `pointwiseMin`/`pointwiseMax`
