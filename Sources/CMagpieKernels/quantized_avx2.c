@@ -153,6 +153,26 @@ MQ2_INLINE MQ2_T void mq2_store16(const mq2_gemm *p, __m256i v0, __m256i v1, int
     }
 }
 
+/// Requantizes two rows of 16 accumulators (row 0: v0, v1; row 1: w0, w1, columns col..col+15, all below n) and
+/// stores 16 bytes per row: one VPACKSS/USWB and one VPERMD for both rows instead of the two packs, extract and
+/// shuffle per row of mq2_store16.
+MQ2_INLINE MQ2_T void mq2_store16x2(const mq2_gemm *p, __m256i v0, __m256i v1, __m256i w0, __m256i w1, int32_t col,
+                                    uint8_t *dst0, uint8_t *dst1, const int mode, const int is_signed) {
+    const int32_t *rq = p->rq + (size_t)(col / 8) * MQ2_RQ;
+    __m256i a = _mm256_packs_epi32(mq2_rq(v0, rq, mode), mq2_rq(v1, rq + MQ2_RQ, mode));
+    __m256i b = _mm256_packs_epi32(mq2_rq(w0, rq, mode), mq2_rq(w1, rq + MQ2_RQ, mode));
+    if (mode != MQ2_MODE_LINEAR) {
+        const __m256i lo = _mm256_set1_epi16((int16_t)p->act_min), hi = _mm256_set1_epi16((int16_t)p->act_max);
+        a = _mm256_min_epi16(_mm256_max_epi16(a, lo), hi);
+        b = _mm256_min_epi16(_mm256_max_epi16(b, lo), hi);
+    }
+    // Dwords of the packed bytes: [a c0-3, a c8-11, b c0-3, b c8-11 | a c4-7, a c12-15, b c4-7, b c12-15].
+    const __m256i bytes = is_signed ? _mm256_packs_epi16(a, b) : _mm256_packus_epi16(a, b);
+    const __m256i rows = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm_storeu_si128((__m128i *)dst0, _mm256_castsi256_si128(rows));
+    _mm_storeu_si128((__m128i *)dst1, _mm256_extracti128_si256(rows, 1));
+}
+
 // MARK: GEMM
 
 /// One MR x 16 register tile over the whole reduction: each step broadcasts one int16 pair of A per row and
@@ -175,6 +195,15 @@ MQ2_INLINE MQ2_T void mq2_tile(const mq2_gemm *p, const int16_t *ap, const int16
             acc[2 * r] = _mm256_add_epi32(acc[2 * r], _mm256_madd_epi16(a, b0));
             acc[2 * r + 1] = _mm256_add_epi32(acc[2 * r + 1], _mm256_madd_epi16(a, b1));
         }
+    }
+    if (MR % 2 == 0 && rows_valid >= MR && p->n - col0 >= 16) {
+        // Whole tile, whole panel: rows in pairs (constant indices, so the accumulators stay in registers).
+#pragma clang loop unroll(full)
+        for (int r = 0; r < MR; r += 2)
+            mq2_store16x2(p, acc[2 * r], acc[2 * r + 1], acc[2 * r + 2], acc[2 * r + 3], col0,
+                          c + (size_t)r * p->c_stride + col0, c + (size_t)(r + 1) * p->c_stride + col0, mode,
+                          is_signed);
+        return;
     }
     for (int r = 0; r < MR && r < rows_valid; r++)
         mq2_store16(p, acc[2 * r], acc[2 * r + 1], col0, c + (size_t)r * p->c_stride + col0, mode, is_signed);
