@@ -23,7 +23,22 @@ typedef struct {
     __m256i m2, e2, mask2, half2;
     __m256i zero, mo, eo, masko, halfo;
     __m256i out_off, lo, hi;
+    // The 32-bit form of the inputs' high multiply (mqe_input_high_mul): m = mh * 2^s + ml, s = 31 - left shift.
+    __m256i mh1, ml1, mh2, ml2, s, round;
 } mqe_add_vectors;
+
+/// Whether the inputs' high multiply can run on 32-bit lanes (mqe_input_high_mul): a left shift in [8, 23],
+/// as TFLite's 20 for 8-bit ADD/SUB.
+MQ2_INLINE int mqe_short_multiply(const mqe_add *p) { return p->left_shift >= 8 && p->left_shift <= 23; }
+
+/// SaturatingRoundingDoublingHighMul(v << L, m) for v in [-255, 255], m >= 0 and 8 <= L <= 23, in 32-bit lanes:
+/// floor((v * m * 2^L + 2^30) / 2^31) = floor((v * m + 2^(s-1)) / 2^s) with s = 31 - L (2^L divides both terms),
+/// and with m = mh * 2^s + ml that is v * mh + floor((v * ml + 2^(s-1)) / 2^s); |v * mh| < 2^8 * 2^L <= 2^31
+/// and |v * ml| < 2^8 * 2^s <= 2^31, so neither product overflows. Two VPMULLD instead of the 64-bit products.
+MQ2_INLINE MQ2_T __m256i mqe_input_high_mul(__m256i v, __m256i mh, __m256i ml, __m256i s, __m256i round) {
+    const __m256i low = _mm256_srav_epi32(_mm256_add_epi32(_mm256_mullo_epi32(v, ml), round), s);
+    return _mm256_add_epi32(_mm256_mullo_epi32(v, mh), low);
+}
 
 /// The mask and half of TFLite's RoundingDivideByPOT for `exponent` in 0...31.
 MQ2_INLINE MQ2_T void mqe_shift_vectors(int32_t exponent, __m256i *e, __m256i *mask, __m256i *half) {
@@ -48,6 +63,17 @@ MQ2_INLINE MQ2_T mqe_add_vectors mqe_vectors(const mqe_add *p) {
     k.out_off = _mm256_set1_epi32(p->output_offset);
     k.lo = _mm256_set1_epi32(p->act_min);
     k.hi = _mm256_set1_epi32(p->act_max);
+    const int32_t s = 31 - p->left_shift;
+    if (mqe_short_multiply(p)) {
+        k.mh1 = _mm256_set1_epi32(p->input1_multiplier >> s);
+        k.ml1 = _mm256_set1_epi32(p->input1_multiplier & ((1 << s) - 1));
+        k.mh2 = _mm256_set1_epi32(p->input2_multiplier >> s);
+        k.ml2 = _mm256_set1_epi32(p->input2_multiplier & ((1 << s) - 1));
+        k.s = _mm256_set1_epi32(s);
+        k.round = _mm256_set1_epi32(1 << (s - 1));
+    } else {
+        k.mh1 = k.ml1 = k.mh2 = k.ml2 = k.s = k.round = k.zero;
+    }
     return k;
 }
 
@@ -60,11 +86,17 @@ MQ2_INLINE MQ2_T __m256i mqe_widen8(const uint8_t *src, const int is_signed) {
 /// 8 output values as clamped int32 lanes: both inputs offset, shifted left and rescaled, combined, rescaled to the
 /// output, offset and clamped.
 MQ2_INLINE MQ2_T __m256i mqe_add8(const mqe_add_vectors *k, const uint8_t *a, const uint8_t *b, const int is_signed,
-                                  const int subtract) {
+                                  const int subtract, const int short_multiply) {
     const __m256i x1 = _mm256_add_epi32(mqe_widen8(a, is_signed), k->off1);
     const __m256i x2 = _mm256_add_epi32(mqe_widen8(b, is_signed), k->off2);
-    const __m256i s1 = mq2_requant(x1, k->m1, k->lsh, k->e1, k->mask1, k->half1);
-    const __m256i s2 = mq2_requant(x2, k->m2, k->lsh, k->e2, k->mask2, k->half2);
+    __m256i s1, s2;
+    if (short_multiply) {
+        s1 = mq2_rounding_shift(mqe_input_high_mul(x1, k->mh1, k->ml1, k->s, k->round), k->e1, k->mask1, k->half1);
+        s2 = mq2_rounding_shift(mqe_input_high_mul(x2, k->mh2, k->ml2, k->s, k->round), k->e2, k->mask2, k->half2);
+    } else {
+        s1 = mq2_requant(x1, k->m1, k->lsh, k->e1, k->mask1, k->half1);
+        s2 = mq2_requant(x2, k->m2, k->lsh, k->e2, k->mask2, k->half2);
+    }
     const __m256i raw = subtract ? _mm256_sub_epi32(s1, s2) : _mm256_add_epi32(s1, s2);
     const __m256i v = _mm256_add_epi32(mq2_requant(raw, k->mo, k->zero, k->eo, k->masko, k->halfo), k->out_off);
     return _mm256_min_epi32(_mm256_max_epi32(v, k->lo), k->hi);
@@ -73,11 +105,11 @@ MQ2_INLINE MQ2_T __m256i mqe_add8(const mqe_add_vectors *k, const uint8_t *a, co
 /// 32 elements: four 8-lane blocks packed to bytes. The two packs interleave the 128-bit halves, so the dwords come
 /// out as (v0 lo, v1 lo, v2 lo, v3 lo, v0 hi, v1 hi, v2 hi, v3 hi) and one permute restores the order.
 MQ2_INLINE MQ2_T void mqe_add32(const mqe_add_vectors *k, const uint8_t *a, const uint8_t *b, uint8_t *out,
-                                const int is_signed, const int subtract) {
-    const __m256i v0 = mqe_add8(k, a, b, is_signed, subtract);
-    const __m256i v1 = mqe_add8(k, a + 8, b + 8, is_signed, subtract);
-    const __m256i v2 = mqe_add8(k, a + 16, b + 16, is_signed, subtract);
-    const __m256i v3 = mqe_add8(k, a + 24, b + 24, is_signed, subtract);
+                                const int is_signed, const int subtract, const int sm) {
+    const __m256i v0 = mqe_add8(k, a, b, is_signed, subtract, sm);
+    const __m256i v1 = mqe_add8(k, a + 8, b + 8, is_signed, subtract, sm);
+    const __m256i v2 = mqe_add8(k, a + 16, b + 16, is_signed, subtract, sm);
+    const __m256i v3 = mqe_add8(k, a + 24, b + 24, is_signed, subtract, sm);
     const __m256i w01 = _mm256_packs_epi32(v0, v1);
     const __m256i w23 = _mm256_packs_epi32(v2, v3);
     const __m256i bytes = is_signed ? _mm256_packs_epi16(w01, w23) : _mm256_packus_epi16(w01, w23);
@@ -88,16 +120,16 @@ MQ2_INLINE MQ2_T void mqe_add32(const mqe_add_vectors *k, const uint8_t *a, cons
 /// The whole range in 32-element blocks; the last partial block runs on zero-padded copies (the padding's results
 /// are discarded), so every element goes through the same vector code.
 MQ2_INLINE MQ2_T void mqe_add_loop(const mqe_add *p, const uint8_t *a, const uint8_t *b, uint8_t *out,
-                                   int64_t count, const int is_signed, const int subtract) {
+                                   int64_t count, const int is_signed, const int subtract, const int sm) {
     const mqe_add_vectors k = mqe_vectors(p);
     int64_t i = 0;
-    for (; i + 32 <= count; i += 32) mqe_add32(&k, a + i, b + i, out + i, is_signed, subtract);
+    for (; i + 32 <= count; i += 32) mqe_add32(&k, a + i, b + i, out + i, is_signed, subtract, sm);
     if (i < count) {
         uint8_t ta[32] = {0}, tb[32] = {0}, to[32];
         const size_t n = (size_t)(count - i);
         memcpy(ta, a + i, n);
         memcpy(tb, b + i, n);
-        mqe_add32(&k, ta, tb, to, is_signed, subtract);
+        mqe_add32(&k, ta, tb, to, is_signed, subtract, sm);
         memcpy(out + i, to, n);
     }
 }
@@ -105,11 +137,19 @@ MQ2_INLINE MQ2_T void mqe_add_loop(const mqe_add *p, const uint8_t *a, const uin
 MQ2_T void mqe_add_run(const mqe_add *p, const void *a, const void *b, void *out, int64_t count) {
     const uint8_t *x = (const uint8_t *)a, *y = (const uint8_t *)b;
     uint8_t *z = (uint8_t *)out;
-    // One specialised loop per element type and operation (the flags are constants inside each).
-    if (p->is_signed) {
-        if (p->subtract) mqe_add_loop(p, x, y, z, count, 1, 1); else mqe_add_loop(p, x, y, z, count, 1, 0);
+    // One specialised loop per element type, operation and multiply form (the flags are constants inside each).
+    if (mqe_short_multiply(p)) {
+        if (p->is_signed) {
+            if (p->subtract) mqe_add_loop(p, x, y, z, count, 1, 1, 1); else mqe_add_loop(p, x, y, z, count, 1, 0, 1);
+        } else {
+            if (p->subtract) mqe_add_loop(p, x, y, z, count, 0, 1, 1); else mqe_add_loop(p, x, y, z, count, 0, 0, 1);
+        }
     } else {
-        if (p->subtract) mqe_add_loop(p, x, y, z, count, 0, 1); else mqe_add_loop(p, x, y, z, count, 0, 0);
+        if (p->is_signed) {
+            if (p->subtract) mqe_add_loop(p, x, y, z, count, 1, 1, 0); else mqe_add_loop(p, x, y, z, count, 1, 0, 0);
+        } else {
+            if (p->subtract) mqe_add_loop(p, x, y, z, count, 0, 1, 0); else mqe_add_loop(p, x, y, z, count, 0, 0, 0);
+        }
     }
 }
 

@@ -167,11 +167,20 @@ final class FloatGEMMConv2D: Kernel {
     /// im2col of output pixels `first ..< first + count` into `buffer` (row stride K), zeros outside the input.
     private func gather(rows first: Int, count: Int, input: UnsafePointer<Float>, into buffer: UnsafeMutablePointer<Float>) {
         let c = g.inputDepth
+        // The pixel's coordinates: divided out once, then stepped (three integer divisions per row cost as much
+        // as a first layer's whole im2col).
+        var ox = first % g.outputWidth
+        var oy = (first / g.outputWidth) % g.outputHeight
+        var b = first / (g.outputWidth * g.outputHeight)
         for r in 0..<count {
-            let m = first + r
-            let ox = m % g.outputWidth
-            let oy = (m / g.outputWidth) % g.outputHeight
-            let b = m / (g.outputWidth * g.outputHeight)
+            defer {
+                ox += 1
+                if ox == g.outputWidth {
+                    ox = 0
+                    oy += 1
+                    if oy == g.outputHeight { oy = 0; b += 1 }
+                }
+            }
             let originY = oy * g.strideHeight - g.padHeight
             let originX = ox * g.strideWidth - g.padWidth
             var dst = buffer + r * k
@@ -184,7 +193,8 @@ final class FloatGEMMConv2D: Kernel {
                     if y < 0 || y >= g.inputHeight {
                         dst.update(repeating: 0, count: run)
                     } else {
-                        dst.update(from: input + ((b * g.inputHeight + y) * g.inputWidth + originX) * c, count: run)
+                        FloatKernels.copy(input + ((b * g.inputHeight + y) * g.inputWidth + originX) * c, to: dst,
+                                          count: run)
                     }
                     dst += run
                     continue
@@ -194,7 +204,7 @@ final class FloatGEMMConv2D: Kernel {
                     if y < 0 || y >= g.inputHeight || x < 0 || x >= g.inputWidth {
                         dst.update(repeating: 0, count: c)
                     } else {
-                        dst.update(from: input + ((b * g.inputHeight + y) * g.inputWidth + x) * c, count: c)
+                        FloatKernels.copy(input + ((b * g.inputHeight + y) * g.inputWidth + x) * c, to: dst, count: c)
                     }
                     dst += c
                 }
@@ -249,6 +259,19 @@ extension FloatKernels {
         if rows > 3 { store(3, c3) }
         if rows > 4 { store(4, c4) }
         if rows > 5 { store(5, c5) }
+    }
+
+    /// Copies `count` floats: 8 at a time and then one by one, inline. The im2col runs of a first layer are short
+    /// (3x3 filter on RGB: 9 floats), where a `memcpy` call per run cost as much as the arithmetic.
+    @inline(__always)
+    static func copy(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            UnsafeMutableRawPointer(dst + i).storeBytes(
+                of: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count { dst[i] = src[i]; i += 1 }
     }
 
     /// Bytes of A up to which a pointwise GEMM runs weight panels in the outer loop (half this machine's L2).
