@@ -107,6 +107,16 @@ typedef struct {
 /// Output rows [row_begin, row_end) over batches * oh.
 void mq2_dw_rows(const mq2_dw *p, int32_t row_begin, int32_t row_end);
 
+/// One spin-wait step for the thread pool: the CPU's pause hint (x86 PAUSE, ARM YIELD), which frees the core's
+/// shared resources and saves power while a thread polls a flag.
+static inline void magpie_spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 #include "CMagpieElementwise.h"
 #include "CMagpieFloat.h"
 #endif
