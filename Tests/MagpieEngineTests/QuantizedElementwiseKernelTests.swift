@@ -115,6 +115,27 @@ final class QuantizedElementwiseKernelTests: XCTestCase {
         }
     }
 
+    /// Every (x, y) byte pair at once, so the 32-bit form of the inputs' high multiply (elementwise_avx2.c) is
+    /// checked on all 65536 combinations per parameter set, not only on sampled data.
+    func testAddSubMatchReferenceOnEveryBytePair() throws {
+        try XCTSkipUnless(QuantizedElementwise.avx2Available, "the quantized ADD/SUB kernels need a CPU with AVX2 and FMA; without them the optimized path is the reference path")
+        let first = (0..<65536).map { UInt8(truncatingIfNeeded: $0 >> 8) }
+        let second = (0..<65536).map { UInt8(truncatingIfNeeded: $0) }
+        var seed: UInt64 = 700
+        for type in [TensorType.uint8, .int8] {
+            for op in [BuiltinOperator.add, .sub] {
+                for ratio: Float in [1, 0.37, 2.9, 1e-3] {
+                    seed += 1
+                    let c = ArithmeticCase(op: op, type: type, count: 65536, ratio: ratio,
+                                           activation: seed % 3 == 0 ? .relu6 : .none)
+                    let (b, _) = arithmeticModel(c, seed: seed)
+                    let expected = try assertOptimizedMatchesReference(b, [first, second], "\(c) every byte pair")
+                    assertVaries(expected, "\(c) every byte pair")
+                }
+            }
+        }
+    }
+
     func testAddSubMatchReferenceAcrossThreads() throws {
         try XCTSkipUnless(QuantizedElementwise.avx2Available, "the quantized ADD/SUB kernels need a CPU with AVX2 and FMA; without them the optimized path is the reference path")
         var seed: UInt64 = 500
