@@ -9,7 +9,8 @@ import MagpieModel
 /// widened (`x - zx`) block by block inside each task, straight from the input tensor: a pixel for 1x1 stride-1
 /// convolutions, its receptive field otherwise (im2col on the fly, no whole-tensor buffer).
 ///
-/// Tasks split blocks of 24 rows over the pool, and 16-column panels too when rows are scarce (the 7x7 layers).
+/// Tasks split blocks of 24 rows over the pool; when there are fewer blocks than two per thread (the 7x7 layers),
+/// the 16-column panels instead, one task per thread.
 extension QuantizedKernels {
     static func avx2Conv2D(_ context: inout PrepareContext, geometry g: ConvolutionGeometry, tensors: Conv2DTensors,
                            parameters p: QuantizedConvolutionParameters, type: TensorType) throws -> Kernel? {
@@ -38,7 +39,12 @@ extension QuantizedKernels {
         let threads = context.pool.threadCount
         let rowBlocks = (m + 23) / 24
         var mTasks = 1, nTasks = 1
-        if threads > 1 {
+        if threads > 1 && rowBlocks < threads * 2 && np / 16 >= threads {
+            // Few row blocks (the 7x7 layers: 24 + 24 + 1 rows): one task per thread over the panels, so that the
+            // work divides evenly and each thread widens the rows once. Splitting the rows too left one thread
+            // with three times the other's work.
+            nTasks = threads
+        } else if threads > 1 {
             let wanted = threads * 4
             mTasks = min(rowBlocks, wanted)
             if mTasks < wanted { nTasks = min(np / 16, max(1, wanted / mTasks)) }
