@@ -2,6 +2,8 @@
 // `mf_cpu_supported()` says the CPU has AVX2 and FMA (every function carries the target attribute, so the package
 // still builds for generic x86-64 and, as stubs, for other architectures).
 //
+// The GEMM register tile (mf_tile): 6 rows x 16 columns, 12 accumulators, the same FMA order as the Swift tile.
+//
 // DEPTHWISE_CONV_2D (multiplier 1): 8 channels per vector; each output is the bias plus the taps in raster order,
 // one FMA each, the same order and rounding as the Swift kernel it replaces. 3x3 windows with dilation 1 take a
 // row-pointer path: rows above or below the input read a row of zeros, so only the border columns need bounds
@@ -26,6 +28,12 @@ MQ2_INLINE MQ2_T void mf_store(float *p, __m256 v, const int full, __m256i mask)
     if (full) _mm256_storeu_ps(p, v); else _mm256_maskstore_ps(p, mask, v);
 }
 
+/// `x < lo ? lo : x`, then `x > hi ? hi : x`, per lane: the reference's clamp, NaN passing through. (MAXPS and
+/// MINPS return their second operand when either is NaN, so the bound goes first.)
+MQ2_INLINE MQ2_T __m256 mf_clamp(__m256 x, __m256 lo, __m256 hi) {
+    return _mm256_min_ps(hi, _mm256_max_ps(lo, x));
+}
+
 /// One output pixel, channels [cb, cb + 8) (the first `n` of them), any window, taps outside the input skipped.
 MQ2_INLINE MQ2_T void mf_dw_pixel(const mf_dw *p, int32_t b, int32_t oy, int32_t ox, int32_t cb, const int full,
                                   __m256i mask, float *out) {
@@ -43,7 +51,7 @@ MQ2_INLINE MQ2_T void mf_dw_pixel(const mf_dw *p, int32_t b, int32_t oy, int32_t
             acc = _mm256_fmadd_ps(mf_load(src, full, mask), mf_load(w, full, mask), acc);
         }
     }
-    acc = _mm256_min_ps(_mm256_max_ps(acc, _mm256_set1_ps(p->lo)), _mm256_set1_ps(p->hi));
+    acc = mf_clamp(acc, _mm256_set1_ps(p->lo), _mm256_set1_ps(p->hi));
     mf_store(out + cb, acc, full, mask);
 }
 
@@ -71,8 +79,58 @@ MQ2_INLINE MQ2_T void mf_dw_run3(const mf_dw *p, const float *r0, const float *r
         a = _mm256_fmadd_ps(mf_load(r2 + x, full, mask), w6, a);
         a = _mm256_fmadd_ps(mf_load(r2 + x + c, full, mask), w7, a);
         a = _mm256_fmadd_ps(mf_load(r2 + x + 2 * c, full, mask), w8, a);
-        mf_store(out_row + (size_t)ox * c + cb, _mm256_min_ps(_mm256_max_ps(a, lo), hi), full, mask);
+        mf_store(out_row + (size_t)ox * c + cb, mf_clamp(a, lo, hi), full, mask);
     }
+}
+
+/// One row of a GEMM tile: 16 lanes in two vectors, the first `columns` stored (masked past them).
+MQ2_INLINE MQ2_T void mf_store_row(float *dst, __m256 v0, __m256 v1, int32_t columns, float lo, float hi,
+                                   int32_t clamps) {
+    if (clamps) {
+        const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+        v0 = mf_clamp(v0, vlo, vhi);
+        v1 = mf_clamp(v1, vlo, vhi);
+    }
+    if (columns >= 16) {
+        _mm256_storeu_ps(dst, v0);
+        _mm256_storeu_ps(dst + 8, v1);
+    } else {
+        _mm256_maskstore_ps(dst, mf_mask(columns >= 8 ? 8 : columns), v0);
+        if (columns > 8) _mm256_maskstore_ps(dst + 8, mf_mask(columns - 8), v1);
+    }
+}
+
+MQ2_T void mf_tile(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *b, const float *bias,
+                   float *c, int32_t c_stride, int32_t columns, float lo, float hi, int32_t clamps) {
+    const float *a0 = a, *a1 = a + (size_t)(rows > 1 ? 1 : rows - 1) * a_stride;
+    const float *a2 = a + (size_t)(rows > 2 ? 2 : rows - 1) * a_stride;
+    const float *a3 = a + (size_t)(rows > 3 ? 3 : rows - 1) * a_stride;
+    const float *a4 = a + (size_t)(rows > 4 ? 4 : rows - 1) * a_stride;
+    const float *a5 = a + (size_t)(rows > 5 ? 5 : rows - 1) * a_stride;
+    __m256 c00 = _mm256_loadu_ps(bias), c01 = _mm256_loadu_ps(bias + 8);
+    __m256 c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01, c40 = c00, c41 = c01;
+    __m256 c50 = c00, c51 = c01;
+    for (int32_t i = 0; i < k; i++) {
+        const __m256 b0 = _mm256_loadu_ps(b + (size_t)i * 16), b1 = _mm256_loadu_ps(b + (size_t)i * 16 + 8);
+        __m256 x = _mm256_broadcast_ss(a0 + i);
+        c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
+        x = _mm256_broadcast_ss(a1 + i);
+        c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
+        x = _mm256_broadcast_ss(a2 + i);
+        c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
+        x = _mm256_broadcast_ss(a3 + i);
+        c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
+        x = _mm256_broadcast_ss(a4 + i);
+        c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
+        x = _mm256_broadcast_ss(a5 + i);
+        c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
+    }
+    mf_store_row(c, c00, c01, columns, lo, hi, clamps);
+    if (rows > 1) mf_store_row(c + (size_t)c_stride, c10, c11, columns, lo, hi, clamps);
+    if (rows > 2) mf_store_row(c + (size_t)2 * c_stride, c20, c21, columns, lo, hi, clamps);
+    if (rows > 3) mf_store_row(c + (size_t)3 * c_stride, c30, c31, columns, lo, hi, clamps);
+    if (rows > 4) mf_store_row(c + (size_t)4 * c_stride, c40, c41, columns, lo, hi, clamps);
+    if (rows > 5) mf_store_row(c + (size_t)5 * c_stride, c50, c51, columns, lo, hi, clamps);
 }
 
 MQ2_T void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) {
@@ -112,5 +170,10 @@ MQ2_T void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) {
 
 int mf_cpu_supported(void) { return 0; }
 void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) { (void)p; (void)row_begin; (void)row_end; }
+void mf_tile(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *b, const float *bias,
+             float *c, int32_t c_stride, int32_t columns, float lo, float hi, int32_t clamps) {
+    (void)k; (void)a; (void)a_stride; (void)rows; (void)b; (void)bias; (void)c; (void)c_stride; (void)columns;
+    (void)lo; (void)hi; (void)clamps;
+}
 
 #endif
