@@ -47,8 +47,19 @@ enum FloatKernels {
         let plan = GEMMTaskPlan(rows: m, panels: panels, threads: context.pool.threadCount)
         let scratch: UnsafeMutablePointer<Float>? = direct ? nil
             : context.allocate(Float.self, count: plan.taskCount * tileRows * k)
+        var im2col: UnsafeMutablePointer<mf_im2col>? = nil
+        if !direct {
+            let p = context.allocate(mf_im2col.self, count: 1)
+            p.pointee = mf_im2col(
+                in: nil, batches: Int32(g.batches), ih: Int32(g.inputHeight), iw: Int32(g.inputWidth),
+                c: Int32(g.inputDepth), oh: Int32(g.outputHeight), ow: Int32(g.outputWidth),
+                kh: Int32(g.filterHeight), kw: Int32(g.filterWidth), sh: Int32(g.strideHeight),
+                sw: Int32(g.strideWidth), dh: Int32(g.dilationHeight), dw: Int32(g.dilationWidth),
+                ph: Int32(g.padHeight), pw: Int32(g.padWidth))
+            im2col = p
+        }
         return FloatGEMMConv2D(geometry: g, tensors: tensors, packed: packed, bias: bias, k: k, panels: panels,
-                               plan: plan, scratch: scratch, pool: context.pool, min: lo, max: hi)
+                               plan: plan, scratch: scratch, im2col: im2col, pool: context.pool, min: lo, max: hi)
     }
 }
 
@@ -97,17 +108,25 @@ final class FloatGEMMConv2D: Kernel {
     let scratch: UnsafeMutablePointer<Float>?
     let pool: ThreadPool
     let lo: Float, hi: Float
+    /// `FloatKernels.avx2Available`, read once (a global `static let` costs a `swift_once` check per read).
+    let avx2: Bool
+    /// The C im2col's geometry when `avx2` and the convolution is not pointwise.
+    let im2col: UnsafeMutablePointer<mf_im2col>?
 
     init(geometry: ConvolutionGeometry, tensors: Conv2DTensors, packed: UnsafeMutablePointer<Float>,
          bias: UnsafeMutablePointer<Float>, k: Int, panels: Int, plan: GEMMTaskPlan,
-         scratch: UnsafeMutablePointer<Float>?, pool: ThreadPool, min: Float, max: Float) {
+         scratch: UnsafeMutablePointer<Float>?, im2col: UnsafeMutablePointer<mf_im2col>?, pool: ThreadPool,
+         min: Float, max: Float) {
         g = geometry; self.tensors = tensors; self.packed = packed; self.bias = bias; self.k = k
         self.panels = panels; self.plan = plan; self.scratch = scratch; self.pool = pool; lo = min; hi = max
+        avx2 = FloatKernels.avx2Available
+        self.im2col = avx2 ? im2col : nil
     }
 
     func invoke(_ t: TensorBuffers) throws {
         let input = UnsafePointer(t.pointer(tensors.input, as: Float.self))
         let output = t.pointer(tensors.output, as: Float.self)
+        im2col?.pointee.in = input
         if plan.taskCount == 1 {
             run(task: 0, input: input, output: output)
         } else {
@@ -124,8 +143,9 @@ final class FloatGEMMConv2D: Kernel {
         let width = FloatKernels.panelWidth
         if scratch == nil && rows == 1 {
             // One output pixel (a fully connected layer as a 1x1 convolution): a matrix-vector product.
-            FloatKernels.rowTimesPanels(k: k, a: input, panels: panelRange, packed: UnsafePointer(packed),
-                                        bias: UnsafePointer(bias), c: output, n: n, lo: lo, hi: hi)
+            FloatKernels.rowTimesPanels(avx2: avx2, k: k, a: input, panels: panelRange,
+                                        packed: UnsafePointer(packed), bias: UnsafePointer(bias), c: output, n: n,
+                                        lo: lo, hi: hi)
             return
         }
         if scratch == nil && rows * k * MemoryLayout<Float>.size <= FloatKernels.panelsOuterLimit {
@@ -136,9 +156,9 @@ final class FloatGEMMConv2D: Kernel {
                 let b = UnsafePointer(packed + p * k * width), panelBias = UnsafePointer(bias + p * width)
                 for t in tiles {
                     let row0 = t * tile
-                    FloatKernels.tile(k: k, a: input + row0 * k, aStride: k, rows: min(tile, rows - row0),
-                                             b: b, bias: panelBias, c: output + row0 * n + p * width, cStride: n,
-                                             columns: columns, lo: lo, hi: hi)
+                    FloatKernels.tile(avx2: avx2, k: k, a: input + row0 * k, aStride: k,
+                                      rows: min(tile, rows - row0), b: b, bias: panelBias,
+                                      c: output + row0 * n + p * width, cStride: n, columns: columns, lo: lo, hi: hi)
                 }
             }
             return
@@ -149,14 +169,18 @@ final class FloatGEMMConv2D: Kernel {
             let a: UnsafePointer<Float>
             if let scratch {
                 let buffer = scratch + task * tile * k
-                gather(rows: row0, count: count, input: input, into: buffer)
+                if let im2col {
+                    mf_im2col_rows(im2col, Int32(row0), Int32(count), buffer)
+                } else {
+                    gather(rows: row0, count: count, input: input, into: buffer)
+                }
                 a = UnsafePointer(buffer)
             } else {
                 a = input + row0 * k
             }
             for p in panelRange {
                 let columns = min(FloatKernels.panelWidth, n - p * FloatKernels.panelWidth)
-                FloatKernels.tile(k: k, a: a, aStride: k, rows: count,
+                FloatKernels.tile(avx2: avx2, k: k, a: a, aStride: k, rows: count,
                                              b: UnsafePointer(packed + p * k * FloatKernels.panelWidth),
                                              bias: UnsafePointer(bias + p * FloatKernels.panelWidth),
                                              c: output + row0 * n + p * FloatKernels.panelWidth, cStride: n,
@@ -280,13 +304,14 @@ extension FloatKernels {
         while i < count { dst[i] = src[i]; i += 1 }
     }
 
-    /// The 6x16 register tile: `mf_tile` (C, AVX2 + FMA) where the CPU has it, else `microkernel`. Both sum each
+    /// The 6x16 register tile: `mf_tile` (C, AVX2 + FMA) when `avx2` (the kernel's copy of `avx2Available`), else
+    /// `microkernel`. Both sum each
     /// output from its bias in k order with one FMA per step, so they give the same bits.
     @inline(__always)
-    static func tile(k: Int, a: UnsafePointer<Float>, aStride: Int, rows: Int, b: UnsafePointer<Float>,
+    static func tile(avx2: Bool, k: Int, a: UnsafePointer<Float>, aStride: Int, rows: Int, b: UnsafePointer<Float>,
                      bias: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, cStride: Int, columns: Int,
                      lo: Float, hi: Float) {
-        if avx2Available {
+        if avx2 {
             let clamps = lo > -Float.greatestFiniteMagnitude || hi < Float.greatestFiniteMagnitude
             mf_tile(Int32(k), a, Int32(aStride), Int32(rows), b, bias, c, Int32(cStride), Int32(columns), lo, hi,
                     clamps ? 1 : 0)
@@ -303,9 +328,9 @@ extension FloatKernels {
     /// time: eight independent FMA chains instead of one, each output still summed from its bias in k order (the
     /// same bits as `microkernel`).
     @inline(__always)
-    static func rowTimesPanels(k: Int, a: UnsafePointer<Float>, panels: Range<Int>, packed: UnsafePointer<Float>,
-                               bias: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, n: Int,
-                               lo: Float, hi: Float) {
+    static func rowTimesPanels(avx2: Bool, k: Int, a: UnsafePointer<Float>, panels: Range<Int>,
+                               packed: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                               c: UnsafeMutablePointer<Float>, n: Int, lo: Float, hi: Float) {
         typealias V = SIMD16<Float>
         let clamps = lo > -Float.greatestFiniteMagnitude || hi < Float.greatestFiniteMagnitude
         var p = panels.lowerBound
@@ -333,9 +358,9 @@ extension FloatKernels {
             p += 4
         }
         while p < panels.upperBound {
-            tile(k: k, a: a, aStride: k, rows: 1, b: packed + p * k * panelWidth, bias: bias + p * panelWidth,
-                        c: c + p * panelWidth, cStride: n, columns: Swift.min(panelWidth, n - p * panelWidth),
-                        lo: lo, hi: hi)
+            tile(avx2: avx2, k: k, a: a, aStride: k, rows: 1, b: packed + p * k * panelWidth,
+                 bias: bias + p * panelWidth, c: c + p * panelWidth, cStride: n,
+                 columns: Swift.min(panelWidth, n - p * panelWidth), lo: lo, hi: hi)
             p += 1
         }
     }
