@@ -7,7 +7,8 @@
 // DEPTHWISE_CONV_2D (multiplier 1): 8 channels per vector; each output is the bias plus the taps in raster order,
 // one FMA each, the same order and rounding as the Swift kernel it replaces. 3x3 windows with dilation 1 take a
 // row-pointer path: rows above or below the input read a row of zeros, so only the border columns need bounds
-// checks. A last partial block of channels uses masked loads and stores: nothing outside the tensors is touched.
+// checks (the extra 0 x w terms can only change the sign of an exact zero sum, for finite filters). A last partial
+// block of channels uses masked loads and stores: nothing outside the tensors is touched.
 #include "CMagpieKernels.h"
 
 #if defined(__x86_64__)
