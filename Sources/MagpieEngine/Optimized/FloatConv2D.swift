@@ -192,8 +192,7 @@ final class FloatGEMMConv2D: Kernel {
     /// im2col of output pixels `first ..< first + count` into `buffer` (row stride K), zeros outside the input.
     private func gather(rows first: Int, count: Int, input: UnsafePointer<Float>, into buffer: UnsafeMutablePointer<Float>) {
         let c = g.inputDepth
-        // The pixel's coordinates: divided out once, then stepped (three integer divisions per row cost as much
-        // as a first layer's whole im2col).
+        // The pixel's coordinates: divided out once, then stepped row by row.
         var ox = first % g.outputWidth
         var oy = (first / g.outputWidth) % g.outputHeight
         var b = first / (g.outputWidth * g.outputHeight)
@@ -291,8 +290,8 @@ extension FloatKernels {
         }
     }
 
-    /// Copies `count` floats: 8 at a time and then one by one, inline. The im2col runs of a first layer are short
-    /// (3x3 filter on RGB: 9 floats), where a `memcpy` call per run cost as much as the arithmetic.
+    /// Copies `count` floats: 8 at a time and then one by one, inline (a first layer's im2col runs are short:
+    /// 9 floats for a 3x3 filter on RGB).
     @inline(__always)
     static func copy(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int) {
         var i = 0
