@@ -16,6 +16,18 @@ MQ2_INLINE int mq2_cpu_has_avx2(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
+/// The output columns [*lo, *hi) of a windowed operator whose window lies inside the input horizontally (input
+/// width iw, output width ow, window kw with stride sw, dilation dw and leading padding pw); the depthwise kernels
+/// take those columns on their fast path and bounds-check only the others.
+MQ2_INLINE void mq2_interior_columns(int32_t iw, int32_t ow, int32_t kw, int32_t sw, int32_t dw, int32_t pw,
+                                     int32_t *lo, int32_t *hi) {
+    int32_t first = (pw + sw - 1) / sw, end = first;
+    while (end < ow && end * sw - pw + (kw - 1) * dw < iw) end++;
+    if (first > ow) first = end = ow;
+    *lo = first;
+    *hi = end;
+}
+
 /// TFLite's SaturatingRoundingDoublingHighMul(x, m) for 8 lanes, m >= 0:
 /// floor((x * m + 2^30) / 2^31), which equals TFLite's nudged, truncating division for every x and m >= 0.
 /// The 64-bit products come from two VPMULDQ (even and odd lanes); the low 32 bits of `(p + 2^30) >> 31` are

@@ -12,7 +12,6 @@
 #include "CMagpieKernels.h"
 
 #if defined(__x86_64__)
-#include <string.h>
 #include "avx2_common.h"
 
 int mf_cpu_supported(void) { return mq2_cpu_has_avx2(); }
@@ -135,47 +134,11 @@ MQ2_T void mf_tile(int32_t k, const float *a, int32_t a_stride, int32_t rows, co
     if (rows > 5) mf_store_row(c + (size_t)5 * c_stride, c50, c51, columns, lo, hi, clamps);
 }
 
-/// Copies `count` floats, 8 at a time and then one by one.
-MQ2_INLINE MQ2_T void mf_copy(float *dst, const float *src, int32_t count) {
-    int32_t i = 0;
-    for (; i + 8 <= count; i += 8) _mm256_storeu_ps(dst + i, _mm256_loadu_ps(src + i));
-    for (; i < count; i++) dst[i] = src[i];
-}
-
-MQ2_T void mf_im2col_rows(const mf_im2col *p, int32_t first, int32_t count, float *buffer) {
-    const int32_t c = p->c, k = p->kh * p->kw * c, run = p->kw * c;
-    int32_t ox = first % p->ow, oy = (first / p->ow) % p->oh, b = first / (p->ow * p->oh);
-    for (int32_t r = 0; r < count; r++) {
-        float *dst = buffer + (size_t)r * k;
-        const int32_t y0 = oy * p->sh - p->ph, x0 = ox * p->sw - p->pw;
-        // With dilation 1 and the window inside the input horizontally, each filter row is one contiguous run.
-        const int inside_x = p->dw == 1 && x0 >= 0 && x0 + p->kw <= p->iw;
-        for (int32_t fy = 0; fy < p->kh; fy++) {
-            const int32_t y = y0 + fy * p->dh;
-            const float *line = p->in + ((size_t)b * p->ih + y) * p->iw * c;
-            if (inside_x) {
-                if (y < 0 || y >= p->ih) memset(dst, 0, (size_t)run * sizeof(float));
-                else mf_copy(dst, line + (size_t)x0 * c, run);
-                dst += run;
-                continue;
-            }
-            for (int32_t fx = 0; fx < p->kw; fx++, dst += c) {
-                const int32_t x = x0 + fx * p->dw;
-                if (y < 0 || y >= p->ih || x < 0 || x >= p->iw) memset(dst, 0, (size_t)c * sizeof(float));
-                else mf_copy(dst, line + (size_t)x * c, c);
-            }
-        }
-        if (++ox == p->ow) { ox = 0; if (++oy == p->oh) { oy = 0; b++; } }
-    }
-}
-
 MQ2_T void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) {
     const int32_t c = p->c;
     const int fast = p->kh == 3 && p->kw == 3 && p->dh == 1 && p->dw == 1 && p->zero_row != NULL;
-    // Output columns [ox_lo, ox_hi) have their window inside the input horizontally.
-    int32_t ox_lo = (p->pw + p->sw - 1) / p->sw, ox_hi = ox_lo;
-    while (ox_hi < p->ow && ox_hi * p->sw - p->pw + (p->kw - 1) * p->dw < p->iw) ox_hi++;
-    if (ox_lo > p->ow) ox_lo = ox_hi = p->ow;
+    int32_t ox_lo, ox_hi;
+    mq2_interior_columns(p->iw, p->ow, p->kw, p->sw, p->dw, p->pw, &ox_lo, &ox_hi);
     const __m256i tail = mf_mask(c % 8 == 0 ? 8 : c % 8);
     for (int32_t row = row_begin; row < row_end; row++) {
         const int32_t b = row / p->oh, oy = row % p->oh;
@@ -206,9 +169,6 @@ MQ2_T void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) {
 
 int mf_cpu_supported(void) { return 0; }
 void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) { (void)p; (void)row_begin; (void)row_end; }
-void mf_im2col_rows(const mf_im2col *p, int32_t first, int32_t count, float *buffer) {
-    (void)p; (void)first; (void)count; (void)buffer;
-}
 void mf_tile(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *b, const float *bias,
              float *c, int32_t c_stride, int32_t columns, float lo, float hi, int32_t clamps) {
     (void)k; (void)a; (void)a_stride; (void)rows; (void)b; (void)bias; (void)c; (void)c_stride; (void)columns;

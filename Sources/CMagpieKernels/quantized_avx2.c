@@ -121,16 +121,21 @@ MQ2_INLINE MQ2_T __m256i mq2_rq(__m256i x, const int32_t *rq, const int mode) {
     return _mm256_add_epi32(r, _mm256_loadu_si256(v + 9));
 }
 
+/// Clamps 16 int16 lanes to the activation range, except in LINEAR mode, where the range is the type's and the
+/// saturating pack to bytes clamps.
+MQ2_INLINE MQ2_T __m256i mq2_clamp16(__m256i v, int32_t act_min, int32_t act_max, const int mode) {
+    if (mode == MQ2_MODE_LINEAR) return v;
+    return _mm256_min_epi16(_mm256_max_epi16(v, _mm256_set1_epi16((int16_t)act_min)),
+                            _mm256_set1_epi16((int16_t)act_max));
+}
+
 /// Packs 16 requantized int32 values (v0: 8 lanes, v1: 8 lanes) to bytes: saturating to int16 and clamping to the
 /// 8-bit activation range gives the same bytes as clamping the int32 values, with half the instructions; LINEAR
 /// mode (activation range = the type's range) lets the saturating packs clamp. The bytes come out in the order
 /// [v0 0-3, v1 0-3, v0 4-7, v1 4-7] (VPACKSSDW works within 128-bit halves).
 MQ2_INLINE MQ2_T __m128i mq2_pack16(__m256i v0, __m256i v1, int32_t act_min, int32_t act_max, const int mode,
                                     const int is_signed) {
-    __m256i v = _mm256_packs_epi32(v0, v1);
-    if (mode != MQ2_MODE_LINEAR)
-        v = _mm256_min_epi16(_mm256_max_epi16(v, _mm256_set1_epi16((int16_t)act_min)),
-                             _mm256_set1_epi16((int16_t)act_max));
+    const __m256i v = mq2_clamp16(_mm256_packs_epi32(v0, v1), act_min, act_max, mode);
     const __m128i l = _mm256_castsi256_si128(v), h = _mm256_extracti128_si256(v, 1);
     return is_signed ? _mm_packs_epi16(l, h) : _mm_packus_epi16(l, h);
 }
@@ -159,13 +164,10 @@ MQ2_INLINE MQ2_T void mq2_store16(const mq2_gemm *p, __m256i v0, __m256i v1, int
 MQ2_INLINE MQ2_T void mq2_store16x2(const mq2_gemm *p, __m256i v0, __m256i v1, __m256i w0, __m256i w1, int32_t col,
                                     uint8_t *dst0, uint8_t *dst1, const int mode, const int is_signed) {
     const int32_t *rq = p->rq + (size_t)(col / 8) * MQ2_RQ;
-    __m256i a = _mm256_packs_epi32(mq2_rq(v0, rq, mode), mq2_rq(v1, rq + MQ2_RQ, mode));
-    __m256i b = _mm256_packs_epi32(mq2_rq(w0, rq, mode), mq2_rq(w1, rq + MQ2_RQ, mode));
-    if (mode != MQ2_MODE_LINEAR) {
-        const __m256i lo = _mm256_set1_epi16((int16_t)p->act_min), hi = _mm256_set1_epi16((int16_t)p->act_max);
-        a = _mm256_min_epi16(_mm256_max_epi16(a, lo), hi);
-        b = _mm256_min_epi16(_mm256_max_epi16(b, lo), hi);
-    }
+    const __m256i a = mq2_clamp16(_mm256_packs_epi32(mq2_rq(v0, rq, mode), mq2_rq(v1, rq + MQ2_RQ, mode)),
+                                  p->act_min, p->act_max, mode);
+    const __m256i b = mq2_clamp16(_mm256_packs_epi32(mq2_rq(w0, rq, mode), mq2_rq(w1, rq + MQ2_RQ, mode)),
+                                  p->act_min, p->act_max, mode);
     // Dwords of the packed bytes: [a c0-3, a c8-11, b c0-3, b c8-11 | a c4-7, a c12-15, b c4-7, b c12-15].
     const __m256i bytes = is_signed ? _mm256_packs_epi16(a, b) : _mm256_packus_epi16(a, b);
     const __m256i rows = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
@@ -227,18 +229,16 @@ static MQ2_T void mq2_tile6(const mq2_gemm *p, const int16_t *ap, const int16_t 
 static MQ2_T void mq2_tile_tail(const mq2_gemm *p, const int16_t *ap, const int16_t *bp, int32_t col0,
                                 int32_t rows, uint8_t *c) {
     const int s = p->is_signed ? 1 : 0;
+#define MQ2_TAIL(R) if (s) mq2_tile(p, ap, bp, col0, R, c, R, MQ2_MODE_GENERAL, 1); \
+                    else mq2_tile(p, ap, bp, col0, R, c, R, MQ2_MODE_GENERAL, 0); break;
     switch (rows) {
-    case 1: if (s) mq2_tile(p, ap, bp, col0, 1, c, 1, MQ2_MODE_GENERAL, 1);
-            else mq2_tile(p, ap, bp, col0, 1, c, 1, MQ2_MODE_GENERAL, 0); break;
-    case 2: if (s) mq2_tile(p, ap, bp, col0, 2, c, 2, MQ2_MODE_GENERAL, 1);
-            else mq2_tile(p, ap, bp, col0, 2, c, 2, MQ2_MODE_GENERAL, 0); break;
-    case 3: if (s) mq2_tile(p, ap, bp, col0, 3, c, 3, MQ2_MODE_GENERAL, 1);
-            else mq2_tile(p, ap, bp, col0, 3, c, 3, MQ2_MODE_GENERAL, 0); break;
-    case 4: if (s) mq2_tile(p, ap, bp, col0, 4, c, 4, MQ2_MODE_GENERAL, 1);
-            else mq2_tile(p, ap, bp, col0, 4, c, 4, MQ2_MODE_GENERAL, 0); break;
-    default: if (s) mq2_tile(p, ap, bp, col0, 5, c, 5, MQ2_MODE_GENERAL, 1);
-             else mq2_tile(p, ap, bp, col0, 5, c, 5, MQ2_MODE_GENERAL, 0); break;
+    case 1: MQ2_TAIL(1)
+    case 2: MQ2_TAIL(2)
+    case 3: MQ2_TAIL(3)
+    case 4: MQ2_TAIL(4)
+    default: MQ2_TAIL(5)
     }
+#undef MQ2_TAIL
 }
 
 MQ2_T void mq2_gemm_task(const mq2_gemm *p, int32_t task) {
@@ -420,11 +420,8 @@ MQ2_T void mq2_dw_rows(const mq2_dw *p, int32_t row_begin, int32_t row_end) {
     for (int32_t fy = 0, t = 0; fy < p->kh; fy++)
         for (int32_t fx = 0; fx < p->kw; fx++, t++)
             offsets[t] = ((ptrdiff_t)fy * p->dh * p->iw + (ptrdiff_t)fx * p->dw) * p->c;
-    // Output columns [ox_lo, ox_hi) have their window inside the input horizontally.
-    int32_t ox_lo = (p->pw + p->sw - 1) / p->sw;
-    int32_t ox_hi = ox_lo;
-    while (ox_hi < p->ow && ox_hi * p->sw - p->pw + (p->kw - 1) * p->dw < p->iw) ox_hi++;
-    if (ox_lo > p->ow) ox_lo = ox_hi = p->ow;
+    int32_t ox_lo, ox_hi;
+    mq2_interior_columns(p->iw, p->ow, p->kw, p->sw, p->dw, p->pw, &ox_lo, &ox_hi);
     for (int32_t row = row_begin; row < row_end; row++) {
         const int32_t b = row / p->oh, oy = row % p->oh;
         const int32_t y0 = oy * p->sh - p->ph;

@@ -20,16 +20,6 @@ int mf_cpu_supported(void);
 /// Output rows [row_begin, row_end) over batches * oh.
 void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end);
 
-/// The im2col rows of a float convolution (its geometry; `in` is set per run).
-typedef struct {
-    const float *in;
-    int32_t batches, ih, iw, c, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw;
-} mf_im2col;
-
-/// Writes the receptive fields of output pixels [first, first + count) to `buffer`, one row of kh * kw * c floats
-/// each in (fy, fx, c) order, zeros outside the input.
-void mf_im2col_rows(const mf_im2col *p, int32_t first, int32_t count, float *buffer);
-
 /// The float GEMM's register tile: c[r][j] = clamp(bias[j] + sum over i < k of a[r][i] * b[i][j]) for rows
 /// r < `rows` (1...6, row stride `a_stride`) and the first `columns` (1...16) of one 16-wide packed weight panel
 /// (`b`: k x 16, `bias`: 16), each sum in k order from the bias with one FMA per step; the clamp to [lo, hi] only

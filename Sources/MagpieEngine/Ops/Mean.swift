@@ -172,12 +172,7 @@ final class ReferenceFloatMean: Kernel {
         let sums = self.sums
         for i in 0..<outputCount { sums[i] = 0 }
         visitor.forEachRun { i, o, step, length in
-            // step 1 (the innermost dimension kept, as in a global average pool) is a plain vector add.
-            if step == 1 {
-                for k in 0..<length { sums[o + k] += x[i + k] }
-            } else {
-                for k in 0..<length { sums[o + k * step] += x[i + k] }
-            }
+            for k in 0..<length { sums[o + k * step] += x[i + k] }
         }
         let divisor = Float(reducedCount)
         for i in 0..<outputCount { y[i] = sums[i] / divisor }
@@ -205,11 +200,7 @@ final class ReferenceIntegerMean<T: FixedWidthInteger>: Kernel {
         for i in 0..<outputCount { sums[i] = 0; y[i] = 0 }
         if visitor.inputCount == 0 { return }
         visitor.forEachRun { i, o, step, length in
-            if step == 1 {
-                for k in 0..<length { sums[o + k] = sums[o + k] &+ Int64(truncatingIfNeeded: x[i + k]) }
-            } else {
-                for k in 0..<length { sums[o + k * step] = sums[o + k * step] &+ Int64(truncatingIfNeeded: x[i + k]) }
-            }
+            for k in 0..<length { sums[o + k * step] = sums[o + k * step] &+ Int64(truncatingIfNeeded: x[i + k]) }
         }
         for i in 0..<outputCount {
             // Int64.min / -1 cannot happen: the divisor is a positive count.

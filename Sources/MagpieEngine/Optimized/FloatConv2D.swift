@@ -47,19 +47,8 @@ enum FloatKernels {
         let plan = GEMMTaskPlan(rows: m, panels: panels, threads: context.pool.threadCount)
         let scratch: UnsafeMutablePointer<Float>? = direct ? nil
             : context.allocate(Float.self, count: plan.taskCount * tileRows * k)
-        var im2col: UnsafeMutablePointer<mf_im2col>? = nil
-        if !direct {
-            let p = context.allocate(mf_im2col.self, count: 1)
-            p.pointee = mf_im2col(
-                in: nil, batches: Int32(g.batches), ih: Int32(g.inputHeight), iw: Int32(g.inputWidth),
-                c: Int32(g.inputDepth), oh: Int32(g.outputHeight), ow: Int32(g.outputWidth),
-                kh: Int32(g.filterHeight), kw: Int32(g.filterWidth), sh: Int32(g.strideHeight),
-                sw: Int32(g.strideWidth), dh: Int32(g.dilationHeight), dw: Int32(g.dilationWidth),
-                ph: Int32(g.padHeight), pw: Int32(g.padWidth))
-            im2col = p
-        }
         return FloatGEMMConv2D(geometry: g, tensors: tensors, packed: packed, bias: bias, k: k, panels: panels,
-                               plan: plan, scratch: scratch, im2col: im2col, pool: context.pool, min: lo, max: hi)
+                               plan: plan, scratch: scratch, pool: context.pool, min: lo, max: hi)
     }
 }
 
@@ -110,23 +99,18 @@ final class FloatGEMMConv2D: Kernel {
     let lo: Float, hi: Float
     /// `FloatKernels.avx2Available`, read once (a global `static let` costs a `swift_once` check per read).
     let avx2: Bool
-    /// The C im2col's geometry when `avx2` and the convolution is not pointwise.
-    let im2col: UnsafeMutablePointer<mf_im2col>?
 
     init(geometry: ConvolutionGeometry, tensors: Conv2DTensors, packed: UnsafeMutablePointer<Float>,
          bias: UnsafeMutablePointer<Float>, k: Int, panels: Int, plan: GEMMTaskPlan,
-         scratch: UnsafeMutablePointer<Float>?, im2col: UnsafeMutablePointer<mf_im2col>?, pool: ThreadPool,
-         min: Float, max: Float) {
+         scratch: UnsafeMutablePointer<Float>?, pool: ThreadPool, min: Float, max: Float) {
         g = geometry; self.tensors = tensors; self.packed = packed; self.bias = bias; self.k = k
         self.panels = panels; self.plan = plan; self.scratch = scratch; self.pool = pool; lo = min; hi = max
         avx2 = FloatKernels.avx2Available
-        self.im2col = avx2 ? im2col : nil
     }
 
     func invoke(_ t: TensorBuffers) throws {
         let input = UnsafePointer(t.pointer(tensors.input, as: Float.self))
         let output = t.pointer(tensors.output, as: Float.self)
-        im2col?.pointee.in = input
         if plan.taskCount == 1 {
             run(task: 0, input: input, output: output)
         } else {
@@ -169,11 +153,7 @@ final class FloatGEMMConv2D: Kernel {
             let a: UnsafePointer<Float>
             if let scratch {
                 let buffer = scratch + task * tile * k
-                if let im2col {
-                    mf_im2col_rows(im2col, Int32(row0), Int32(count), buffer)
-                } else {
-                    gather(rows: row0, count: count, input: input, into: buffer)
-                }
+                gather(rows: row0, count: count, input: input, into: buffer)
                 a = UnsafePointer(buffer)
             } else {
                 a = input + row0 * k
@@ -192,19 +172,11 @@ final class FloatGEMMConv2D: Kernel {
     /// im2col of output pixels `first ..< first + count` into `buffer` (row stride K), zeros outside the input.
     private func gather(rows first: Int, count: Int, input: UnsafePointer<Float>, into buffer: UnsafeMutablePointer<Float>) {
         let c = g.inputDepth
-        // The pixel's coordinates: divided out once, then stepped row by row.
-        var ox = first % g.outputWidth
-        var oy = (first / g.outputWidth) % g.outputHeight
-        var b = first / (g.outputWidth * g.outputHeight)
         for r in 0..<count {
-            defer {
-                ox += 1
-                if ox == g.outputWidth {
-                    ox = 0
-                    oy += 1
-                    if oy == g.outputHeight { oy = 0; b += 1 }
-                }
-            }
+            let m = first + r
+            let ox = m % g.outputWidth
+            let oy = (m / g.outputWidth) % g.outputHeight
+            let b = m / (g.outputWidth * g.outputHeight)
             let originY = oy * g.strideHeight - g.padHeight
             let originX = ox * g.strideWidth - g.padWidth
             var dst = buffer + r * k
@@ -217,8 +189,7 @@ final class FloatGEMMConv2D: Kernel {
                     if y < 0 || y >= g.inputHeight {
                         dst.update(repeating: 0, count: run)
                     } else {
-                        FloatKernels.copy(input + ((b * g.inputHeight + y) * g.inputWidth + originX) * c, to: dst,
-                                          count: run)
+                        dst.update(from: input + ((b * g.inputHeight + y) * g.inputWidth + originX) * c, count: run)
                     }
                     dst += run
                     continue
@@ -228,7 +199,7 @@ final class FloatGEMMConv2D: Kernel {
                     if y < 0 || y >= g.inputHeight || x < 0 || x >= g.inputWidth {
                         dst.update(repeating: 0, count: c)
                     } else {
-                        FloatKernels.copy(input + ((b * g.inputHeight + y) * g.inputWidth + x) * c, to: dst, count: c)
+                        dst.update(from: input + ((b * g.inputHeight + y) * g.inputWidth + x) * c, count: c)
                     }
                     dst += c
                 }
@@ -288,19 +259,6 @@ extension FloatKernels {
             storePartial(p, v, columns)
             if clamps { clampInPlace(p, columns, lo, hi) }
         }
-    }
-
-    /// Copies `count` floats: 8 at a time and then one by one, inline (a first layer's im2col runs are short:
-    /// 9 floats for a 3x3 filter on RGB).
-    @inline(__always)
-    static func copy(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i + 8 <= count {
-            UnsafeMutableRawPointer(dst + i).storeBytes(
-                of: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < count { dst[i] = src[i]; i += 1 }
     }
 
     /// The 6x16 register tile: `mf_tile` (C, AVX2 + FMA) when `avx2` (the kernel's copy of `avx2Available`), else
