@@ -21,6 +21,10 @@ int mq2_cpu_supported(void) { return mq2_cpu_has_avx2(); }
 // MARK: Packing
 
 enum { MQ2_MB = 24, MQ2_MR = 6, MQ2_RQ = MQ2_RQ_INTS };
+/// A GEMM of at most MQ2_SMALL_M rows (the 7x7 layers' 49, a classifier's 1) whose widened A fits the usual block
+/// buffer (MQ2_MB rows of the largest reduction, 4096) runs as one block: every weight panel is then read once per
+/// inference instead of once per block of 24 rows.
+enum { MQ2_SMALL_M = 64, MQ2_MAX_KP = 4096 };
 
 /// Widens `count` bytes to int16 minus the zero point. The last partial vector is loaded whole when 16 bytes
 /// from it stay below `end` (else it is widened byte by byte) and stored whole: up to 15 int16 past `count` are
@@ -39,11 +43,11 @@ MQ2_INLINE MQ2_T void mq2_widen(const uint8_t *src, int16_t *dst, int32_t count,
     else for (; i < count; i++) dst[i] = (int16_t)((int32_t)src[i] - zp);
 }
 
-/// Fills `MQ2_MB` rows of the int16 A block (row stride kp, 16 int16 of slack after the last row) starting at
+/// Fills `rows` rows of the int16 A block (row stride kp, 16 int16 of slack after the last row) starting at
 /// GEMM row r0: a pointwise row is the input pixel; a windowed row is the receptive field in (fy, fx, c) order with
 /// zeros outside the input, one contiguous run per filter row where the window lies inside the input
 /// horizontally (dilation 1). Rows are filled in order, so a widened vector's overrun into the next row is
-/// overwritten. Rows past `rows` and the reduction padding are zero.
+/// overwritten. The reduction padding is zero.
 MQ2_INLINE MQ2_T void mq2_pack(const mq2_gemm *p, int32_t r0, int32_t rows, int16_t *abuf, const int is_signed) {
     const int32_t k = p->k, kp = p->kp, c = p->c, zp = p->in_zp;
     const uint8_t *end = p->a + p->a_size;
@@ -53,15 +57,40 @@ MQ2_INLINE MQ2_T void mq2_pack(const mq2_gemm *p, int32_t r0, int32_t rows, int1
         const int32_t rem = r0 % (p->oh * p->ow);
         oy = rem / p->ow; ox = rem % p->ow;
     }
-    for (int32_t r = 0; r < MQ2_MB; r++) {
+    for (int32_t r = 0; r < rows; r++) {
         int16_t *dst = abuf + (size_t)r * kp;
-        if (r >= rows) { memset(dst, 0, (size_t)kp * 2); continue; }
         if (!p->windowed) {
             mq2_widen(p->a + (size_t)(r0 + r) * p->a_stride, dst, k, zp, is_signed, end);
         } else {
             int16_t *d = dst;
             const int32_t x0 = ox * p->sw - p->pw;
             const int inside_x = p->dw == 1 && x0 >= 0 && x0 + p->kw <= p->iw;
+            const int32_t y0 = oy * p->sh - p->ph;
+            if (p->kh == 3 && p->kw * c == 9 && inside_x && p->dh == 1 && y0 >= 0 && y0 + 3 <= p->ih) {
+                // A 3x3 window over 3 channels (an image network's first layer): 27 bytes from three 16-byte
+                // loads, assembled in registers and stored as two vectors. Three overlapping stores per row
+                // measured slower: the tile's pair loads then straddle two stores and cannot be forwarded.
+                const uint8_t *l0 = p->a + (((size_t)b * p->ih + y0) * p->iw + x0) * c;
+                const size_t line = (size_t)p->iw * c;
+                if (l0 + 2 * line + 16 <= end) {
+                    const __m128i r0 = _mm_loadu_si128((const __m128i *)l0);
+                    const __m128i r1 = _mm_loadu_si128((const __m128i *)(l0 + line));
+                    const __m128i r2 = _mm_loadu_si128((const __m128i *)(l0 + 2 * line));
+                    const __m128i keep9 = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0);
+                    const __m128i keep2 = _mm_setr_epi8(-1, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+                    const __m128i lo = _mm_or_si128(_mm_and_si128(r0, keep9), _mm_slli_si128(r1, 9));
+                    const __m128i hi = _mm_or_si128(_mm_and_si128(_mm_srli_si128(r1, 7), keep2), _mm_slli_si128(r2, 2));
+                    const __m256i z = _mm256_set1_epi16((int16_t)zp);
+                    const __m256i wl = is_signed ? _mm256_cvtepi8_epi16(lo) : _mm256_cvtepu8_epi16(lo);
+                    const __m256i wh = is_signed ? _mm256_cvtepi8_epi16(hi) : _mm256_cvtepu8_epi16(hi);
+                    // Elements 27.. (the reduction padding, and the next row's start) are zero.
+                    const __m256i keep11 = _mm256_setr_epi16(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0);
+                    _mm256_storeu_si256((__m256i *)dst, _mm256_sub_epi16(wl, z));
+                    _mm256_storeu_si256((__m256i *)(dst + 16), _mm256_and_si256(_mm256_sub_epi16(wh, z), keep11));
+                    if (++ox == p->ow) { ox = 0; if (++oy == p->oh) { oy = 0; b++; } }
+                    continue;
+                }
+            }
             for (int32_t fy = 0; fy < p->kh; fy++) {
                 const int32_t y = oy * p->sh - p->ph + p->dh * fy;
                 const int32_t run = p->kw * c;
@@ -241,30 +270,43 @@ static MQ2_T void mq2_tile_tail(const mq2_gemm *p, const int16_t *ap, const int1
 #undef MQ2_TAIL
 }
 
+/// Rows [r0, r0 + rows) of A are in `abuf`: every tile of them against panels [j0, j1).
+MQ2_INLINE MQ2_T void mq2_block(const mq2_gemm *p, const int16_t *abuf, int32_t r0, int32_t rows, int32_t j0,
+                                int32_t j1) {
+    const int32_t kp = p->kp;
+    uint8_t *c = p->c_out + (size_t)r0 * p->c_stride;
+    for (int32_t j = j0; j < j1; j++) {
+        const int16_t *bp = p->b + (size_t)j * kp * 16;
+        for (int32_t s = 0; s < rows; s += MQ2_MR) {
+            if (rows - s >= MQ2_MR)
+                mq2_tile6(p, abuf + (size_t)s * kp, bp, j * 16, MQ2_MR, c + (size_t)s * p->c_stride);
+            else
+                mq2_tile_tail(p, abuf + (size_t)s * kp, bp, j * 16, rows - s, c + (size_t)s * p->c_stride);
+        }
+    }
+}
+
 MQ2_T void mq2_gemm_task(const mq2_gemm *p, int32_t task) {
     const int32_t mt = task / p->n_tasks, nt = task % p->n_tasks;
-    const int32_t mblocks = (p->m + MQ2_MB - 1) / MQ2_MB;
-    const int32_t mb0 = (int32_t)((int64_t)mblocks * mt / p->m_tasks);
-    const int32_t mb1 = (int32_t)((int64_t)mblocks * (mt + 1) / p->m_tasks);
     const int32_t panels = p->np / 16;
     const int32_t j0 = (int32_t)((int64_t)panels * nt / p->n_tasks);
     const int32_t j1 = (int32_t)((int64_t)panels * (nt + 1) / p->n_tasks);
     const int32_t kp = p->kp;
-    int16_t abuf[MQ2_MB * kp + 16] __attribute__((aligned(32)));
+    const int whole = p->m_tasks == 1 && p->m <= MQ2_SMALL_M && (int64_t)p->m * kp <= (int64_t)MQ2_MB * MQ2_MAX_KP;
+    int16_t abuf[(whole && p->m > MQ2_MB ? p->m : MQ2_MB) * kp + 16] __attribute__((aligned(32)));
+    if (whole) {
+        if (p->is_signed) mq2_pack(p, 0, p->m, abuf, 1); else mq2_pack(p, 0, p->m, abuf, 0);
+        mq2_block(p, abuf, 0, p->m, j0, j1);
+        return;
+    }
+    const int32_t mblocks = (p->m + MQ2_MB - 1) / MQ2_MB;
+    const int32_t mb0 = (int32_t)((int64_t)mblocks * mt / p->m_tasks);
+    const int32_t mb1 = (int32_t)((int64_t)mblocks * (mt + 1) / p->m_tasks);
     for (int32_t mb = mb0; mb < mb1; mb++) {
         const int32_t r0 = mb * MQ2_MB;
         const int32_t rows = p->m - r0 < MQ2_MB ? p->m - r0 : MQ2_MB;
         if (p->is_signed) mq2_pack(p, r0, rows, abuf, 1); else mq2_pack(p, r0, rows, abuf, 0);
-        uint8_t *c = p->c_out + (size_t)r0 * p->c_stride;
-        for (int32_t j = j0; j < j1; j++) {
-            const int16_t *bp = p->b + (size_t)j * kp * 16;
-            for (int32_t s = 0; s < rows; s += MQ2_MR) {
-                if (rows - s >= MQ2_MR)
-                    mq2_tile6(p, abuf + (size_t)s * kp, bp, j * 16, MQ2_MR, c + (size_t)s * p->c_stride);
-                else
-                    mq2_tile_tail(p, abuf + (size_t)s * kp, bp, j * 16, rows - s, c + (size_t)s * p->c_stride);
-            }
-        }
+        mq2_block(p, abuf, r0, rows, j0, j1);
     }
 }
 

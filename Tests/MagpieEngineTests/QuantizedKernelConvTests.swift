@@ -157,6 +157,23 @@ final class QuantizedKernelConvTests: XCTestCase {
         }
     }
 
+    func testThreeChannelWindows() throws {
+        // A 3x3 window over 3 channels (an image network's first layer) is packed from three 16-byte loads when it
+        // lies inside the input, and by the general code at the edges; row counts span one block (25) and several.
+        var seed: UInt64 = 1500
+        for type in [TensorType.int8, .uint8] {
+            for (h, w, s, pad, cout) in [(30, 31, 2, Padding.same, 32), (29, 29, 2, .valid, 24), (17, 20, 1, .same, 16),
+                                         (12, 12, 2, .valid, 32), (3, 3, 1, .valid, 8), (2, 40, 1, .same, 17)] {
+                seed += 1
+                try check(Case(type: type, height: h, width: w, inputDepth: 3, outputDepth: cout, filter: 3, stride: s,
+                               padding: pad, activation: seed % 2 == 0 ? .relu6 : .none), seed: seed)
+            }
+            seed += 1
+            try check(Case(type: type, height: 9, width: 8, inputDepth: 3, outputDepth: 32, filter: 3, stride: 2,
+                           batches: 2), seed: seed)
+        }
+    }
+
     func testRequantizationShifts() throws {
         // Output scales below the input x filter scale give multipliers above 1 (left shifts); large ones give
         // long right shifts.
