@@ -267,12 +267,12 @@ final class CTaskKernel<Params>: Kernel {
         self.bind = bind; self.run = run
     }
 
-    /// A depthwise kernel over `rows` output rows: one task on one thread, else about four per thread.
+    /// A depthwise kernel over `rows` output rows: one task on one thread, else about eight per thread.
     static func rows(_ rows: Int, tensors: Conv2DTensors, params: UnsafeMutablePointer<Params>, pool: ThreadPool,
                      bind: @escaping (UnsafeMutablePointer<Params>, UnsafePointer<UInt8>, UnsafeMutablePointer<UInt8>) -> Void,
                      body: @escaping (UnsafePointer<Params>, Int32, Int32) -> Void) -> CTaskKernel {
         CTaskKernel(input: tensors.input, output: tensors.output, params: params,
-                    tasks: min(rows, pool.threadCount == 1 ? 1 : pool.threadCount * 4), pool: pool, bind: bind) {
+                    tasks: min(rows, pool.threadCount == 1 ? 1 : pool.threadCount * 8), pool: pool, bind: bind) {
             p, task, tasks in body(p, Int32(rows * task / tasks), Int32(rows * (task + 1) / tasks))
         }
     }

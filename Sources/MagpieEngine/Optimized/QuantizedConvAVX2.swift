@@ -45,9 +45,12 @@ extension QuantizedKernels {
             // with three times the other's work.
             nTasks = threads
         } else if threads > 1 {
-            let wanted = threads * 4
-            mTasks = min(rowBlocks, wanted)
-            if mTasks < wanted { nTasks = min(np / 16, max(1, wanted / mTasks)) }
+            // About eight tasks per thread: the threads meet within an eighth of their share. Up to twice that many
+            // row blocks each get a task of their own (9 blocks over 8 tasks gave one task twice the others' work),
+            // and the panels split further when the blocks are few.
+            let wanted = threads * 8
+            mTasks = rowBlocks <= wanted * 2 ? rowBlocks : wanted
+            if mTasks < wanted { nTasks = min(np / 16, max(1, (wanted + mTasks - 1) / mTasks)) }
         }
 
         let params = context.allocate(mq2_gemm.self, count: 1)
