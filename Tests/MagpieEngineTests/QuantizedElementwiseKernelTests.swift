@@ -12,6 +12,9 @@ final class QuantizedElementwiseKernelTests: XCTestCase {
     static let sizes = [1, 7, 8, 9, 31, 32, 33, 1000]
     /// Above `QuantizedElementwise.parallelThreshold`, and not a multiple of 32.
     static let largeSize = 100_003
+    /// Above `QuantizedElementwise.addParallelThreshold` (ADD / SUB split) but below `parallelThreshold`: a 28x28x32
+    /// residual ADD, plus 3.
+    static let mediumSize = 25_091
     /// Input 2 scale over input 1 scale: close, and far apart in both orders (down to a multiplier that flushes
     /// to zero).
     static let scaleRatios: [Float] = [1, 0.37, 2.9, 1e-3, 1e3, 1e-10, 1e10]
@@ -144,8 +147,10 @@ final class QuantizedElementwiseKernelTests: XCTestCase {
                 for activation in Self.activations {
                     seed += 1
                     let ratio = Self.scaleRatios[Int(seed) % Self.scaleRatios.count]
-                    try checkArithmetic(ArithmeticCase(op: op, type: type, count: Self.largeSize, ratio: ratio,
-                                                       activation: activation), seed: seed, threads: [1, 2, 3])
+                    for count in [Self.largeSize, Self.mediumSize] {
+                        try checkArithmetic(ArithmeticCase(op: op, type: type, count: count, ratio: ratio,
+                                                           activation: activation), seed: seed, threads: [1, 2, 3])
+                    }
                 }
             }
         }

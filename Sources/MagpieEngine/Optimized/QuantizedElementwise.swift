@@ -12,21 +12,23 @@ import MagpieModel
 ///   and the kernel looks the results up. A table that is the identity, or a flip of the sign bit (uint8 <-> int8
 ///   with the same scale and zero points 128 apart, as at a quantized model's graph edges), runs as a copy or an XOR.
 ///
-/// Tensors above `parallelThreshold` elements are split into chunks over the interpreter's thread pool.
+/// Tensors above a threshold (`parallelThreshold`, or `addParallelThreshold` for ADD / SUB) are split into chunks over the
+/// interpreter's thread pool.
 public enum QuantizedElementwise {
     /// Whether this CPU runs the AVX2 ADD / SUB kernels (otherwise quantized ADD / SUB use the reference kernels).
     public static let avx2Available: Bool = mqe_cpu_supported() != 0
 
-    /// Elements above which a kernel splits its work over the pool: below it, waking the workers costs more than
-    /// the few microseconds the split would save.
+    /// Elements above which a byte-lookup kernel splits its work over the pool: below it, a parallel region costs
+    /// more than the few microseconds the split would save. The smallest chunk worth a task is a quarter of it.
     static let parallelThreshold = 1 << 16
-    /// The smallest chunk worth a task.
-    static let minimumChunk = 1 << 14
+    /// The same for ADD / SUB, which costs about 2 cycles an element (three exact requantizations) against a
+    /// lookup's fraction of one: a 28x28x32 ADD takes about 25 us on one thread of this project's test machine.
+    static let addParallelThreshold = 1 << 13
 
     /// How many chunks a `count`-element kernel runs as (1: on the calling thread alone).
-    static func chunkCount(_ count: Int, _ pool: ThreadPool) -> Int {
-        guard count > parallelThreshold, pool.threadCount > 1 else { return 1 }
-        return max(1, min(pool.threadCount * 2, count / minimumChunk))
+    static func chunkCount(_ count: Int, _ pool: ThreadPool, threshold: Int = parallelThreshold) -> Int {
+        guard count > threshold, pool.threadCount > 1 else { return 1 }
+        return max(1, min(pool.threadCount * 2, count / (threshold / 4)))
     }
 
     /// The elements of chunk `task` of `chunks`: contiguous, boundaries on multiples of 32 (whole vector steps),
@@ -63,7 +65,7 @@ public enum QuantizedElementwise {
             is_signed: T.isSigned ? 1 : 0, subtract: kind == .sub ? 1 : 0)
         let count = wiring.shape.elementCount
         return QuantizedAddSubKernel(parameters, input1: wiring.input1, input2: wiring.input2, output: wiring.output,
-                                     count: count, chunks: chunkCount(count, pool), pool: pool)
+                                     count: count, chunks: chunkCount(count, pool, threshold: addParallelThreshold), pool: pool)
     }
 
     // MARK: 8-bit lookup tables
