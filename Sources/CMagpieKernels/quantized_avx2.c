@@ -286,6 +286,31 @@ MQ2_INLINE MQ2_T void mq2_block(const mq2_gemm *p, const int16_t *abuf, int32_t 
     }
 }
 
+/// The one-row GEMM on the byte filter (`b8`): panels [j0, j1) against the widened row `a`. Per step, one 32-byte
+/// load gives 16 columns x 2 k, widened to the two int16 vectors of the `b` layout.
+MQ2_INLINE MQ2_T void mq2_row_bytes(const mq2_gemm *p, const int16_t *a, int32_t j0, int32_t j1, const int is_signed) {
+    const int32_t kp = p->kp;
+    const __m256i zw = _mm256_set1_epi16((int16_t)p->b8_zp);
+    for (int32_t j = j0; j < j1; j++) {
+        const uint8_t *bp = p->b8 + (size_t)j * kp * 16;
+        const int32_t *rq = p->rq + (size_t)j * 2 * MQ2_RQ;
+        __m256i acc0 = _mm256_loadu_si256((const __m256i *)rq);
+        __m256i acc1 = _mm256_loadu_si256((const __m256i *)(rq + MQ2_RQ));
+        for (int32_t g = 0; g < kp; g += 2) {
+            const __m256i raw = _mm256_loadu_si256((const __m256i *)(bp + (size_t)g * 16));
+            const __m128i lo = _mm256_castsi256_si128(raw), hi = _mm256_extracti128_si256(raw, 1);
+            const __m256i b0 = _mm256_sub_epi16(is_signed ? _mm256_cvtepi8_epi16(lo) : _mm256_cvtepu8_epi16(lo), zw);
+            const __m256i b1 = _mm256_sub_epi16(is_signed ? _mm256_cvtepi8_epi16(hi) : _mm256_cvtepu8_epi16(hi), zw);
+            int32_t pair;
+            memcpy(&pair, a + g, 4);
+            const __m256i x = _mm256_set1_epi32(pair);
+            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(x, b0));
+            acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(x, b1));
+        }
+        mq2_store16(p, acc0, acc1, j * 16, p->c_out + j * 16, MQ2_MODE_GENERAL, is_signed);
+    }
+}
+
 MQ2_T void mq2_gemm_task(const mq2_gemm *p, int32_t task) {
     const int32_t mt = task / p->n_tasks, nt = task % p->n_tasks;
     const int32_t panels = p->np / 16;
@@ -296,7 +321,11 @@ MQ2_T void mq2_gemm_task(const mq2_gemm *p, int32_t task) {
     int16_t abuf[(whole && p->m > MQ2_MB ? p->m : MQ2_MB) * kp + 16] __attribute__((aligned(32)));
     if (whole) {
         if (p->is_signed) mq2_pack(p, 0, p->m, abuf, 1); else mq2_pack(p, 0, p->m, abuf, 0);
-        mq2_block(p, abuf, 0, p->m, j0, j1);
+        if (p->b8 != NULL) {
+            if (p->is_signed) mq2_row_bytes(p, abuf, j0, j1, 1); else mq2_row_bytes(p, abuf, j0, j1, 0);
+        } else {
+            mq2_block(p, abuf, 0, p->m, j0, j1);
+        }
         return;
     }
     const int32_t mblocks = (p->m + MQ2_MB - 1) / MQ2_MB;

@@ -73,6 +73,9 @@ typedef struct {
     int32_t batches, ih, iw, c, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw;
     int32_t in_zp, is_signed;         // input zero point; 1 for int8 data (input and output)
     const int16_t *b;                 // packed filter minus its zero point: [np/16][kp/2][16 columns][2 k]
+    /// Or, for a one-row GEMM (m == 1, a classifier), the filter's raw bytes in the same order, widened and
+    /// reduced by `b8_zp` as they are read: the product is memory-bound, and bytes halve its traffic. NULL: use `b`.
+    const uint8_t *b8; int32_t b8_zp;
     const int32_t *rq;                // np / 8 requantization records (MQ2_RQ_INTS each; see mq2_rq)
     int32_t rq_mode;                  // MQ2_MODE_*
     int32_t act_min, act_max;

@@ -7,10 +7,12 @@ import MagpieModel
 /// VPMADDWD multiplies pairs exactly, so no correction terms are needed and the output is byte-identical to the
 /// reference. The filter is packed once here as `[columns/16][k/2][16 columns][2 k]` int16 (`w - zw`); A rows are
 /// widened (`x - zx`) block by block inside each task, straight from the input tensor: a pixel for 1x1 stride-1
-/// convolutions, its receptive field otherwise (im2col on the fly, no whole-tensor buffer).
+/// convolutions, its receptive field otherwise (im2col on the fly, no whole-tensor buffer). A GEMM of one row (a
+/// classifier) keeps the filter in bytes instead, widened as it is read: it is memory-bound. A GEMM of at most 64
+/// rows is widened whole and reads each filter panel once.
 ///
-/// Tasks split blocks of 24 rows over the pool; when there are fewer blocks than two per thread (the 7x7 layers),
-/// the 16-column panels instead, one task per thread.
+/// Tasks split blocks of 24 rows over the pool, about eight tasks per thread; when there are fewer blocks than two
+/// per thread (the 7x7 layers), the 16-column panels instead, one task per thread.
 extension QuantizedKernels {
     static func avx2Conv2D(_ context: inout PrepareContext, geometry g: ConvolutionGeometry, tensors: Conv2DTensors,
                            parameters p: QuantizedConvolutionParameters, type: TensorType) throws -> Kernel? {
@@ -23,14 +25,25 @@ extension QuantizedKernels {
         let m = g.batches * g.outputHeight * g.outputWidth
         let filterZeroPoint = -p.filterOffset
 
-        let packed = context.allocate(Int16.self, count: np * kp)
         let bytes = filterData.bindMemory(to: UInt8.self)
-        for c in 0..<n {
-            for kk in 0..<k {
-                let raw = bytes[c * k + kk]
-                let value = filterValue(raw, type) - filterZeroPoint
-                packed[((c / 16) * (kp / 2) + kk / 2) * 32 + (c % 16) * 2 + kk % 2] = Int16(value)
+        func position(_ c: Int, _ kk: Int) -> Int { ((c / 16) * (kp / 2) + kk / 2) * 32 + (c % 16) * 2 + kk % 2 }
+        var packed: UnsafeMutablePointer<Int16>? = nil, packedBytes: UnsafeMutablePointer<UInt8>? = nil
+        if m == 1 {
+            // One output row (a classifier): the product streams the filter once and does little else, so the
+            // filter stays in bytes (half the traffic of int16), widened as it is read. Padding bytes hold the
+            // zero point, so that they widen to 0.
+            let b8 = context.allocate(UInt8.self, count: np * kp)
+            b8.initialize(repeating: UInt8(truncatingIfNeeded: filterZeroPoint), count: np * kp)
+            for c in 0..<n {
+                for kk in 0..<k { b8[position(c, kk)] = bytes[c * k + kk] }
             }
+            packedBytes = b8
+        } else {
+            let b16 = context.allocate(Int16.self, count: np * kp)  // zero-filled: the padding widens to 0
+            for c in 0..<n {
+                for kk in 0..<k { b16[position(c, kk)] = Int16(filterValue(bytes[c * k + kk], type) - filterZeroPoint) }
+            }
+            packed = b16
         }
         guard let records = AVX2Requantization(
             &context, lanes: (0..<np).map { $0 < n ? $0 : nil }, bias: { biasValues?[$0] ?? 0 }, parameters: p,
@@ -63,7 +76,8 @@ extension QuantizedKernels {
             sh: Int32(g.strideHeight), sw: Int32(g.strideWidth), dh: Int32(g.dilationHeight),
             dw: Int32(g.dilationWidth), ph: Int32(g.padHeight), pw: Int32(g.padWidth),
             in_zp: -p.inputOffset, is_signed: type == .int8 ? 1 : 0,
-            b: UnsafePointer(packed), rq: UnsafePointer(records.records), rq_mode: records.mode,
+            b: packed.map { UnsafePointer($0) }, b8: packedBytes.map { UnsafePointer($0) }, b8_zp: filterZeroPoint,
+            rq: UnsafePointer(records.records), rq_mode: records.mode,
             act_min: p.activationMin, act_max: p.activationMax,
             c_out: nil, c_stride: Int32(n), m_tasks: Int32(mTasks), n_tasks: Int32(nTasks))
         return CTaskKernel(input: tensors.input, output: tensors.output, params: params, tasks: mTasks * nTasks,
