@@ -134,6 +134,28 @@ MQ2_T void mf_tile(int32_t k, const float *a, int32_t a_stride, int32_t rows, co
     if (rows > 5) mf_store_row(c + (size_t)5 * c_stride, c50, c51, columns, lo, hi, clamps);
 }
 
+MQ2_T void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed,
+                   const float *bias, float *c, int32_t c_stride, int32_t n, int32_t p0, int32_t p1,
+                   int32_t panels_outer, float lo, float hi, int32_t clamps) {
+    if (panels_outer) {
+        for (int32_t p = p0; p < p1; p++) {
+            const int32_t columns = n - p * 16 < 16 ? n - p * 16 : 16;
+            for (int32_t r = 0; r < rows; r += 6)
+                mf_tile(k, a + (size_t)r * a_stride, a_stride, rows - r < 6 ? rows - r : 6, packed + (size_t)p * k * 16,
+                        bias + (size_t)p * 16, c + (size_t)r * c_stride + (size_t)p * 16, c_stride, columns, lo, hi,
+                        clamps);
+        }
+        return;
+    }
+    for (int32_t r = 0; r < rows; r += 6) {
+        for (int32_t p = p0; p < p1; p++) {
+            const int32_t columns = n - p * 16 < 16 ? n - p * 16 : 16;
+            mf_tile(k, a + (size_t)r * a_stride, a_stride, rows - r < 6 ? rows - r : 6, packed + (size_t)p * k * 16,
+                    bias + (size_t)p * 16, c + (size_t)r * c_stride + (size_t)p * 16, c_stride, columns, lo, hi, clamps);
+        }
+    }
+}
+
 MQ2_T void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) {
     const int32_t c = p->c;
     const int fast = p->kh == 3 && p->kw == 3 && p->dh == 1 && p->dw == 1 && p->zero_row != NULL;
@@ -173,6 +195,12 @@ void mf_tile(int32_t k, const float *a, int32_t a_stride, int32_t rows, const fl
              float *c, int32_t c_stride, int32_t columns, float lo, float hi, int32_t clamps) {
     (void)k; (void)a; (void)a_stride; (void)rows; (void)b; (void)bias; (void)c; (void)c_stride; (void)columns;
     (void)lo; (void)hi; (void)clamps;
+}
+void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed, const float *bias,
+             float *c, int32_t c_stride, int32_t n, int32_t p0, int32_t p1, int32_t panels_outer, float lo, float hi,
+             int32_t clamps) {
+    (void)k; (void)a; (void)a_stride; (void)rows; (void)packed; (void)bias; (void)c; (void)c_stride; (void)n;
+    (void)p0; (void)p1; (void)panels_outer; (void)lo; (void)hi; (void)clamps;
 }
 
 #endif

@@ -82,12 +82,16 @@ final class FloatKernelTests: XCTestCase {
         try check(ConvCase(h: 1, w: 1, cin: 1280, cout: 1001, activation: .relu6), seed: 103)
         // An A too large for the panels-outside order (1056 rows x 64 floats), so row tiles go outside.
         try check(ConvCase(h: 32, w: 33, cin: 64, cout: 40), seed: 104)
+        // Rows outside with 33 tiles: 2 threads give 16 row groups, 3 threads one group per tile.
+        try check(ConvCase(h: 14, w: 14, cin: 384, cout: 64), seed: 105)
     }
 
     func testGeneralConvolutions() throws {
         // MobileNet's first layer, odd sizes, strides, paddings, dilation, 1×1 with stride 2.
         try check(ConvCase(h: 17, w: 17, cin: 3, cout: 32, kh: 3, kw: 3, stride: (2, 2), activation: .relu6), seed: 200)
         try check(ConvCase(h: 16, w: 16, cin: 3, cout: 32, kh: 3, kw: 3, stride: (2, 2), activation: .relu6), seed: 201)
+        // 267 gathered tiles: more than twice the tasks, so each task gathers and multiplies several tiles in turn.
+        try check(ConvCase(h: 40, w: 40, cin: 3, cout: 16, kh: 3, kw: 3, activation: .relu6), seed: 207)
         try check(ConvCase(h: 9, w: 6, cin: 5, cout: 33, kh: 3, kw: 2, stride: (1, 2), padding: .valid), seed: 202)
         try check(ConvCase(h: 8, w: 9, cin: 4, cout: 17, kh: 3, kw: 3, dilation: (2, 2)), seed: 203)
         try check(ConvCase(h: 9, w: 9, cin: 16, cout: 31, stride: (2, 2)), seed: 204)

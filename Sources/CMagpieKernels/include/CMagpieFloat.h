@@ -27,4 +27,12 @@ void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end);
 void mf_tile(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *b, const float *bias,
              float *c, int32_t c_stride, int32_t columns, float lo, float hi, int32_t clamps);
 
+/// `mf_tile` over a block: rows [0, rows) of A (`a`, row stride `a_stride`) in tiles of 6, times weight panels
+/// [p0, p1) of `packed` (each k x 16, the last holding the columns up to `n`), into `c` (row stride `c_stride`,
+/// column 16 p of the first row at c + 16 p). Panels in the outer loop when `panels_outer` is 1 (A small enough to
+/// stay in cache while each panel is used by every tile), else the row tiles.
+void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed, const float *bias,
+             float *c, int32_t c_stride, int32_t n, int32_t p0, int32_t p1, int32_t panels_outer, float lo, float hi,
+             int32_t clamps);
+
 #endif

@@ -44,7 +44,10 @@ enum FloatKernels {
         }
         let direct = g.isPointwise
         let m = g.batches * g.outputHeight * g.outputWidth
-        let plan = GEMMTaskPlan(rows: m, panels: panels, threads: context.pool.threadCount)
+        // A small pointwise A (the 7x7 and 14x14 layers) stays in L2 while each weight panel is used for every
+        // row tile in turn; with the row tiles outside, every tile would stream all the weights from L3 again.
+        let panelsOuter = direct && m * k * MemoryLayout<Float>.size <= FloatKernels.panelsOuterLimit
+        let plan = GEMMTaskPlan(rows: m, panels: panels, threads: context.pool.threadCount, panelsOuter: panelsOuter)
         let scratch: UnsafeMutablePointer<Float>? = direct ? nil
             : context.allocate(Float.self, count: plan.taskCount * tileRows * k)
         return FloatGEMMConv2D(geometry: g, tensors: tensors, packed: packed, bias: bias, k: k, panels: panels,
@@ -53,26 +56,36 @@ enum FloatKernels {
 }
 
 /// How a GEMM of `rows` output rows and `panels` weight panels is cut into pool tasks: a grid of row groups
-/// (whole 6-row tiles) by panel groups. One thread gets one task; more threads get about 4 tasks each, split over
-/// rows first and over panels only when there are too few row tiles (the 7×7 layers).
+/// (whole 6-row tiles) by panel groups. One thread gets one task. With more threads, a GEMM that runs its panels
+/// in the outer loop (`panelsOuter`) splits the panels only, about four groups per thread, so that each panel is
+/// read once; any other gets about eight tasks per thread, over rows first (up to twice that many tiles get a group
+/// each) and over panels only when the tiles are few.
 struct GEMMTaskPlan {
     let rowGroups: Int, panelGroups: Int, tiles: Int, panels: Int
+    let panelsOuter: Bool
     var taskCount: Int { rowGroups * panelGroups }
 
-    init(rows: Int, panels: Int, threads: Int) {
+    init(rows: Int, panels: Int, threads: Int, panelsOuter: Bool = false) {
         tiles = (rows + FloatKernels.tileRows - 1) / FloatKernels.tileRows
         self.panels = panels
+        self.panelsOuter = panelsOuter
         if threads <= 1 {
             rowGroups = 1; panelGroups = 1
             return
         }
-        let target = threads * 4
-        if tiles >= target {
+        if panelsOuter && panels >= threads {
+            // Split the rows too and every row group would stream all the weights again.
+            rowGroups = 1; panelGroups = min(panels, threads * 4)
+            return
+        }
+        let target = threads * 8
+        if tiles > target * 2 {
             rowGroups = target; panelGroups = 1
+        } else if tiles >= target {
+            rowGroups = tiles; panelGroups = 1
         } else {
-            let pg = min(panels, (target + tiles - 1) / tiles)
-            panelGroups = max(1, pg)
-            rowGroups = max(1, min(tiles, (target + panelGroups - 1) / panelGroups))
+            rowGroups = tiles
+            panelGroups = max(1, min(panels, (target + tiles - 1) / tiles))
         }
     }
 
@@ -124,7 +137,6 @@ final class FloatGEMMConv2D: Kernel {
         let rows = g.batches * g.outputHeight * g.outputWidth
         let n = g.outputDepth
         let tile = FloatKernels.tileRows
-        let width = FloatKernels.panelWidth
         if scratch == nil && rows == 1 {
             // One output pixel (a fully connected layer as a 1x1 convolution): a matrix-vector product.
             FloatKernels.rowTimesPanels(avx2: avx2, k: k, a: input, panels: panelRange,
@@ -132,40 +144,22 @@ final class FloatGEMMConv2D: Kernel {
                                         lo: lo, hi: hi)
             return
         }
-        if scratch == nil && rows * k * MemoryLayout<Float>.size <= FloatKernels.panelsOuterLimit {
-            // A small A (the 7x7 and 14x14 layers) stays in L2 while each weight panel is used for every row tile
-            // in turn; with the row tiles outside, every tile would stream all the weights from L3 again.
-            for p in panelRange {
-                let columns = min(width, n - p * width)
-                let b = UnsafePointer(packed + p * k * width), panelBias = UnsafePointer(bias + p * width)
-                for t in tiles {
-                    let row0 = t * tile
-                    FloatKernels.tile(avx2: avx2, k: k, a: input + row0 * k, aStride: k,
-                                      rows: min(tile, rows - row0), b: b, bias: panelBias,
-                                      c: output + row0 * n + p * width, cStride: n, columns: columns, lo: lo, hi: hi)
-                }
-            }
+        let rowRange = tiles.lowerBound * tile ..< min(tiles.upperBound * tile, rows)
+        guard !rowRange.isEmpty else { return }
+        guard let scratch else {
+            FloatKernels.block(avx2: avx2, k: k, a: input + rowRange.lowerBound * k, rows: rowRange.count,
+                               packed: UnsafePointer(packed), bias: UnsafePointer(bias),
+                               c: output + rowRange.lowerBound * n, n: n, panels: panelRange,
+                               panelsOuter: plan.panelsOuter, lo: lo, hi: hi)
             return
         }
-        for t in tiles {
-            let row0 = t * tile
+        let buffer = scratch + task * tile * k
+        for row0 in stride(from: rowRange.lowerBound, to: rowRange.upperBound, by: tile) {
             let count = min(tile, rows - row0)
-            let a: UnsafePointer<Float>
-            if let scratch {
-                let buffer = scratch + task * tile * k
-                gather(rows: row0, count: count, input: input, into: buffer)
-                a = UnsafePointer(buffer)
-            } else {
-                a = input + row0 * k
-            }
-            for p in panelRange {
-                let columns = min(FloatKernels.panelWidth, n - p * FloatKernels.panelWidth)
-                FloatKernels.tile(avx2: avx2, k: k, a: a, aStride: k, rows: count,
-                                             b: UnsafePointer(packed + p * k * FloatKernels.panelWidth),
-                                             bias: UnsafePointer(bias + p * FloatKernels.panelWidth),
-                                             c: output + row0 * n + p * FloatKernels.panelWidth, cStride: n,
-                                             columns: columns, lo: lo, hi: hi)
-            }
+            gather(rows: row0, count: count, input: input, into: buffer)
+            FloatKernels.block(avx2: avx2, k: k, a: UnsafePointer(buffer), rows: count, packed: UnsafePointer(packed),
+                               bias: UnsafePointer(bias), c: output + row0 * n, n: n, panels: panelRange,
+                               panelsOuter: false, lo: lo, hi: hi)
         }
     }
 
@@ -275,6 +269,30 @@ extension FloatKernels {
         } else {
             microkernel(k: k, a: a, aStride: aStride, rows: rows, b: b, bias: bias, c: c, cStride: cStride,
                         columns: columns, lo: lo, hi: hi)
+        }
+    }
+
+    /// `tile` over rows [0, rows) of A (row stride k) in tiles of 6 and weight panels `panels`, into `c` (row
+    /// stride n): one C call (`mf_gemm`) for the whole block on AVX2, whose per-tile calls cost less than Swift's.
+    @inline(__always)
+    static func block(avx2: Bool, k: Int, a: UnsafePointer<Float>, rows: Int, packed: UnsafePointer<Float>,
+                      bias: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, n: Int, panels: Range<Int>,
+                      panelsOuter: Bool, lo: Float, hi: Float) {
+        if avx2 {
+            let clamps = lo > -Float.greatestFiniteMagnitude || hi < Float.greatestFiniteMagnitude
+            mf_gemm(Int32(k), a, Int32(k), Int32(rows), packed, bias, c, Int32(n), Int32(n), Int32(panels.lowerBound),
+                    Int32(panels.upperBound), panelsOuter ? 1 : 0, lo, hi, clamps ? 1 : 0)
+            return
+        }
+        func run(_ p: Int, _ row0: Int) {
+            microkernel(k: k, a: a + row0 * k, aStride: k, rows: min(tileRows, rows - row0),
+                        b: packed + p * k * panelWidth, bias: bias + p * panelWidth, c: c + row0 * n + p * panelWidth,
+                        cStride: n, columns: min(panelWidth, n - p * panelWidth), lo: lo, hi: hi)
+        }
+        if panelsOuter {
+            for p in panels { for row0 in stride(from: 0, to: rows, by: tileRows) { run(p, row0) } }
+        } else {
+            for row0 in stride(from: 0, to: rows, by: tileRows) { for p in panels { run(p, row0) } }
         }
     }
 
