@@ -72,7 +72,7 @@ final class FloatDepthwiseConv2DKernel: Kernel {
         g = geometry; self.tensors = tensors; self.weights = weights; self.bias = bias; self.pool = pool
         lo = min; hi = max
         let rows = g.batches * g.outputHeight
-        taskCount = pool.threadCount <= 1 ? 1 : Swift.min(rows, pool.threadCount * 4)
+        taskCount = pool.threadCount <= 1 ? 1 : Swift.min(rows, pool.threadCount * 8)
     }
 
     func invoke(_ t: TensorBuffers) throws {
