@@ -101,37 +101,41 @@ MQ2_INLINE MQ2_T void mf_store_row(float *dst, __m256 v0, __m256 v1, int32_t col
     }
 }
 
-MQ2_T void mf_tile(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *b, const float *bias,
-                   float *c, int32_t c_stride, int32_t columns, float lo, float hi, int32_t clamps) {
-    const float *a0 = a, *a1 = a + (size_t)(rows > 1 ? 1 : rows - 1) * a_stride;
-    const float *a2 = a + (size_t)(rows > 2 ? 2 : rows - 1) * a_stride;
-    const float *a3 = a + (size_t)(rows > 3 ? 3 : rows - 1) * a_stride;
-    const float *a4 = a + (size_t)(rows > 4 ? 4 : rows - 1) * a_stride;
-    const float *a5 = a + (size_t)(rows > 5 ? 5 : rows - 1) * a_stride;
-    __m256 c00 = _mm256_loadu_ps(bias), c01 = _mm256_loadu_ps(bias + 8);
-    __m256 c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01, c40 = c00, c41 = c01;
-    __m256 c50 = c00, c51 = c01;
+/// The tile for exactly R rows (1...6): R x 2 accumulators, one broadcast per row and step, so a tile of fewer
+/// rows (the last of a GEMM, as in the 7x7 layers' 49 = 8 x 6 + 1) costs in proportion. Each output is summed from
+/// its bias in k order with one FMA per step whatever R is, so the bits do not depend on the tiling.
+MQ2_INLINE MQ2_T void mf_tile_rows(int32_t k, const float *a, int32_t a_stride, const float *b, const float *bias,
+                                   float *c, int32_t c_stride, int32_t columns, float lo, float hi, int32_t clamps,
+                                   const int R) {
+    const float *ar[6];
+    __m256 acc[12];
+    for (int r = 0; r < R; r++) {
+        ar[r] = a + (size_t)r * a_stride;
+        acc[2 * r] = _mm256_loadu_ps(bias);
+        acc[2 * r + 1] = _mm256_loadu_ps(bias + 8);
+    }
     for (int32_t i = 0; i < k; i++) {
         const __m256 b0 = _mm256_loadu_ps(b + (size_t)i * 16), b1 = _mm256_loadu_ps(b + (size_t)i * 16 + 8);
-        __m256 x = _mm256_broadcast_ss(a0 + i);
-        c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
-        x = _mm256_broadcast_ss(a1 + i);
-        c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
-        x = _mm256_broadcast_ss(a2 + i);
-        c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
-        x = _mm256_broadcast_ss(a3 + i);
-        c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
-        x = _mm256_broadcast_ss(a4 + i);
-        c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
-        x = _mm256_broadcast_ss(a5 + i);
-        c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
+        for (int r = 0; r < R; r++) {
+            const __m256 x = _mm256_broadcast_ss(ar[r] + i);
+            acc[2 * r] = _mm256_fmadd_ps(x, b0, acc[2 * r]);
+            acc[2 * r + 1] = _mm256_fmadd_ps(x, b1, acc[2 * r + 1]);
+        }
     }
-    mf_store_row(c, c00, c01, columns, lo, hi, clamps);
-    if (rows > 1) mf_store_row(c + (size_t)c_stride, c10, c11, columns, lo, hi, clamps);
-    if (rows > 2) mf_store_row(c + (size_t)2 * c_stride, c20, c21, columns, lo, hi, clamps);
-    if (rows > 3) mf_store_row(c + (size_t)3 * c_stride, c30, c31, columns, lo, hi, clamps);
-    if (rows > 4) mf_store_row(c + (size_t)4 * c_stride, c40, c41, columns, lo, hi, clamps);
-    if (rows > 5) mf_store_row(c + (size_t)5 * c_stride, c50, c51, columns, lo, hi, clamps);
+    for (int r = 0; r < R; r++)
+        mf_store_row(c + (size_t)r * c_stride, acc[2 * r], acc[2 * r + 1], columns, lo, hi, clamps);
+}
+
+MQ2_T void mf_tile(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *b, const float *bias,
+                   float *c, int32_t c_stride, int32_t columns, float lo, float hi, int32_t clamps) {
+    switch (rows) {
+    case 1: mf_tile_rows(k, a, a_stride, b, bias, c, c_stride, columns, lo, hi, clamps, 1); break;
+    case 2: mf_tile_rows(k, a, a_stride, b, bias, c, c_stride, columns, lo, hi, clamps, 2); break;
+    case 3: mf_tile_rows(k, a, a_stride, b, bias, c, c_stride, columns, lo, hi, clamps, 3); break;
+    case 4: mf_tile_rows(k, a, a_stride, b, bias, c, c_stride, columns, lo, hi, clamps, 4); break;
+    case 5: mf_tile_rows(k, a, a_stride, b, bias, c, c_stride, columns, lo, hi, clamps, 5); break;
+    default: mf_tile_rows(k, a, a_stride, b, bias, c, c_stride, columns, lo, hi, clamps, 6); break;
+    }
 }
 
 MQ2_T void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed,

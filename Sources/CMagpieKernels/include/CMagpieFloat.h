@@ -23,7 +23,7 @@ void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end);
 /// The float GEMM's register tile: c[r][j] = clamp(bias[j] + sum over i < k of a[r][i] * b[i][j]) for rows
 /// r < `rows` (1...6, row stride `a_stride`) and the first `columns` (1...16) of one 16-wide packed weight panel
 /// (`b`: k x 16, `bias`: 16), each sum in k order from the bias with one FMA per step; the clamp to [lo, hi] only
-/// when `clamps` is 1. Missing rows re-read the last row and are not stored.
+/// when `clamps` is 1. A tile of fewer rows does proportionally less work.
 void mf_tile(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *b, const float *bias,
              float *c, int32_t c_stride, int32_t columns, float lo, float hi, int32_t clamps);
 
