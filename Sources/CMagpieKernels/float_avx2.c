@@ -2,7 +2,8 @@
 // `mf_cpu_supported()` says the CPU has AVX2 and FMA (every function carries the target attribute, so the package
 // still builds for generic x86-64 and, as stubs, for other architectures).
 //
-// The GEMM register tile (mf_tile): 6 rows x 16 columns, 12 accumulators, the same FMA order as the Swift tile.
+// The GEMM register tile (mf_tile): up to 6 rows x 16 columns, 12 accumulators, the same FMA order as the Swift
+// tile; mf_gemm runs it over a task's row tiles and weight panels.
 //
 // DEPTHWISE_CONV_2D (multiplier 1): 8 channels per vector; each output is the bias plus the taps in raster order,
 // one FMA each, the same order and rounding as the Swift kernel it replaces. 3x3 windows with dilation 1 take a
@@ -155,7 +156,8 @@ MQ2_T void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, co
         for (int32_t p = p0; p < p1; p++) {
             const int32_t columns = n - p * 16 < 16 ? n - p * 16 : 16;
             mf_tile(k, a + (size_t)r * a_stride, a_stride, rows - r < 6 ? rows - r : 6, packed + (size_t)p * k * 16,
-                    bias + (size_t)p * 16, c + (size_t)r * c_stride + (size_t)p * 16, c_stride, columns, lo, hi, clamps);
+                    bias + (size_t)p * 16, c + (size_t)r * c_stride + (size_t)p * 16, c_stride, columns, lo, hi,
+                    clamps);
         }
     }
 }

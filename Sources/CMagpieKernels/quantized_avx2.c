@@ -68,8 +68,8 @@ MQ2_INLINE MQ2_T void mq2_pack(const mq2_gemm *p, int32_t r0, int32_t rows, int1
             const int32_t y0 = oy * p->sh - p->ph;
             if (p->kh == 3 && p->kw * c == 9 && inside_x && p->dh == 1 && y0 >= 0 && y0 + 3 <= p->ih) {
                 // A 3x3 window over 3 channels (an image network's first layer): 27 bytes from three 16-byte
-                // loads, assembled in registers and stored as two vectors. Three overlapping stores per row
-                // measured slower: the tile's pair loads then straddle two stores and cannot be forwarded.
+                // loads, assembled in registers and stored as two vectors. The general path's three overlapping
+                // stores per row made MobileNetV2's first layer 0.52 ms in a C harness, against 0.38 ms this way.
                 const uint8_t *l0 = p->a + (((size_t)b * p->ih + y0) * p->iw + x0) * c;
                 const size_t line = (size_t)p->iw * c;
                 if (l0 + 2 * line + 16 <= end) {
@@ -317,7 +317,9 @@ MQ2_T void mq2_gemm_task(const mq2_gemm *p, int32_t task) {
     const int32_t j0 = (int32_t)((int64_t)panels * nt / p->n_tasks);
     const int32_t j1 = (int32_t)((int64_t)panels * (nt + 1) / p->n_tasks);
     const int32_t kp = p->kp;
-    const int whole = p->m_tasks == 1 && p->m <= MQ2_SMALL_M && (int64_t)p->m * kp <= (int64_t)MQ2_MB * MQ2_MAX_KP;
+    // A byte filter (b8) is only ever prepared for m == 1, which is always one block.
+    const int whole = p->b8 != NULL
+        || (p->m_tasks == 1 && p->m <= MQ2_SMALL_M && (int64_t)p->m * kp <= (int64_t)MQ2_MB * MQ2_MAX_KP);
     int16_t abuf[(whole && p->m > MQ2_MB ? p->m : MQ2_MB) * kp + 16] __attribute__((aligned(32)));
     if (whole) {
         if (p->is_signed) mq2_pack(p, 0, p->m, abuf, 1); else mq2_pack(p, 0, p->m, abuf, 0);

@@ -12,8 +12,8 @@ import MagpieModel
 ///   and the kernel looks the results up. A table that is the identity, or a flip of the sign bit (uint8 <-> int8
 ///   with the same scale and zero points 128 apart, as at a quantized model's graph edges), runs as a copy or an XOR.
 ///
-/// Tensors above a threshold (`parallelThreshold`, or `addParallelThreshold` for ADD / SUB) are split into chunks over the
-/// interpreter's thread pool.
+/// Tensors above a threshold (`parallelThreshold`, or `addParallelThreshold` for ADD / SUB) are split into chunks
+/// over the interpreter's thread pool.
 public enum QuantizedElementwise {
     /// Whether this CPU runs the AVX2 ADD / SUB kernels (otherwise quantized ADD / SUB use the reference kernels).
     public static let avx2Available: Bool = mqe_cpu_supported() != 0
@@ -65,7 +65,8 @@ public enum QuantizedElementwise {
             is_signed: T.isSigned ? 1 : 0, subtract: kind == .sub ? 1 : 0)
         let count = wiring.shape.elementCount
         return QuantizedAddSubKernel(parameters, input1: wiring.input1, input2: wiring.input2, output: wiring.output,
-                                     count: count, chunks: chunkCount(count, pool, threshold: addParallelThreshold), pool: pool)
+                                     count: count, chunks: chunkCount(count, pool, threshold: addParallelThreshold),
+                                     pool: pool)
     }
 
     // MARK: 8-bit lookup tables
