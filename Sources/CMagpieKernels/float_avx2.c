@@ -2,8 +2,8 @@
 // `mf_cpu_supported()` says the CPU has AVX2 and FMA (every function carries the target attribute, so the package
 // still builds for generic x86-64 and, as stubs, for other architectures).
 //
-// The GEMM register tile (mf_tile): up to 6 rows x 16 columns, 12 accumulators, the same FMA order as the Swift
-// tile; mf_gemm runs it over a task's row tiles and weight panels.
+// The GEMM (mf_gemm): a task's row tiles and weight panels, each through a register tile of up to 6 rows x 16
+// columns (12 accumulators) with the same FMA order as the Swift tile.
 //
 // DEPTHWISE_CONV_2D (multiplier 1): 8 channels per vector; each output is the bias plus the taps in raster order,
 // one FMA each, the same order and rounding as the Swift kernel it replaces. 3x3 windows with dilation 1 take a
@@ -127,8 +127,12 @@ MQ2_INLINE MQ2_T void mf_tile_rows(int32_t k, const float *a, int32_t a_stride, 
         mf_store_row(c + (size_t)r * c_stride, acc[2 * r], acc[2 * r + 1], columns, lo, hi, clamps);
 }
 
-MQ2_T void mf_tile(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *b, const float *bias,
-                   float *c, int32_t c_stride, int32_t columns, float lo, float hi, int32_t clamps) {
+/// The register tile: c[r][j] = clamp(bias[j] + sum over i < k of a[r][i] * b[i][j]) for rows r < `rows` (1...6)
+/// and the first `columns` (1...16) of one 16-wide packed weight panel, each sum in k order from the bias with one
+/// FMA per step.
+static MQ2_T void mf_tile(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *b,
+                          const float *bias, float *c, int32_t c_stride, int32_t columns, float lo, float hi,
+                          int32_t clamps) {
     switch (rows) {
     case 1: mf_tile_rows(k, a, a_stride, b, bias, c, c_stride, columns, lo, hi, clamps, 1); break;
     case 2: mf_tile_rows(k, a, a_stride, b, bias, c, c_stride, columns, lo, hi, clamps, 2); break;
@@ -142,24 +146,19 @@ MQ2_T void mf_tile(int32_t k, const float *a, int32_t a_stride, int32_t rows, co
 MQ2_T void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed,
                    const float *bias, float *c, int32_t c_stride, int32_t n, int32_t p0, int32_t p1,
                    int32_t panels_outer, float lo, float hi, int32_t clamps) {
+    // Panel p of the row tile starting at row r.
+#define MF_GEMM_TILE(r, p)                                                                                          \
+    mf_tile(k, a + (size_t)(r) * a_stride, a_stride, rows - (r) < 6 ? rows - (r) : 6, packed + (size_t)(p) * k * 16, \
+            bias + (size_t)(p) * 16, c + (size_t)(r) * c_stride + (size_t)(p) * 16, c_stride,                        \
+            n - (p) * 16 < 16 ? n - (p) * 16 : 16, lo, hi, clamps)
     if (panels_outer) {
-        for (int32_t p = p0; p < p1; p++) {
-            const int32_t columns = n - p * 16 < 16 ? n - p * 16 : 16;
-            for (int32_t r = 0; r < rows; r += 6)
-                mf_tile(k, a + (size_t)r * a_stride, a_stride, rows - r < 6 ? rows - r : 6, packed + (size_t)p * k * 16,
-                        bias + (size_t)p * 16, c + (size_t)r * c_stride + (size_t)p * 16, c_stride, columns, lo, hi,
-                        clamps);
-        }
-        return;
+        for (int32_t p = p0; p < p1; p++)
+            for (int32_t r = 0; r < rows; r += 6) MF_GEMM_TILE(r, p);
+    } else {
+        for (int32_t r = 0; r < rows; r += 6)
+            for (int32_t p = p0; p < p1; p++) MF_GEMM_TILE(r, p);
     }
-    for (int32_t r = 0; r < rows; r += 6) {
-        for (int32_t p = p0; p < p1; p++) {
-            const int32_t columns = n - p * 16 < 16 ? n - p * 16 : 16;
-            mf_tile(k, a + (size_t)r * a_stride, a_stride, rows - r < 6 ? rows - r : 6, packed + (size_t)p * k * 16,
-                    bias + (size_t)p * 16, c + (size_t)r * c_stride + (size_t)p * 16, c_stride, columns, lo, hi,
-                    clamps);
-        }
-    }
+#undef MF_GEMM_TILE
 }
 
 MQ2_T void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) {
@@ -197,11 +196,6 @@ MQ2_T void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) {
 
 int mf_cpu_supported(void) { return 0; }
 void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) { (void)p; (void)row_begin; (void)row_end; }
-void mf_tile(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *b, const float *bias,
-             float *c, int32_t c_stride, int32_t columns, float lo, float hi, int32_t clamps) {
-    (void)k; (void)a; (void)a_stride; (void)rows; (void)b; (void)bias; (void)c; (void)c_stride; (void)columns;
-    (void)lo; (void)hi; (void)clamps;
-}
 void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed, const float *bias,
              float *c, int32_t c_stride, int32_t n, int32_t p0, int32_t p1, int32_t panels_outer, float lo, float hi,
              int32_t clamps) {

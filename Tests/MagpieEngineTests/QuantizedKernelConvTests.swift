@@ -90,7 +90,9 @@ final class QuantizedKernelConvTests: XCTestCase {
                           "the optimized quantized kernels need an x86-64 CPU with AVX2 (or AVX-512 VNNI with MAGPIE_VNNI=1); this CPU runs the reference kernels")
     }
 
-    func check(_ c: Case, seed: UInt64, file: StaticString = #filePath, line: UInt = #line) throws {
+    /// Compares the optimized kernels with the reference at 1-3 threads; returns the reference output.
+    @discardableResult
+    func check(_ c: Case, seed: UInt64, file: StaticString = #filePath, line: UInt = #line) throws -> [UInt8] {
         let (b, input) = model(c, seed: seed)
         let expected = try b.run([input], kernels: .reference, threads: 1)[0]
         let distinct = Set(expected).count
@@ -100,19 +102,20 @@ final class QuantizedKernelConvTests: XCTestCase {
                 let first = zip(actual, expected).enumerated().first { $0.element.0 != $0.element.1 }
                 XCTFail("\(c) threads \(threads): differs at \(first?.offset ?? -1) (\(first?.element.0 ?? 0) vs \(first?.element.1 ?? 0))",
                         file: file, line: line)
-                return
+                return expected
             }
         }
         // A comparison of saturated outputs proves little. Unclamped cases must vary; cases built to clamp (fused
         // activations with extreme zero points, multipliers above 1) are counted, and `tearDown` asserts that most
         // of them still vary.
-        guard expected.count >= 64 else { return }
+        guard expected.count >= 64 else { return expected }
         if c.activation == .none && c.outputScaleFactor >= 1 {
             XCTAssertGreaterThanOrEqual(distinct, 8, "\(c): outputs barely vary (\(distinct) values)", file: file, line: line)
         } else {
             clampedCases += 1
             if distinct >= 4 { varyingClampedCases += 1 }
         }
+        return expected
     }
 
     private var clampedCases = 0, varyingClampedCases = 0
@@ -165,12 +168,16 @@ final class QuantizedKernelConvTests: XCTestCase {
             for (h, w, s, pad, cout) in [(30, 31, 2, Padding.same, 32), (29, 29, 2, .valid, 24), (17, 20, 1, .same, 16),
                                          (12, 12, 2, .valid, 32), (3, 3, 1, .valid, 8), (2, 40, 1, .same, 17)] {
                 seed += 1
-                try check(Case(type: type, height: h, width: w, inputDepth: 3, outputDepth: cout, filter: 3, stride: s,
-                               padding: pad, activation: seed % 2 == 0 ? .relu6 : .none), seed: seed)
+                let output = try check(Case(type: type, height: h, width: w, inputDepth: 3, outputDepth: cout, filter: 3,
+                                            stride: s, padding: pad, activation: seed % 2 == 0 ? .relu6 : .none),
+                                       seed: seed)
+                // Matching bytes prove little if every output is the same byte.
+                XCTAssertGreaterThan(Set(output).count, 1, "\(type) \(h)x\(w) stride \(s): a constant output")
             }
             seed += 1
-            try check(Case(type: type, height: 9, width: 8, inputDepth: 3, outputDepth: 32, filter: 3, stride: 2,
-                           batches: 2), seed: seed)
+            let output = try check(Case(type: type, height: 9, width: 8, inputDepth: 3, outputDepth: 32, filter: 3,
+                                        stride: 2, batches: 2), seed: seed)
+            XCTAssertGreaterThan(Set(output).count, 1, "\(type) two batches: a constant output")
         }
     }
 

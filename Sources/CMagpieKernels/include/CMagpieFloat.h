@@ -20,17 +20,13 @@ int mf_cpu_supported(void);
 /// Output rows [row_begin, row_end) over batches * oh.
 void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end);
 
-/// The float GEMM's register tile: c[r][j] = clamp(bias[j] + sum over i < k of a[r][i] * b[i][j]) for rows
-/// r < `rows` (1...6, row stride `a_stride`) and the first `columns` (1...16) of one 16-wide packed weight panel
-/// (`b`: k x 16, `bias`: 16), each sum in k order from the bias with one FMA per step; the clamp to [lo, hi] only
-/// when `clamps` is 1. A tile of fewer rows does proportionally less work.
-void mf_tile(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *b, const float *bias,
-             float *c, int32_t c_stride, int32_t columns, float lo, float hi, int32_t clamps);
-
-/// `mf_tile` over a block: rows [0, rows) of A (`a`, row stride `a_stride`) in tiles of 6, times weight panels
-/// [p0, p1) of `packed` (each k x 16, the last holding the columns up to `n`), into `c` (row stride `c_stride`,
-/// column 16 p of the first row at c + 16 p). Panels in the outer loop when `panels_outer` is 1 (A small enough to
-/// stay in cache while each panel is used by every tile), else the row tiles.
+/// The float GEMM on a block: c[r][j] = clamp(bias[j] + sum over i < k of a[r][i] * b[i][j]) for rows [0, rows) of
+/// A (`a`, row stride `a_stride`) and the columns of weight panels [p0, p1) of `packed` (each k x 16 with its 16
+/// biases, the last panel holding the columns up to `n`), into `c` (row stride `c_stride`, column j at c + j). Each
+/// sum runs in k order from the bias with one FMA per step (the Swift tile's order, so the bits do not depend on
+/// the tiling); the clamp to [lo, hi] applies when `clamps` is 1. Rows go in register tiles of up to 6; panels in the
+/// outer loop when `panels_outer` is 1 (A small enough to stay in cache while each panel meets every tile), else the
+/// row tiles.
 void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed, const float *bias,
              float *c, int32_t c_stride, int32_t n, int32_t p0, int32_t p1, int32_t panels_outer, float lo, float hi,
              int32_t clamps);

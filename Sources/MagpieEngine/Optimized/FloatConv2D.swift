@@ -255,25 +255,10 @@ extension FloatKernels {
         }
     }
 
-    /// The 6x16 register tile: `mf_tile` (C, AVX2 + FMA) when `avx2` (the kernel's copy of `avx2Available`), else
-    /// `microkernel`. Both sum each
-    /// output from its bias in k order with one FMA per step, so they give the same bits.
-    @inline(__always)
-    static func tile(avx2: Bool, k: Int, a: UnsafePointer<Float>, aStride: Int, rows: Int, b: UnsafePointer<Float>,
-                     bias: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, cStride: Int, columns: Int,
-                     lo: Float, hi: Float) {
-        if avx2 {
-            let clamps = lo > -Float.greatestFiniteMagnitude || hi < Float.greatestFiniteMagnitude
-            mf_tile(Int32(k), a, Int32(aStride), Int32(rows), b, bias, c, Int32(cStride), Int32(columns), lo, hi,
-                    clamps ? 1 : 0)
-        } else {
-            microkernel(k: k, a: a, aStride: aStride, rows: rows, b: b, bias: bias, c: c, cStride: cStride,
-                        columns: columns, lo: lo, hi: hi)
-        }
-    }
-
-    /// `tile` over rows [0, rows) of A (row stride k) in tiles of 6 and weight panels `panels`, into `c` (row
-    /// stride n): one C call (`mf_gemm`) for the whole block on AVX2, whose per-tile calls cost less than Swift's.
+    /// Rows [0, rows) of A (row stride k) in 6-row tiles times weight panels `panels`, into `c` (row stride n):
+    /// `mf_gemm` (C, AVX2 + FMA; one call for the whole block, whose per-tile calls cost less than Swift's) when
+    /// `avx2` (the kernel's copy of `avx2Available`), else `microkernel`. Both sum each output from its bias in k
+    /// order with one FMA per step, so they give the same bits.
     @inline(__always)
     static func block(avx2: Bool, k: Int, a: UnsafePointer<Float>, rows: Int, packed: UnsafePointer<Float>,
                       bias: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, n: Int, panels: Range<Int>,
@@ -332,11 +317,9 @@ extension FloatKernels {
             storeRow(out + 3 * panelWidth, c3, columns: last, clamps: clamps, lo: lo, hi: hi)
             p += 4
         }
-        while p < panels.upperBound {
-            tile(avx2: avx2, k: k, a: a, aStride: k, rows: 1, b: packed + p * k * panelWidth,
-                 bias: bias + p * panelWidth, c: c + p * panelWidth, cStride: n,
-                 columns: Swift.min(panelWidth, n - p * panelWidth), lo: lo, hi: hi)
-            p += 1
+        if p < panels.upperBound {
+            block(avx2: avx2, k: k, a: a, rows: 1, packed: packed, bias: bias, c: c, n: n,
+                  panels: p..<panels.upperBound, panelsOuter: true, lo: lo, hi: hi)
         }
     }
 
