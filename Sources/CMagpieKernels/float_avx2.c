@@ -7,8 +7,8 @@
 //
 // DEPTHWISE_CONV_2D (multiplier 1): 8 channels per vector; each output is the bias plus the taps in raster order,
 // one FMA each, the same order and rounding as the Swift kernel it replaces. 3x3 windows with dilation 1 take a
-// row-pointer path: rows above or below the input read a row of zeros, so only the border columns need bounds
-// checks (the extra 0 x w terms can only change the sign of an exact zero sum, for finite filters). A last partial
+// row-pointer path: taps above, below or beside the input read a row of zeros, so no tap is bounds-checked (the
+// extra 0 x w terms can only change the sign of an exact zero sum, for finite filters). A last partial
 // block of channels uses masked loads and stores: nothing outside the tensors is touched.
 #include "CMagpieKernels.h"
 
@@ -102,25 +102,28 @@ MQ2_INLINE MQ2_T void mf_store_row(float *dst, __m256 v0, __m256 v1, int32_t col
     }
 }
 
-/// The tile for exactly R rows (1...6): R x 2 accumulators, one broadcast per row and step, so a tile of fewer
-/// rows (the last of a GEMM, as in the 7x7 layers' 49 = 8 x 6 + 1) costs in proportion. Each output is summed from
-/// its bias in k order with one FMA per step whatever R is, so the bits do not depend on the tiling.
+/// The tile for exactly R rows (1...6) and V vectors of columns (2, or 1 for a panel's first 8 columns): R x V
+/// accumulators, one broadcast per row and step, so a tile of fewer rows (the last of a GEMM, as in the 7x7 layers'
+/// 49 = 8 x 6 + 1) or of at most 8 columns (the last panel of MobileNetV2's 24-channel projections) costs in
+/// proportion. Each output is summed from its bias in k order with one FMA per step whatever R and V are, so the
+/// bits do not depend on the tiling.
 MQ2_INLINE MQ2_T void mf_tile_rows(int32_t k, const float *a, int32_t a_stride, const float *b, const float *bias,
                                    float *c, int32_t c_stride, int32_t columns, float lo, float hi, int32_t clamps,
-                                   const int R) {
+                                   const int R, const int V) {
     const float *ar[6];
     __m256 acc[12];
     for (int r = 0; r < R; r++) {
         ar[r] = a + (size_t)r * a_stride;
         acc[2 * r] = _mm256_loadu_ps(bias);
-        acc[2 * r + 1] = _mm256_loadu_ps(bias + 8);
+        acc[2 * r + 1] = V == 2 ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
     }
     for (int32_t i = 0; i < k; i++) {
-        const __m256 b0 = _mm256_loadu_ps(b + (size_t)i * 16), b1 = _mm256_loadu_ps(b + (size_t)i * 16 + 8);
+        const __m256 b0 = _mm256_loadu_ps(b + (size_t)i * 16);
+        const __m256 b1 = V == 2 ? _mm256_loadu_ps(b + (size_t)i * 16 + 8) : b0;
         for (int r = 0; r < R; r++) {
             const __m256 x = _mm256_broadcast_ss(ar[r] + i);
             acc[2 * r] = _mm256_fmadd_ps(x, b0, acc[2 * r]);
-            acc[2 * r + 1] = _mm256_fmadd_ps(x, b1, acc[2 * r + 1]);
+            if (V == 2) acc[2 * r + 1] = _mm256_fmadd_ps(x, b1, acc[2 * r + 1]);
         }
     }
     for (int r = 0; r < R; r++)
@@ -133,14 +136,13 @@ MQ2_INLINE MQ2_T void mf_tile_rows(int32_t k, const float *a, int32_t a_stride, 
 static MQ2_T void mf_tile(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *b,
                           const float *bias, float *c, int32_t c_stride, int32_t columns, float lo, float hi,
                           int32_t clamps) {
-    switch (rows) {
-    case 1: mf_tile_rows(k, a, a_stride, b, bias, c, c_stride, columns, lo, hi, clamps, 1); break;
-    case 2: mf_tile_rows(k, a, a_stride, b, bias, c, c_stride, columns, lo, hi, clamps, 2); break;
-    case 3: mf_tile_rows(k, a, a_stride, b, bias, c, c_stride, columns, lo, hi, clamps, 3); break;
-    case 4: mf_tile_rows(k, a, a_stride, b, bias, c, c_stride, columns, lo, hi, clamps, 4); break;
-    case 5: mf_tile_rows(k, a, a_stride, b, bias, c, c_stride, columns, lo, hi, clamps, 5); break;
-    default: mf_tile_rows(k, a, a_stride, b, bias, c, c_stride, columns, lo, hi, clamps, 6); break;
-    }
+#define MF_TILE(R, V) mf_tile_rows(k, a, a_stride, b, bias, c, c_stride, columns, lo, hi, clamps, R, V); break;
+#define MF_TILES(V) switch (rows) { \
+    case 1: MF_TILE(1, V) case 2: MF_TILE(2, V) case 3: MF_TILE(3, V) \
+    case 4: MF_TILE(4, V) case 5: MF_TILE(5, V) default: MF_TILE(6, V) }
+    if (columns > 8) { MF_TILES(2) } else { MF_TILES(1) }
+#undef MF_TILES
+#undef MF_TILE
 }
 
 MQ2_T void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed,
@@ -161,6 +163,20 @@ MQ2_T void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, co
 #undef MF_GEMM_TILE
 }
 
+/// One output pixel of a 3x3 window given as nine tap pointers, channels [cb, cb + 8): the border pixels of the
+/// row-pointer path, whose taps outside the input point into the zero row, so no tap is bounds-checked. (The
+/// generic per-tap loop of mf_dw_pixel made MobileNetV2's 14x14 and 7x7 layers, 2 border columns in 14 or 7, cost
+/// 25-35% more in a C harness.)
+MQ2_INLINE MQ2_T void mf_dw_taps9(const mf_dw *p, const float *const *t, int32_t cb, const int full, __m256i mask,
+                                  float *out) {
+    const int32_t c = p->c;
+    const float *w = p->w + cb;
+    __m256 a = mf_load(p->bias + cb, full, mask);
+    for (int i = 0; i < 9; i++)
+        a = _mm256_fmadd_ps(mf_load(t[i] + cb, full, mask), mf_load(w + (size_t)i * c, full, mask), a);
+    mf_store(out + cb, mf_clamp(a, _mm256_set1_ps(p->lo), _mm256_set1_ps(p->hi)), full, mask);
+}
+
 MQ2_T void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) {
     const int32_t c = p->c;
     const int fast = p->kh == 3 && p->kw == 3 && p->dh == 1 && p->dw == 1 && p->zero_row != NULL;
@@ -170,12 +186,14 @@ MQ2_T void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) {
     for (int32_t row = row_begin; row < row_end; row++) {
         const int32_t b = row / p->oh, oy = row % p->oh;
         float *out_row = p->out + ((size_t)b * p->oh + oy) * p->ow * c;
-        if (fast && ox_lo < ox_hi) {
-            const float *rows[3];
+        const float *rows[3] = {p->zero_row, p->zero_row, p->zero_row};
+        if (fast) {
             for (int fy = 0; fy < 3; fy++) {
                 const int32_t y = oy * p->sh - p->ph + fy;
-                rows[fy] = (y < 0 || y >= p->ih) ? p->zero_row : p->in + ((size_t)b * p->ih + y) * p->iw * c;
+                if (y >= 0 && y < p->ih) rows[fy] = p->in + ((size_t)b * p->ih + y) * p->iw * c;
             }
+        }
+        if (fast && ox_lo < ox_hi) {
             for (int32_t cb = 0; cb < c; cb += 8) {
                 if (c - cb >= 8) mf_dw_run3(p, rows[0], rows[1], rows[2], ox_lo, ox_hi, cb, 1, tail, out_row);
                 else mf_dw_run3(p, rows[0], rows[1], rows[2], ox_lo, ox_hi, cb, 0, tail, out_row);
@@ -184,6 +202,19 @@ MQ2_T void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) {
         for (int32_t ox = 0; ox < p->ow; ox++) {
             if (fast && ox == ox_lo && ox_lo < ox_hi) { ox = ox_hi - 1; continue; }
             float *out = out_row + (size_t)ox * c;
+            if (fast) {
+                const float *t[9];
+                for (int fx = 0; fx < 3; fx++) {
+                    const int32_t x = ox * p->sw - p->pw + fx;
+                    const int inside = x >= 0 && x < p->iw;
+                    for (int fy = 0; fy < 3; fy++) t[fy * 3 + fx] = inside ? rows[fy] + (size_t)x * c : p->zero_row;
+                }
+                for (int32_t cb = 0; cb < c; cb += 8) {
+                    if (c - cb >= 8) mf_dw_taps9(p, t, cb, 1, tail, out);
+                    else mf_dw_taps9(p, t, cb, 0, tail, out);
+                }
+                continue;
+            }
             for (int32_t cb = 0; cb < c; cb += 8) {
                 if (c - cb >= 8) mf_dw_pixel(p, b, oy, ox, cb, 1, tail, out);
                 else mf_dw_pixel(p, b, oy, ox, cb, 0, tail, out);

@@ -187,6 +187,18 @@ MQ2_INLINE MQ2_T void mq2_store16(const mq2_gemm *p, __m256i v0, __m256i v1, int
     }
 }
 
+/// Requantizes 8 accumulators (columns col..col+7) and stores the bytes of the columns below n (at most 8).
+MQ2_INLINE MQ2_T void mq2_store8(const mq2_gemm *p, __m256i v0, int32_t col, uint8_t *dst, const int mode,
+                                 const int is_signed) {
+    const __m256i r = mq2_rq(v0, p->rq + (size_t)(col / 8) * MQ2_RQ, mode);
+    // mq2_pack16 of (r, r) gives [0-3, 0-3, 4-7, 4-7]; the shuffle puts columns 0-7 in the low 8 bytes.
+    const __m128i bytes = _mm_shuffle_epi32(mq2_pack16(r, r, p->act_min, p->act_max, mode, is_signed),
+                                            _MM_SHUFFLE(3, 1, 2, 0));
+    uint8_t tmp[16];
+    _mm_storeu_si128((__m128i *)tmp, bytes);
+    memcpy(dst, tmp, (size_t)(p->n - col < 8 ? p->n - col : 8));
+}
+
 /// Requantizes two rows of 16 accumulators (row 0: v0, v1; row 1: w0, w1, columns col..col+15, all below n) and
 /// stores 16 bytes per row: one VPACKSS/USWB and one VPERMD for both rows instead of the two packs, extract and
 /// shuffle per row of mq2_store16.
@@ -207,9 +219,12 @@ MQ2_INLINE MQ2_T void mq2_store16x2(const mq2_gemm *p, __m256i v0, __m256i v1, _
 // MARK: GEMM
 
 /// One MR x 16 register tile over the whole reduction: each step broadcasts one int16 pair of A per row and
-/// multiplies it with 16 columns x 2 k of B (two vectors); 2 * MR accumulators, which start at the bias.
+/// multiplies it with 16 columns x 2 k of B (two vectors); 2 * MR accumulators, which start at the bias. W = 1
+/// computes only the panel's first 8 columns (a last panel of at most 8, as in MobileNetV2's 24-channel
+/// projections), with MR accumulators.
 MQ2_INLINE MQ2_T void mq2_tile(const mq2_gemm *p, const int16_t *ap, const int16_t *bp, int32_t col0,
-                               int32_t rows_valid, uint8_t *c, const int MR, const int mode, const int is_signed) {
+                               int32_t rows_valid, uint8_t *c, const int MR, const int mode, const int is_signed,
+                               const int W) {
     const int32_t kp = p->kp;
     const int32_t *rq = p->rq + (size_t)(col0 / 8) * MQ2_RQ;
     const __m256i bias0 = _mm256_loadu_si256((const __m256i *)rq);
@@ -218,14 +233,19 @@ MQ2_INLINE MQ2_T void mq2_tile(const mq2_gemm *p, const int16_t *ap, const int16
     for (int r = 0; r < MR; r++) { acc[2 * r] = bias0; acc[2 * r + 1] = bias1; }
     for (int32_t g = 0; g < kp; g += 2) {
         const __m256i b0 = _mm256_loadu_si256((const __m256i *)(bp + (size_t)g * 16));
-        const __m256i b1 = _mm256_loadu_si256((const __m256i *)(bp + (size_t)g * 16 + 16));
+        const __m256i b1 = W == 2 ? _mm256_loadu_si256((const __m256i *)(bp + (size_t)g * 16 + 16)) : b0;
         for (int r = 0; r < MR; r++) {
             int32_t pair;
             memcpy(&pair, ap + (size_t)r * kp + g, 4);
             const __m256i a = _mm256_set1_epi32(pair);
             acc[2 * r] = _mm256_add_epi32(acc[2 * r], _mm256_madd_epi16(a, b0));
-            acc[2 * r + 1] = _mm256_add_epi32(acc[2 * r + 1], _mm256_madd_epi16(a, b1));
+            if (W == 2) acc[2 * r + 1] = _mm256_add_epi32(acc[2 * r + 1], _mm256_madd_epi16(a, b1));
         }
+    }
+    if (W == 1) {
+        for (int r = 0; r < MR && r < rows_valid; r++)
+            mq2_store8(p, acc[2 * r], col0, c + (size_t)r * p->c_stride + col0, mode, is_signed);
+        return;
     }
     if (MR % 2 == 0 && rows_valid >= MR && p->n - col0 >= 16) {
         // Whole tile, whole panel: rows in pairs (constant indices, so the accumulators stay in registers).
@@ -240,26 +260,33 @@ MQ2_INLINE MQ2_T void mq2_tile(const mq2_gemm *p, const int16_t *ap, const int16
         mq2_store16(p, acc[2 * r], acc[2 * r + 1], col0, c + (size_t)r * p->c_stride + col0, mode, is_signed);
 }
 
-/// The 6-row tile specialised for the requantization mode and the data type.
+/// The 6-row tile specialised for the requantization mode, the data type and the panel's width (16 columns, or
+/// at most 8 in a last panel).
 static MQ2_T void mq2_tile6(const mq2_gemm *p, const int16_t *ap, const int16_t *bp, int32_t col0,
                             int32_t rows_valid, uint8_t *c) {
-    switch (p->rq_mode * 2 + (p->is_signed ? 1 : 0)) {
-    case 0: mq2_tile(p, ap, bp, col0, rows_valid, c, 6, MQ2_MODE_GENERAL, 0); break;
-    case 1: mq2_tile(p, ap, bp, col0, rows_valid, c, 6, MQ2_MODE_GENERAL, 1); break;
-    case 2: mq2_tile(p, ap, bp, col0, rows_valid, c, 6, MQ2_MODE_RELU, 0); break;
-    case 3: mq2_tile(p, ap, bp, col0, rows_valid, c, 6, MQ2_MODE_RELU, 1); break;
-    case 4: mq2_tile(p, ap, bp, col0, rows_valid, c, 6, MQ2_MODE_LINEAR, 0); break;
-    default: mq2_tile(p, ap, bp, col0, rows_valid, c, 6, MQ2_MODE_LINEAR, 1); break;
-    }
+#define MQ2_TILE6(W) switch (p->rq_mode * 2 + (p->is_signed ? 1 : 0)) { \
+    case 0: mq2_tile(p, ap, bp, col0, rows_valid, c, 6, MQ2_MODE_GENERAL, 0, W); break; \
+    case 1: mq2_tile(p, ap, bp, col0, rows_valid, c, 6, MQ2_MODE_GENERAL, 1, W); break; \
+    case 2: mq2_tile(p, ap, bp, col0, rows_valid, c, 6, MQ2_MODE_RELU, 0, W); break; \
+    case 3: mq2_tile(p, ap, bp, col0, rows_valid, c, 6, MQ2_MODE_RELU, 1, W); break; \
+    case 4: mq2_tile(p, ap, bp, col0, rows_valid, c, 6, MQ2_MODE_LINEAR, 0, W); break; \
+    default: mq2_tile(p, ap, bp, col0, rows_valid, c, 6, MQ2_MODE_LINEAR, 1, W); break; }
+    if (p->n - col0 > 8) { MQ2_TILE6(2) } else { MQ2_TILE6(1) }
+#undef MQ2_TILE6
 }
 
 /// A tile of 1 to 5 rows (the last rows of a block, or a GEMM of fewer than 6 rows such as a 1x1 convolution on
 /// a single pixel), so that missing rows cost nothing. GENERAL mode: exact for every layer, and these tiles are rare.
 static MQ2_T void mq2_tile_tail(const mq2_gemm *p, const int16_t *ap, const int16_t *bp, int32_t col0,
                                 int32_t rows, uint8_t *c) {
-    const int s = p->is_signed ? 1 : 0;
-#define MQ2_TAIL(R) if (s) mq2_tile(p, ap, bp, col0, R, c, R, MQ2_MODE_GENERAL, 1); \
-                    else mq2_tile(p, ap, bp, col0, R, c, R, MQ2_MODE_GENERAL, 0); break;
+    const int s = p->is_signed ? 1 : 0, w = p->n - col0 > 8 ? 2 : 1;
+#define MQ2_TAIL(R) if (w == 2) { \
+        if (s) mq2_tile(p, ap, bp, col0, R, c, R, MQ2_MODE_GENERAL, 1, 2); \
+        else mq2_tile(p, ap, bp, col0, R, c, R, MQ2_MODE_GENERAL, 0, 2); \
+    } else { \
+        if (s) mq2_tile(p, ap, bp, col0, R, c, R, MQ2_MODE_GENERAL, 1, 1); \
+        else mq2_tile(p, ap, bp, col0, R, c, R, MQ2_MODE_GENERAL, 0, 1); \
+    } break;
     switch (rows) {
     case 1: MQ2_TAIL(1)
     case 2: MQ2_TAIL(2)
