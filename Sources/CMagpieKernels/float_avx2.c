@@ -3,7 +3,8 @@
 // still builds for generic x86-64 and, as stubs, for other architectures).
 //
 // The GEMM (mf_gemm): a task's row tiles and weight panels, each through a register tile of up to 6 rows x 16
-// columns (12 accumulators) with the same FMA order as the Swift tile.
+// columns (12 accumulators) with the same FMA order as the Swift tile. Other convolutions (mf_conv_rows) use the
+// same tile on receptive fields read in place, one run per filter row, gathering only tiles that touch the padding.
 //
 // DEPTHWISE_CONV_2D (multiplier 1): 8 channels per vector; each output is the bias plus the taps in raster order,
 // one FMA each, the same order and rounding as the Swift kernel it replaces. 3x3 windows with dilation 1 take a
@@ -11,6 +12,7 @@
 // extra 0 x w terms can only change the sign of an exact zero sum, for finite filters). A last partial
 // block of channels uses masked loads and stores: nothing outside the tensors is touched.
 #include "CMagpieKernels.h"
+#include <string.h>
 
 #if defined(__x86_64__)
 #include "avx2_common.h"
@@ -102,28 +104,39 @@ MQ2_INLINE MQ2_T void mf_store_row(float *dst, __m256 v0, __m256 v1, int32_t col
     }
 }
 
+/// Where a tile's A rows come from: row r's k values are `segments` runs of `run` floats, run s at
+/// row[r] + s * stride. A GEMM's row is one run of k; a convolution's receptive field inside the input is one run
+/// of kw * c floats per filter row (dilation 1 across), read in place instead of gathered.
+typedef struct {
+    const float *row[6];
+    int32_t segments, run;
+    size_t stride;
+} mf_rows;
+
 /// The tile for exactly R rows (1...6) and V vectors of columns (2, or 1 for a panel's first 8 columns): R x V
 /// accumulators, one broadcast per row and step, so a tile of fewer rows (the last of a GEMM, as in the 7x7 layers'
 /// 49 = 8 x 6 + 1) or of at most 8 columns (the last panel of MobileNetV2's 24-channel projections) costs in
-/// proportion. Each output is summed from its bias in k order with one FMA per step whatever R and V are, so the
-/// bits do not depend on the tiling.
-MQ2_INLINE MQ2_T void mf_tile_rows(int32_t k, const float *a, int32_t a_stride, const float *b, const float *bias,
-                                   float *c, int32_t c_stride, int32_t columns, float lo, float hi, int32_t clamps,
-                                   const int R, const int V) {
-    const float *ar[6];
+/// proportion. Each output is summed from its bias in k order with one FMA per step whatever R, V and the row
+/// source are, so the bits do not depend on the tiling.
+MQ2_INLINE MQ2_T void mf_tile_rows(const mf_rows *a, const float *b, const float *bias, float *c, int32_t c_stride,
+                                   int32_t columns, float lo, float hi, int32_t clamps, const int R, const int V) {
     __m256 acc[12];
     for (int r = 0; r < R; r++) {
-        ar[r] = a + (size_t)r * a_stride;
         acc[2 * r] = _mm256_loadu_ps(bias);
         acc[2 * r + 1] = V == 2 ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
     }
-    for (int32_t i = 0; i < k; i++) {
-        const __m256 b0 = _mm256_loadu_ps(b + (size_t)i * 16);
-        const __m256 b1 = V == 2 ? _mm256_loadu_ps(b + (size_t)i * 16 + 8) : b0;
-        for (int r = 0; r < R; r++) {
-            const __m256 x = _mm256_broadcast_ss(ar[r] + i);
-            acc[2 * r] = _mm256_fmadd_ps(x, b0, acc[2 * r]);
-            if (V == 2) acc[2 * r + 1] = _mm256_fmadd_ps(x, b1, acc[2 * r + 1]);
+    const int32_t run = a->run;
+    for (int32_t s = 0; s < a->segments; s++, b += (size_t)run * 16) {
+        const float *ar[6];
+        for (int r = 0; r < R; r++) ar[r] = a->row[r] + (size_t)s * a->stride;
+        for (int32_t i = 0; i < run; i++) {
+            const __m256 b0 = _mm256_loadu_ps(b + (size_t)i * 16);
+            const __m256 b1 = V == 2 ? _mm256_loadu_ps(b + (size_t)i * 16 + 8) : b0;
+            for (int r = 0; r < R; r++) {
+                const __m256 x = _mm256_broadcast_ss(ar[r] + i);
+                acc[2 * r] = _mm256_fmadd_ps(x, b0, acc[2 * r]);
+                if (V == 2) acc[2 * r + 1] = _mm256_fmadd_ps(x, b1, acc[2 * r + 1]);
+            }
         }
     }
     for (int r = 0; r < R; r++)
@@ -133,10 +146,9 @@ MQ2_INLINE MQ2_T void mf_tile_rows(int32_t k, const float *a, int32_t a_stride, 
 /// The register tile: c[r][j] = clamp(bias[j] + sum over i < k of a[r][i] * b[i][j]) for rows r < `rows` (1...6)
 /// and the first `columns` (1...16) of one 16-wide packed weight panel, each sum in k order from the bias with one
 /// FMA per step.
-static MQ2_T void mf_tile(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *b,
-                          const float *bias, float *c, int32_t c_stride, int32_t columns, float lo, float hi,
-                          int32_t clamps) {
-#define MF_TILE(R, V) mf_tile_rows(k, a, a_stride, b, bias, c, c_stride, columns, lo, hi, clamps, R, V); break;
+static MQ2_T void mf_tile(const mf_rows *a, int32_t rows, const float *b, const float *bias, float *c,
+                          int32_t c_stride, int32_t columns, float lo, float hi, int32_t clamps) {
+#define MF_TILE(R, V) mf_tile_rows(a, b, bias, c, c_stride, columns, lo, hi, clamps, R, V); break;
 #define MF_TILES(V) switch (rows) { \
     case 1: MF_TILE(1, V) case 2: MF_TILE(2, V) case 3: MF_TILE(3, V) \
     case 4: MF_TILE(4, V) case 5: MF_TILE(5, V) default: MF_TILE(6, V) }
@@ -145,14 +157,25 @@ static MQ2_T void mf_tile(int32_t k, const float *a, int32_t a_stride, int32_t r
 #undef MF_TILE
 }
 
+/// A's rows [r, r + 6) (those below `rows`) as one run of k each.
+MQ2_INLINE MQ2_T mf_rows mf_gemm_rows(const float *a, int32_t a_stride, int32_t k, int32_t r, int32_t rows) {
+    mf_rows t;
+    t.segments = 1; t.run = k; t.stride = 0;
+    for (int i = 0; i < 6; i++) t.row[i] = a + (size_t)(r + (r + i < rows ? i : 0)) * a_stride;
+    return t;
+}
+
 MQ2_T void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed,
                    const float *bias, float *c, int32_t c_stride, int32_t n, int32_t p0, int32_t p1,
                    int32_t panels_outer, float lo, float hi, int32_t clamps) {
     // Panel p of the row tile starting at row r.
-#define MF_GEMM_TILE(r, p)                                                                                          \
-    mf_tile(k, a + (size_t)(r) * a_stride, a_stride, rows - (r) < 6 ? rows - (r) : 6, packed + (size_t)(p) * k * 16, \
-            bias + (size_t)(p) * 16, c + (size_t)(r) * c_stride + (size_t)(p) * 16, c_stride,                        \
-            n - (p) * 16 < 16 ? n - (p) * 16 : 16, lo, hi, clamps)
+#define MF_GEMM_TILE(r, p)                                                                                           \
+    do {                                                                                                              \
+        const mf_rows t = mf_gemm_rows(a, a_stride, k, r, rows);                                                     \
+        mf_tile(&t, rows - (r) < 6 ? rows - (r) : 6, packed + (size_t)(p) * k * 16, bias + (size_t)(p) * 16,         \
+                c + (size_t)(r) * c_stride + (size_t)(p) * 16, c_stride, n - (p) * 16 < 16 ? n - (p) * 16 : 16, lo,  \
+                hi, clamps);                                                                                          \
+    } while (0)
     if (panels_outer) {
         for (int32_t p = p0; p < p1; p++)
             for (int32_t r = 0; r < rows; r += 6) MF_GEMM_TILE(r, p);
@@ -161,6 +184,45 @@ MQ2_T void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, co
             for (int32_t p = p0; p < p1; p++) MF_GEMM_TILE(r, p);
     }
 #undef MF_GEMM_TILE
+}
+
+MQ2_T void mf_conv_rows(const mf_conv *p, const float *in, float *out, int32_t row0, int32_t rows, int32_t p0,
+                        int32_t p1, float *scratch) {
+    const int32_t c = p->c, k = p->kh * p->kw * c, run = p->kw * c;
+    for (int32_t t = row0; t < row0 + rows; t += 6) {
+        const int32_t count = row0 + rows - t < 6 ? row0 + rows - t : 6;
+        mf_rows a;
+        a.segments = p->kh; a.run = run; a.stride = (size_t)p->dh * p->iw * c;
+        int inside = p->dw == 1;
+        for (int32_t r = 0; r < count && inside; r++) {
+            const int32_t m = t + r, ox = m % p->ow, oy = (m / p->ow) % p->oh, b = m / (p->ow * p->oh);
+            const int32_t y0 = oy * p->sh - p->ph, x0 = ox * p->sw - p->pw;
+            inside = x0 >= 0 && x0 + p->kw <= p->iw && y0 >= 0 && y0 + (p->kh - 1) * p->dh < p->ih;
+            if (inside) a.row[r] = in + (((size_t)b * p->ih + y0) * p->iw + x0) * c;
+        }
+        if (!inside) {
+            // A window crosses the padding (or the dilation is not 1 across): gather the tile's rows, zeros outside.
+            for (int32_t r = 0; r < count; r++) {
+                const int32_t m = t + r, ox = m % p->ow, oy = (m / p->ow) % p->oh, b = m / (p->ow * p->oh);
+                float *dst = scratch + (size_t)r * k;
+                for (int32_t fy = 0; fy < p->kh; fy++) {
+                    const int32_t y = oy * p->sh - p->ph + fy * p->dh;
+                    for (int32_t fx = 0; fx < p->kw; fx++, dst += c) {
+                        const int32_t x = ox * p->sw - p->pw + fx * p->dw;
+                        if (y < 0 || y >= p->ih || x < 0 || x >= p->iw) memset(dst, 0, (size_t)c * 4);
+                        else memcpy(dst, in + (((size_t)b * p->ih + y) * p->iw + x) * c, (size_t)c * 4);
+                    }
+                }
+                a.row[r] = scratch + (size_t)r * k;
+            }
+            a.segments = 1; a.run = k; a.stride = 0;
+        }
+        for (int32_t r = count; r < 6; r++) a.row[r] = a.row[0];
+        for (int32_t j = p0; j < p1; j++)
+            mf_tile(&a, count, p->packed + (size_t)j * k * 16, p->bias + (size_t)j * 16,
+                    out + (size_t)t * p->n + (size_t)j * 16, p->n, p->n - j * 16 < 16 ? p->n - j * 16 : 16, p->lo,
+                    p->hi, p->clamps);
+    }
 }
 
 /// One output pixel of a 3x3 window given as nine tap pointers, channels [cb, cb + 8): the border pixels of the
@@ -227,6 +289,10 @@ MQ2_T void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) {
 
 int mf_cpu_supported(void) { return 0; }
 void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) { (void)p; (void)row_begin; (void)row_end; }
+void mf_conv_rows(const mf_conv *p, const float *in, float *out, int32_t row0, int32_t rows, int32_t p0,
+                  int32_t p1, float *scratch) {
+    (void)p; (void)in; (void)out; (void)row0; (void)rows; (void)p0; (void)p1; (void)scratch;
+}
 void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed, const float *bias,
              float *c, int32_t c_stride, int32_t n, int32_t p0, int32_t p1, int32_t panels_outer, float lo, float hi,
              int32_t clamps) {

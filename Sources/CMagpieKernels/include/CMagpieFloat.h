@@ -31,4 +31,19 @@ void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, const fl
              float *c, int32_t c_stride, int32_t n, int32_t p0, int32_t p1, int32_t panels_outer, float lo, float hi,
              int32_t clamps);
 
+/// A float convolution with a constant filter packed like mf_gemm's (k = kh * kw * c, (fy, fx, c) order).
+typedef struct {
+    int32_t batches, ih, iw, c, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw;
+    const float *packed, *bias;       // panels of k x 16 and their 16 biases each
+    int32_t n;                        // output channels
+    float lo, hi; int32_t clamps;     // the clamp, applied when clamps is 1
+} mf_conv;
+
+/// Output pixels [row0, row0 + rows) (the GEMM's rows, over batches * oh * ow) times weight panels [p0, p1), in
+/// tiles of 6 pixels: a tile whose windows all lie inside the input (dilation 1 across) reads its A rows in place,
+/// one run of kw * c floats per filter row; any other tile is gathered into `scratch` (6 * k floats) with zeros
+/// outside the input. Same sums, in the same order, as mf_gemm on the gathered rows.
+void mf_conv_rows(const mf_conv *p, const float *in, float *out, int32_t row0, int32_t rows, int32_t p0,
+                  int32_t p1, float *scratch);
+
 #endif

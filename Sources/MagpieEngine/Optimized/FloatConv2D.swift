@@ -13,8 +13,11 @@ enum FloatKernels {
     /// K = filter height × width × input channels (the OHWI filter's inner order).
     ///
     /// Applies to ungrouped convolutions with constant filter (and bias, if any). A 1×1, stride-1 convolution reads
-    /// its A rows straight from the NHWC input; any other shape gathers a 6-row A tile per step (im2col of 6
-    /// output pixels, zeros for padding) into a per-task scratch buffer.
+    /// its A rows straight from the NHWC input. Any other shape works on 6-row tiles: on AVX2 + FMA hosts
+    /// (`mf_conv_rows`) a tile whose windows lie inside the input reads each filter row's run of kw × C floats in
+    /// place, and only the tiles that touch the padding are gathered; elsewhere every tile is gathered (im2col of 6
+    /// output pixels, zeros for padding) into a per-task scratch buffer. (MobileNetV2's first layer: 0.51 ms with
+    /// every tile gathered, 0.35 ms in place.)
     static func conv2D(_ context: inout PrepareContext, geometry g: ConvolutionGeometry, tensors: Conv2DTensors,
                        min lo: Float, max hi: Float) throws -> Kernel? {
         guard g.filterDepth == g.inputDepth, g.batches > 0, g.outputDepth > 0, g.inputDepth > 0 else { return nil }
@@ -50,8 +53,19 @@ enum FloatKernels {
         let plan = GEMMTaskPlan(rows: m, panels: panels, threads: context.pool.threadCount, panelsOuter: panelsOuter)
         let scratch: UnsafeMutablePointer<Float>? = direct ? nil
             : context.allocate(Float.self, count: plan.taskCount * tileRows * k)
+        var conv: UnsafeMutablePointer<mf_conv>? = nil
+        if !direct && avx2Available {
+            conv = context.allocate(mf_conv.self, count: 1)
+            conv?.pointee = mf_conv(
+                batches: Int32(g.batches), ih: Int32(g.inputHeight), iw: Int32(g.inputWidth), c: Int32(g.inputDepth),
+                oh: Int32(g.outputHeight), ow: Int32(g.outputWidth), kh: Int32(g.filterHeight),
+                kw: Int32(g.filterWidth), sh: Int32(g.strideHeight), sw: Int32(g.strideWidth),
+                dh: Int32(g.dilationHeight), dw: Int32(g.dilationWidth), ph: Int32(g.padHeight),
+                pw: Int32(g.padWidth), packed: UnsafePointer(packed), bias: UnsafePointer(bias), n: Int32(n),
+                lo: lo, hi: hi, clamps: clamps(lo, hi) ? 1 : 0)
+        }
         return FloatGEMMConv2D(geometry: g, tensors: tensors, packed: packed, bias: bias, k: k, panels: panels,
-                               plan: plan, scratch: scratch, pool: context.pool, min: lo, max: hi)
+                               plan: plan, scratch: scratch, conv: conv, pool: context.pool, min: lo, max: hi)
     }
 }
 
@@ -108,6 +122,8 @@ final class FloatGEMMConv2D: Kernel {
     let k: Int, panels: Int
     let plan: GEMMTaskPlan
     let scratch: UnsafeMutablePointer<Float>?
+    /// The windowed convolution's parameters for `mf_conv_rows` (AVX2 + FMA hosts, non-pointwise shapes).
+    let conv: UnsafePointer<mf_conv>?
     let pool: ThreadPool
     let lo: Float, hi: Float
     /// `FloatKernels.avx2Available`, read once (a global `static let` costs a `swift_once` check per read).
@@ -115,9 +131,11 @@ final class FloatGEMMConv2D: Kernel {
 
     init(geometry: ConvolutionGeometry, tensors: Conv2DTensors, packed: UnsafeMutablePointer<Float>,
          bias: UnsafeMutablePointer<Float>, k: Int, panels: Int, plan: GEMMTaskPlan,
-         scratch: UnsafeMutablePointer<Float>?, pool: ThreadPool, min: Float, max: Float) {
+         scratch: UnsafeMutablePointer<Float>?, conv: UnsafeMutablePointer<mf_conv>?, pool: ThreadPool,
+         min: Float, max: Float) {
         g = geometry; self.tensors = tensors; self.packed = packed; self.bias = bias; self.k = k
-        self.panels = panels; self.plan = plan; self.scratch = scratch; self.pool = pool; lo = min; hi = max
+        self.panels = panels; self.plan = plan; self.scratch = scratch; self.conv = conv.map { UnsafePointer($0) }
+        self.pool = pool; lo = min; hi = max
         avx2 = FloatKernels.avx2Available
     }
 
@@ -154,6 +172,11 @@ final class FloatGEMMConv2D: Kernel {
             return
         }
         let buffer = scratch + task * tile * k
+        if let conv {
+            mf_conv_rows(conv, input, output, Int32(rowRange.lowerBound), Int32(rowRange.count),
+                         Int32(panelRange.lowerBound), Int32(panelRange.upperBound), buffer)
+            return
+        }
         for row0 in stride(from: rowRange.lowerBound, to: rowRange.upperBound, by: tile) {
             let count = min(tile, rows - row0)
             gather(rows: row0, count: count, input: input, into: buffer)
@@ -264,9 +287,8 @@ extension FloatKernels {
                       bias: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, n: Int, panels: Range<Int>,
                       panelsOuter: Bool, lo: Float, hi: Float) {
         if avx2 {
-            let clamps = lo > -Float.greatestFiniteMagnitude || hi < Float.greatestFiniteMagnitude
             mf_gemm(Int32(k), a, Int32(k), Int32(rows), packed, bias, c, Int32(n), Int32(n), Int32(panels.lowerBound),
-                    Int32(panels.upperBound), panelsOuter ? 1 : 0, lo, hi, clamps ? 1 : 0)
+                    Int32(panels.upperBound), panelsOuter ? 1 : 0, lo, hi, clamps(lo, hi) ? 1 : 0)
             return
         }
         func run(_ p: Int, _ row0: Int) {
@@ -279,6 +301,12 @@ extension FloatKernels {
         } else {
             for row0 in stride(from: 0, to: rows, by: tileRows) { for p in panels { run(p, row0) } }
         }
+    }
+
+    /// Whether the C kernels must clamp: a bound tighter than the float range.
+    @inline(__always)
+    static func clamps(_ lo: Float, _ hi: Float) -> Bool {
+        lo > -Float.greatestFiniteMagnitude || hi < Float.greatestFiniteMagnitude
     }
 
     /// Bytes of A up to which a pointwise GEMM runs weight panels in the outer loop (half this machine's L2).
