@@ -239,44 +239,58 @@ MQ2_INLINE MQ2_T void mf_dw_taps9(const mf_dw *p, const float *const *t, int32_t
     mf_store(out + cb, mf_clamp(a, _mm256_set1_ps(p->lo), _mm256_set1_ps(p->hi)), full, mask);
 }
 
+/// One output row of a 3x3, dilation-1 depthwise convolution from its three input rows `rows` (the zero row for
+/// rows outside the input): the interior columns [ox_lo, ox_hi) by mf_dw_run3, the border ones by mf_dw_taps9.
+MQ2_INLINE MQ2_T void mf_dw_row3(const mf_dw *p, const float *const *rows, int32_t ox_lo, int32_t ox_hi,
+                                 __m256i tail, float *out_row) {
+    const int32_t c = p->c;
+    if (ox_lo < ox_hi) {
+        for (int32_t cb = 0; cb < c; cb += 8) {
+            if (c - cb >= 8) mf_dw_run3(p, rows[0], rows[1], rows[2], ox_lo, ox_hi, cb, 1, tail, out_row);
+            else mf_dw_run3(p, rows[0], rows[1], rows[2], ox_lo, ox_hi, cb, 0, tail, out_row);
+        }
+    }
+    for (int32_t ox = 0; ox < p->ow; ox++) {
+        if (ox == ox_lo && ox_lo < ox_hi) { ox = ox_hi - 1; continue; }
+        float *out = out_row + (size_t)ox * c;
+        const float *t[9];
+        for (int fx = 0; fx < 3; fx++) {
+            const int32_t x = ox * p->sw - p->pw + fx;
+            const int inside = x >= 0 && x < p->iw;
+            for (int fy = 0; fy < 3; fy++) t[fy * 3 + fx] = inside ? rows[fy] + (size_t)x * c : p->zero_row;
+        }
+        for (int32_t cb = 0; cb < c; cb += 8) {
+            if (c - cb >= 8) mf_dw_taps9(p, t, cb, 1, tail, out);
+            else mf_dw_taps9(p, t, cb, 0, tail, out);
+        }
+    }
+}
+
+/// Whether mf_dw_row3 applies: a 3x3 window with dilation 1 and a zero row.
+MQ2_INLINE MQ2_T int mf_dw_is3x3(const mf_dw *p) {
+    return p->kh == 3 && p->kw == 3 && p->dh == 1 && p->dw == 1 && p->zero_row != NULL;
+}
+
 MQ2_T void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) {
     const int32_t c = p->c;
-    const int fast = p->kh == 3 && p->kw == 3 && p->dh == 1 && p->dw == 1 && p->zero_row != NULL;
+    const int fast = mf_dw_is3x3(p);
     int32_t ox_lo, ox_hi;
     mq2_interior_columns(p->iw, p->ow, p->kw, p->sw, p->dw, p->pw, &ox_lo, &ox_hi);
     const __m256i tail = mf_mask(c % 8 == 0 ? 8 : c % 8);
     for (int32_t row = row_begin; row < row_end; row++) {
         const int32_t b = row / p->oh, oy = row % p->oh;
         float *out_row = p->out + ((size_t)b * p->oh + oy) * p->ow * c;
-        const float *rows[3] = {p->zero_row, p->zero_row, p->zero_row};
         if (fast) {
+            const float *rows[3] = {p->zero_row, p->zero_row, p->zero_row};
             for (int fy = 0; fy < 3; fy++) {
                 const int32_t y = oy * p->sh - p->ph + fy;
                 if (y >= 0 && y < p->ih) rows[fy] = p->in + ((size_t)b * p->ih + y) * p->iw * c;
             }
-        }
-        if (fast && ox_lo < ox_hi) {
-            for (int32_t cb = 0; cb < c; cb += 8) {
-                if (c - cb >= 8) mf_dw_run3(p, rows[0], rows[1], rows[2], ox_lo, ox_hi, cb, 1, tail, out_row);
-                else mf_dw_run3(p, rows[0], rows[1], rows[2], ox_lo, ox_hi, cb, 0, tail, out_row);
-            }
+            mf_dw_row3(p, rows, ox_lo, ox_hi, tail, out_row);
+            continue;
         }
         for (int32_t ox = 0; ox < p->ow; ox++) {
-            if (fast && ox == ox_lo && ox_lo < ox_hi) { ox = ox_hi - 1; continue; }
             float *out = out_row + (size_t)ox * c;
-            if (fast) {
-                const float *t[9];
-                for (int fx = 0; fx < 3; fx++) {
-                    const int32_t x = ox * p->sw - p->pw + fx;
-                    const int inside = x >= 0 && x < p->iw;
-                    for (int fy = 0; fy < 3; fy++) t[fy * 3 + fx] = inside ? rows[fy] + (size_t)x * c : p->zero_row;
-                }
-                for (int32_t cb = 0; cb < c; cb += 8) {
-                    if (c - cb >= 8) mf_dw_taps9(p, t, cb, 1, tail, out);
-                    else mf_dw_taps9(p, t, cb, 0, tail, out);
-                }
-                continue;
-            }
             for (int32_t cb = 0; cb < c; cb += 8) {
                 if (c - cb >= 8) mf_dw_pixel(p, b, oy, ox, cb, 1, tail, out);
                 else mf_dw_pixel(p, b, oy, ox, cb, 0, tail, out);
@@ -285,10 +299,44 @@ MQ2_T void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) {
     }
 }
 
+MQ2_T void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out, int32_t row_begin,
+                             int32_t row_end, float *ring) {
+    const mf_dw *p = &f->dw;
+    const int32_t c = p->c, iw = p->iw, cin = f->cin, panels = (c + 15) / 16;
+    int32_t ox_lo, ox_hi;
+    mq2_interior_columns(p->iw, p->ow, p->kw, p->sw, p->dw, p->pw, &ox_lo, &ox_hi);
+    const __m256i tail = mf_mask(c % 8 == 0 ? 8 : c % 8);
+    // Ring slot y % 3 holds expanded row y; rows [lo, hi) of the current image are there.
+    int32_t b_ring = -1, lo = 0, hi = 0;
+    for (int32_t row = row_begin; row < row_end; row++) {
+        const int32_t b = row / p->oh, oy = row % p->oh;
+        const int32_t y0 = oy * p->sh - p->ph;
+        if (b != b_ring) { b_ring = b; lo = hi = 0; }
+        const float *rows[3] = {p->zero_row, p->zero_row, p->zero_row};
+        for (int fy = 0; fy < 3; fy++) {
+            const int32_t y = y0 + fy;
+            if (y < 0 || y >= p->ih) continue;
+            float *slot = ring + (size_t)(y % 3) * iw * c;
+            if (y < lo || y >= hi) {
+                mf_gemm(cin, in + ((size_t)b * p->ih + y) * iw * cin, cin, iw, f->packed, f->bias, slot, c, c, 0,
+                        panels, 1, f->lo, f->hi, f->clamps);
+                if (y == hi) hi = y + 1; else { lo = y; hi = y + 1; }
+                if (hi - lo > 3) lo = hi - 3;
+            }
+            rows[fy] = slot;
+        }
+        mf_dw_row3(p, rows, ox_lo, ox_hi, tail, out + ((size_t)b * p->oh + oy) * p->ow * c);
+    }
+}
+
 #else
 
 int mf_cpu_supported(void) { return 0; }
 void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) { (void)p; (void)row_begin; (void)row_end; }
+void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out, int32_t row_begin, int32_t row_end,
+                       float *ring) {
+    (void)f; (void)in; (void)out; (void)row_begin; (void)row_end; (void)ring;
+}
 void mf_conv_rows(const mf_conv *p, const float *in, float *out, int32_t row0, int32_t rows, int32_t p0,
                   int32_t p1, float *scratch) {
     (void)p; (void)in; (void)out; (void)row0; (void)rows; (void)p0; (void)p1; (void)scratch;

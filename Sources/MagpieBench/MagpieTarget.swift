@@ -79,7 +79,13 @@ public final class MagpieTarget: BenchTarget {
 
     public func profileOnce() throws -> [OperatorSample]? {
         guard let interpreter else { throw BenchError.target("profileOnce() before prepare()") }
-        let names = interpreter.operatorNames
+        // A fused pair shows as one operator "CONV_2D+DEPTHWISE_CONV_2D" and the operator that runs inside it as
+        // "DEPTHWISE_CONV_2D (fused into 3)", with its near-zero time.
+        var names = interpreter.operatorNames
+        for (inner, outer) in interpreter.fusedOperators.sorted(by: { $0.key < $1.key }) {
+            names[outer] += "+" + names[inner]
+            names[inner] += " (fused into \(outer))"
+        }
         var samples: [OperatorSample] = []
         samples.reserveCapacity(names.count)
         for i in preparedInputs.indices {

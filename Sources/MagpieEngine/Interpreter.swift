@@ -29,13 +29,18 @@ public final class Interpreter {
         /// The largest activation arena `allocateTensors()` will create; a model that needs more is refused with
         /// `EngineError.invalidArgument` instead of exhausting memory.
         public var memoryLimit: Int
+        /// Whether optimized kernels of neighbouring operators may be fused into one (`fusedOperators`); the
+        /// results are the same bits either way.
+        public var fusesOperators: Bool
 
         public init(threadCount: Int? = nil, kernels: KernelSet = .optimized,
-                    memoryPlanner: any MemoryPlanner = GreedyMemoryPlanner(), memoryLimit: Int = 1 << 30) {
+                    memoryPlanner: any MemoryPlanner = GreedyMemoryPlanner(), memoryLimit: Int = 1 << 30,
+                    fusesOperators: Bool = true) {
             self.threadCount = threadCount
             self.kernels = kernels
             self.memoryPlanner = memoryPlanner
             self.memoryLimit = memoryLimit
+            self.fusesOperators = fusesOperators
         }
     }
 
@@ -45,6 +50,10 @@ public final class Interpreter {
     /// Current shapes and constants of every tensor.
     private(set) var infos: [TensorInfo]
     private var plan: ExecutionPlan?
+    /// Operators whose work another operator's kernel does since `allocateTensors()`: index → the operator it was
+    /// fused into (optimized kernels only; see docs/performance.md). A fused operator's own kernel does nothing, so
+    /// a per-operator profile counts its time under the operator it maps to.
+    public private(set) var fusedOperators: [Int: Int] = [:]
     /// Threads the optimized kernels share.
     let pool: ThreadPool
 
@@ -157,8 +166,12 @@ public final class Interpreter {
         for (n, t) in subgraph.outputs.enumerated() where !written[t] {
             throw EngineError.model(.malformed("graph output \(n) (tensor \(t)) is never written"))
         }
-        plan = try ExecutionPlan(subgraph: subgraph, infos: infos, kernels: kernels, scratch: scratch,
-                                 planner: options.memoryPlanner, memoryLimit: options.memoryLimit)
+        let fusion = options.fusesOperators
+            ? KernelFusion.fuse(subgraph: subgraph, infos: infos, kernels: kernels, scratch: scratch, pool: pool)
+            : KernelFusion.none(subgraph: subgraph, kernels: kernels)
+        fusedOperators = fusion.fusedInto
+        plan = try ExecutionPlan(subgraph: subgraph, infos: infos, kernels: fusion.kernels, uses: fusion.uses,
+                                 scratch: scratch, planner: options.memoryPlanner, memoryLimit: options.memoryLimit)
     }
 
     /// Runs the model once on the current inputs.
@@ -263,15 +276,17 @@ final class ExecutionPlan {
     let scratch: ScratchAllocations
     var buffers: TensorBuffers { TensorBuffers(base: pointers) }
 
-    init(subgraph: Subgraph, infos: [TensorInfo], kernels: [Kernel], scratch: ScratchAllocations,
+    /// `uses[i]`: the tensors kernel `i` reads or writes (its operator's inputs and outputs unless kernels were
+    /// fused).
+    init(subgraph: Subgraph, infos: [TensorInfo], kernels: [Kernel], uses: [[Int]], scratch: ScratchAllocations,
          planner: any MemoryPlanner, memoryLimit: Int) throws {
         self.kernels = kernels
         self.scratch = scratch
         let n = infos.count
         var first = [Int](repeating: Int.max, count: n)
         var last = [Int](repeating: -1, count: n)
-        for (i, op) in subgraph.operators.enumerated() {
-            for t in op.inputs + op.outputs where t >= 0 {
+        for (i, tensors) in uses.enumerated() {
+            for t in tensors where t >= 0 {
                 first[t] = min(first[t], i)
                 last[t] = max(last[t], i)
             }

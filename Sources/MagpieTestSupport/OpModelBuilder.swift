@@ -55,9 +55,11 @@ public struct OpModelBuilder {
     }
 
     /// Builds the model and runs it in Magpie with the given kernels; returns each output's bytes.
-    public func run(_ inputData: [[UInt8]], kernels: KernelSet = .reference, threads: Int = 1) throws -> [[UInt8]] {
+    public func run(_ inputData: [[UInt8]], kernels: KernelSet = .reference, threads: Int = 1,
+                    fusesOperators: Bool = true) throws -> [[UInt8]] {
         let interpreter = try Interpreter(model: try Model(data: build()),
-                                          options: .init(threadCount: threads, kernels: kernels))
+                                          options: .init(threadCount: threads, kernels: kernels,
+                                                         fusesOperators: fusesOperators))
         try interpreter.allocateTensors()
         for (i, data) in inputData.enumerated() { try interpreter.copy(Data(data), toInputAt: i) }
         try interpreter.invoke()
@@ -146,5 +148,55 @@ public struct SeededGenerator: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// A float model shaped like one of MobileNetV2's blocks, for the fusion tests: a 1×1 convolution ("pre"), the
+/// expansion (1×1, `cin` → `expanded`), the 3×3 depthwise convolution that reads it (operator 2, which the optimized
+/// kernels fuse into operator 1) and a projection to 8 channels, the one graph output (two when the expanded tensor
+/// is an output too).
+public struct ExpansionBlock: CustomStringConvertible {
+    public var n: Int, h: Int, w: Int, cin: Int, expanded: Int, stride: Int
+    public var activation: FusedActivation
+    public var expandedIsOutput: Bool
+
+    public init(n: Int, h: Int, w: Int, cin: Int, expanded: Int, stride: Int, activation: FusedActivation,
+                expandedIsOutput: Bool = false) {
+        self.n = n; self.h = h; self.w = w; self.cin = cin; self.expanded = expanded; self.stride = stride
+        self.activation = activation; self.expandedIsOutput = expandedIsOutput
+    }
+
+    public var description: String {
+        "\(n)x\(h)x\(w)x\(cin) -> \(expanded) stride \(stride) \(activation)\(expandedIsOutput ? " (expanded is an output)" : "")"
+    }
+
+    /// The .tflite bytes and an input, from `seed`.
+    public func build(seed: UInt64) -> (model: [UInt8], input: [UInt8]) {
+        var rng = SeededGenerator(seed: seed)
+        func random(_ count: Int) -> [Float] { (0..<count).map { _ in Float.random(in: -1...1, using: &rng) } }
+        var b = OpModelBuilder()
+        func pointwise(_ x: Int, _ cin: Int, _ cout: Int, _ name: String, _ act: FusedActivation,
+                       shape: [Int], isOutput: Bool) -> Int {
+            let w = b.constant("\(name).w", .float32, [cout, 1, 1, cin], bytes: Bytes.of(random(cout * cin)))
+            let bias = b.constant("\(name).b", .float32, [cout], bytes: Bytes.of(random(cout)))
+            let y = b.tensor(name, .float32, shape + [cout], isOutput: isOutput)
+            var o = Conv2DOptions()
+            o.activation = act
+            b.op(.conv2D, inputs: [x, w, bias], outputs: [y], options: .conv2D(o), version: 2)
+            return y
+        }
+        let x = b.input("x", .float32, [n, h, w, cin])
+        let pre = pointwise(x, cin, cin, "pre", .none, shape: [n, h, w], isOutput: false)
+        let e = pointwise(pre, cin, expanded, "expanded", activation, shape: [n, h, w], isOutput: expandedIsOutput)
+        let dw = b.constant("dw.w", .float32, [1, 3, 3, expanded], bytes: Bytes.of(random(9 * expanded)))
+        let dwBias = b.constant("dw.b", .float32, [expanded], bytes: Bytes.of(random(expanded)))
+        let oh = (h + stride - 1) / stride, ow = (w + stride - 1) / stride  // SAME padding
+        let d = b.tensor("dw", .float32, [n, oh, ow, expanded], isOutput: false)
+        var o = DepthwiseConv2DOptions()
+        o.padding = .same; o.strideHeight = stride; o.strideWidth = stride; o.activation = .relu6
+        o.depthMultiplier = 1
+        b.op(.depthwiseConv2D, inputs: [e, dw, dwBias], outputs: [d], options: .depthwiseConv2D(o), version: 2)
+        _ = pointwise(d, expanded, 8, "project", .none, shape: [n, oh, ow], isOutput: true)
+        return (b.build(), Bytes.of(random(n * h * w * cin)))
     }
 }

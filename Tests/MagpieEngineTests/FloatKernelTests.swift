@@ -118,6 +118,60 @@ final class FloatKernelTests: XCTestCase {
         try check(ConvCase(h: 5, w: 5, cin: 8, cout: 16, kh: 3, kw: 3, depthwise: true), seed: 403)
     }
 
+    func run(_ model: [UInt8], _ input: [UInt8], kernels: KernelSet, threads: Int = 1,
+             fuses: Bool = true) throws -> (output: [Float], fused: [Int: Int]) {
+        let interpreter = try Interpreter(model: try Model(data: model),
+                                          options: .init(threadCount: threads, kernels: kernels, fusesOperators: fuses))
+        try interpreter.allocateTensors()
+        try interpreter.copy(Data(input), toInputAt: 0)
+        try interpreter.invoke()
+        return (Bytes.floats(Array(try interpreter.output(at: interpreter.outputTensorCount - 1).data)),
+                interpreter.fusedOperators)
+    }
+
+    /// The fused expansion and depthwise kernel (`ExpansionBlock`: a 1×1 convolution, the expansion, the 3×3
+    /// depthwise convolution, a projection; operators 1 and 2 fuse) gives the unfused kernels' bits (and so the reference within 1e-4)
+    /// at strides 1 and 2, batches, odd sizes and 1-3 threads (bands that share expanded rows). The convolution
+    /// before the pair makes the expansion's input an arena tensor: a memory plan that let the depthwise output,
+    /// now written one operator early, share its space would change the result.
+    func testExpansionDepthwiseFusion() throws {
+        let cases = [ExpansionBlock(n: 1, h: 64, w: 64, cin: 8, expanded: 32, stride: 1, activation: .relu6),
+                     ExpansionBlock(n: 2, h: 35, w: 47, cin: 5, expanded: 40, stride: 2, activation: .none),
+                     ExpansionBlock(n: 1, h: 56, w: 56, cin: 24, expanded: 144, stride: 2, activation: .relu6),
+                     ExpansionBlock(n: 1, h: 57, w: 29, cin: 16, expanded: 96, stride: 1, activation: .relu)]
+        for (i, c) in cases.enumerated() {
+            let (model, input) = c.build(seed: 500 + UInt64(i))
+            let reference = try run(model, input, kernels: .reference).output
+            let scale = max(1, reference.map { abs($0) }.max() ?? 0)
+            for threads in [1, 2, 3] {
+                let unfused = try run(model, input, kernels: .optimized, threads: threads, fuses: false)
+                XCTAssertEqual(unfused.fused, [:])
+                let fused = try run(model, input, kernels: .optimized, threads: threads)
+                XCTAssertEqual(fused.fused, KernelFusion.available ? [2: 1] : [:],
+                               "\(c): the depthwise operator (2) runs inside the expansion (1) on AVX2 + FMA CPUs")
+                XCTAssertEqual(fused.output, unfused.output, "\(c) threads \(threads)")
+                var worst: Float = 0
+                for (a, e) in zip(fused.output, reference) { worst = max(worst, abs(a - e) / max(abs(e), scale * 1e-2)) }
+                XCTAssertLessThanOrEqual(worst, 1e-4, "\(c) threads \(threads)")
+            }
+        }
+    }
+
+    /// No fusion where it would not pay or not be correct: an expanded tensor that is also a graph output, one
+    /// under 512 KB, and an expansion with more than 256 KB of weights.
+    func testFusionDeclined() throws {
+        let cases = [ExpansionBlock(n: 1, h: 64, w: 64, cin: 8, expanded: 32, stride: 1, activation: .relu6,
+                                expandedIsOutput: true),
+                     ExpansionBlock(n: 1, h: 14, w: 14, cin: 64, expanded: 384, stride: 1, activation: .relu6),
+                     ExpansionBlock(n: 1, h: 24, w: 24, cin: 160, expanded: 480, stride: 1, activation: .relu6)]
+        for (i, c) in cases.enumerated() {
+            let (model, input) = c.build(seed: 600 + UInt64(i))
+            let fused = try run(model, input, kernels: .optimized, threads: 2)
+            XCTAssertEqual(fused.fused, [:], "\(c)")
+            XCTAssertEqual(fused.output, try run(model, input, kernels: .optimized, threads: 2, fuses: false).output)
+        }
+    }
+
     /// Whole float models from the shared test data: optimized output against LiteRT's reference output, within
     /// the drift LiteRT's own XNNPACK shows (with a floor of 1e-5), and the same top-1.
     func testGoldenFloatModels() throws {

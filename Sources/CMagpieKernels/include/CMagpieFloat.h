@@ -46,4 +46,20 @@ typedef struct {
 void mf_conv_rows(const mf_conv *p, const float *in, float *out, int32_t row0, int32_t rows, int32_t p0,
                   int32_t p1, float *scratch);
 
+/// A pointwise expansion (1x1 convolution, stride 1: cin -> dw.c channels, packed like mf_gemm's) fused with the
+/// 3x3 depthwise convolution that reads its output (`dw`, its `in` and `out` unused): the expanded rows live only
+/// in a ring of three rows.
+typedef struct {
+    mf_dw dw;
+    int32_t cin;
+    const float *packed, *bias;       // the expansion's panels (cin x 16 each) and biases
+    float lo, hi; int32_t clamps;     // the expansion's clamp
+} mf_expand_dw;
+
+/// Depthwise output rows [row_begin, row_end) (over batches * oh) of the fused pair, from the expansion's input `in`
+/// into `out`; `ring` holds 3 * iw * c floats. Each expanded row is computed once per call (twice where two calls'
+/// windows share it), by mf_gemm, so the result equals running the two operators one after the other.
+void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out, int32_t row_begin, int32_t row_end,
+                       float *ring);
+
 #endif

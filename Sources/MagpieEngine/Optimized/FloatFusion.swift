@@ -1,0 +1,105 @@
+import CMagpieKernels
+import MagpieModel
+
+/// Fusion of prepared optimized kernels, run once after every operator is prepared.
+///
+/// The one pattern: a float pointwise expansion (1×1 convolution, stride 1) whose output only a 3×3 depthwise
+/// convolution reads, as in every inverted-residual block of MobileNetV2. The pair becomes one kernel,
+/// `FloatExpandDepthwise`, that computes the expanded rows into a ring of three rows per task and the depthwise
+/// rows from the ring, so the expanded tensor (4.8 MB at 112 × 112 × 96) never goes through memory; the depthwise
+/// operator's kernel becomes a no-op. Each expanded row is computed by the same GEMM tile as before, so the
+/// outputs are bit-identical to running the two kernels one after the other.
+public enum KernelFusion {
+    /// Whether this CPU has the kernels that fuse (the AVX2 + FMA float kernels).
+    public static var available: Bool { FloatKernels.avx2Available }
+
+    struct Result {
+        var kernels: [Kernel]
+        /// Tensors each kernel reads or writes, for the memory plan: the fused kernel writes the depthwise output at
+        /// the expansion's position, and nothing touches the expanded tensor, which gets no memory.
+        var uses: [[Int]]
+        /// Operator index → the operator it was fused into.
+        var fusedInto: [Int: Int]
+    }
+
+    /// Fuses only where the expanded tensor is at least this large (smaller ones stay in L2 anyway, and at two
+    /// threads the bands' shared rows would cost more than fusion saves)...
+    static let minimumExpandedBytes = 512 * 1024
+    /// ...and the expansion's weights at most this large: every expanded row streams all of them, which a 7×7
+    /// layer's 600 KB make slower than the unfused GEMM that reads each weight panel once.
+    static let maximumWeightBytes = 256 * 1024
+
+    /// The kernels as prepared, each using its operator's inputs and outputs.
+    static func none(subgraph: Subgraph, kernels: [Kernel]) -> Result {
+        Result(kernels: kernels, uses: subgraph.operators.map { ($0.inputs + $0.outputs).filter { $0 >= 0 } },
+               fusedInto: [:])
+    }
+
+    static func fuse(subgraph: Subgraph, infos: [TensorInfo], kernels: [Kernel], scratch: ScratchAllocations,
+                     pool: ThreadPool) -> Result {
+        var result = none(subgraph: subgraph, kernels: kernels)
+        var readers = [Int](repeating: 0, count: infos.count)
+        for op in subgraph.operators { for t in op.inputs where t >= 0 { readers[t] += 1 } }
+        let graphOutputs = Set(subgraph.outputs)
+        var i = 0
+        while i + 1 < kernels.count {
+            defer { i += 1 }
+            guard let conv = kernels[i] as? FloatGEMMConv2D, let dw = kernels[i + 1] as? CTaskKernel<mf_dw>,
+                  conv.scratch == nil, conv.g.isPointwise, conv.tensors.output == dw.input,
+                  readers[dw.input] == 1, !graphOutputs.contains(dw.input) else { continue }
+            let d = dw.params.pointee
+            guard d.kh == 3, d.kw == 3, d.dh == 1, d.dw == 1, d.zero_row != nil, Int(d.c) == conv.g.outputDepth,
+                  Int(d.batches) == conv.g.batches, Int(d.ih) == conv.g.outputHeight,
+                  Int(d.iw) == conv.g.outputWidth, infos[dw.input].byteCount >= minimumExpandedBytes,
+                  conv.k * conv.g.outputDepth * MemoryLayout<Float>.size <= maximumWeightBytes else { continue }
+            let fused = FloatExpandDepthwise(conv: conv, depthwise: d, input: conv.tensors.input, output: dw.output,
+                                             scratch: scratch, pool: pool)
+            result.kernels[i] = fused
+            result.kernels[i + 1] = ClosureKernel { _ in }
+            result.uses[i] = [conv.tensors.input, dw.output]
+            result.uses[i + 1] = []
+            result.fusedInto[i + 1] = i
+            i += 1
+        }
+        return result
+    }
+}
+
+/// A pointwise expansion and the 3×3 depthwise convolution after it, as one kernel (`mf_expand_dw_rows`). Tasks
+/// are bands of depthwise output rows, one per thread: each band computes the expanded rows its windows need (the
+/// rows two bands share are computed by both), into its own ring of three rows.
+final class FloatExpandDepthwise: Kernel {
+    let input: Int, output: Int
+    let params: UnsafePointer<mf_expand_dw>
+    let rings: UnsafeMutablePointer<Float>, ringFloats: Int
+    let rows: Int, tasks: Int
+    let pool: ThreadPool
+
+    init(conv: FloatGEMMConv2D, depthwise d: mf_dw, input: Int, output: Int, scratch: ScratchAllocations,
+         pool: ThreadPool) {
+        self.input = input; self.output = output; self.pool = pool
+        rows = Int(d.batches) * Int(d.oh)
+        tasks = max(1, min(rows, pool.threadCount))
+        ringFloats = 3 * Int(d.iw) * Int(d.c)
+        rings = scratch.allocate(Float.self, count: tasks * ringFloats)
+        let p = scratch.allocate(mf_expand_dw.self, count: 1)
+        p.pointee = mf_expand_dw(dw: d, cin: Int32(conv.k), packed: UnsafePointer(conv.packed),
+                                 bias: UnsafePointer(conv.bias), lo: conv.lo, hi: conv.hi,
+                                 clamps: FloatKernels.clamps(conv.lo, conv.hi) ? 1 : 0)
+        params = UnsafePointer(p)
+    }
+
+    func invoke(_ t: TensorBuffers) throws {
+        let x = UnsafePointer(t.pointer(input, as: Float.self)), y = t.pointer(output, as: Float.self)
+        let params = self.params, rings = self.rings, ringFloats = self.ringFloats, rows = self.rows
+        let tasks = self.tasks
+        if tasks == 1 {
+            mf_expand_dw_rows(params, x, y, 0, Int32(rows), rings)
+            return
+        }
+        pool.parallelFor(tasks) { task in
+            mf_expand_dw_rows(params, x, y, Int32(rows * task / tasks), Int32(rows * (task + 1) / tasks),
+                              rings + task * ringFloats)
+        }
+    }
+}
