@@ -165,24 +165,35 @@ MQ2_INLINE MQ2_T mf_rows mf_gemm_rows(const float *a, int32_t a_stride, int32_t 
     return t;
 }
 
+/// How many leading row tiles of a `rows`-row block have 5 rows instead of 6, so that no tile is shorter: a tile of
+/// 5 rows still keeps both FMA units busy (10 independent accumulators), a last tile of 1-4 rows does not. The 7x7
+/// layers' 49 rows go as 5 x 5 + 4 x 6 instead of 8 x 6 + 1. Zero when `rows` is a multiple of 6 or too small.
+MQ2_INLINE MQ2_T int32_t mf_five_row_tiles(int32_t rows) {
+    const int32_t a = rows % 6 == 0 ? 0 : 6 - rows % 6;
+    return rows >= 5 * a ? a : 0;
+}
+
 MQ2_T void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed,
                    const float *bias, float *c, int32_t c_stride, int32_t n, int32_t p0, int32_t p1,
                    int32_t panels_outer, float lo, float hi, int32_t clamps) {
-    // Panel p of the row tile starting at row r.
+    const int32_t fives = 5 * mf_five_row_tiles(rows);
+    // Panel p of the row tile starting at row r (5 rows below `fives`, else up to 6).
 #define MF_GEMM_TILE(r, p)                                                                                           \
     do {                                                                                                              \
         const mf_rows t = mf_gemm_rows(a, a_stride, k, r, rows);                                                     \
-        mf_tile(&t, rows - (r) < 6 ? rows - (r) : 6, packed + (size_t)(p) * k * 16, bias + (size_t)(p) * 16,         \
+        mf_tile(&t, MF_TILE_HEIGHT(r), packed + (size_t)(p) * k * 16, bias + (size_t)(p) * 16,                       \
                 c + (size_t)(r) * c_stride + (size_t)(p) * 16, c_stride, n - (p) * 16 < 16 ? n - (p) * 16 : 16, lo,  \
                 hi, clamps);                                                                                          \
     } while (0)
+#define MF_TILE_HEIGHT(r) ((r) < fives ? 5 : rows - (r) < 6 ? rows - (r) : 6)
     if (panels_outer) {
         for (int32_t p = p0; p < p1; p++)
-            for (int32_t r = 0; r < rows; r += 6) MF_GEMM_TILE(r, p);
+            for (int32_t r = 0; r < rows; r += MF_TILE_HEIGHT(r)) MF_GEMM_TILE(r, p);
     } else {
-        for (int32_t r = 0; r < rows; r += 6)
+        for (int32_t r = 0; r < rows; r += MF_TILE_HEIGHT(r))
             for (int32_t p = p0; p < p1; p++) MF_GEMM_TILE(r, p);
     }
+#undef MF_TILE_HEIGHT
 #undef MF_GEMM_TILE
 }
 

@@ -21,6 +21,13 @@ int mq2_cpu_supported(void) { return mq2_cpu_has_avx2(); }
 // MARK: Packing
 
 enum { MQ2_MB = 24, MQ2_MR = 6, MQ2_RQ = MQ2_RQ_INTS };
+/// Runs CALL(mode, is_signed) with both as compile-time constants, for `kind` = rq_mode * 2 + is_signed: each
+/// kernel is specialised for the requantization mode and the data type.
+#define MQ2_BY_KIND(kind, CALL) switch (kind) { \
+    case 0: CALL(MQ2_MODE_GENERAL, 0); break; case 1: CALL(MQ2_MODE_GENERAL, 1); break; \
+    case 2: CALL(MQ2_MODE_RELU, 0); break; case 3: CALL(MQ2_MODE_RELU, 1); break; \
+    case 4: CALL(MQ2_MODE_LINEAR, 0); break; default: CALL(MQ2_MODE_LINEAR, 1); break; }
+
 /// A GEMM of at most MQ2_SMALL_M rows (the 7x7 layers' 49, a classifier's 1) whose widened A fits the usual block
 /// buffer (MQ2_MB rows of the largest reduction, 4096) runs as one block: every weight panel is then read once per
 /// inference instead of once per block of 24 rows.
@@ -247,36 +254,47 @@ MQ2_INLINE MQ2_T void mq2_tile(const mq2_gemm *p, const int16_t *ap, const int16
             mq2_store8(p, acc[2 * r], col0, c + (size_t)r * p->c_stride + col0, mode, is_signed);
         return;
     }
-    if (MR % 2 == 0 && rows_valid >= MR && p->n - col0 >= 16) {
-        // Whole tile, whole panel: rows in pairs (constant indices, so the accumulators stay in registers).
+    if (rows_valid >= MR && p->n - col0 >= 16) {
+        // Whole tile, whole panel: rows in pairs (constant indices, so the accumulators stay in registers), an odd
+        // last row alone.
 #pragma clang loop unroll(full)
-        for (int r = 0; r < MR; r += 2)
+        for (int r = 0; r + 1 < MR; r += 2)
             mq2_store16x2(p, acc[2 * r], acc[2 * r + 1], acc[2 * r + 2], acc[2 * r + 3], col0,
                           c + (size_t)r * p->c_stride + col0, c + (size_t)(r + 1) * p->c_stride + col0, mode,
                           is_signed);
+        if (MR % 2)
+            mq2_store16(p, acc[2 * MR - 2], acc[2 * MR - 1], col0, c + (size_t)(MR - 1) * p->c_stride + col0, mode,
+                        is_signed);
         return;
     }
     for (int r = 0; r < MR && r < rows_valid; r++)
         mq2_store16(p, acc[2 * r], acc[2 * r + 1], col0, c + (size_t)r * p->c_stride + col0, mode, is_signed);
 }
 
-/// The 6-row tile specialised for the requantization mode, the data type and the panel's width (16 columns, or
-/// at most 8 in a last panel).
-static MQ2_T void mq2_tile6(const mq2_gemm *p, const int16_t *ap, const int16_t *bp, int32_t col0,
-                            int32_t rows_valid, uint8_t *c) {
-#define MQ2_TILE6(W) switch (p->rq_mode * 2 + (p->is_signed ? 1 : 0)) { \
-    case 0: mq2_tile(p, ap, bp, col0, rows_valid, c, 6, MQ2_MODE_GENERAL, 0, W); break; \
-    case 1: mq2_tile(p, ap, bp, col0, rows_valid, c, 6, MQ2_MODE_GENERAL, 1, W); break; \
-    case 2: mq2_tile(p, ap, bp, col0, rows_valid, c, 6, MQ2_MODE_RELU, 0, W); break; \
-    case 3: mq2_tile(p, ap, bp, col0, rows_valid, c, 6, MQ2_MODE_RELU, 1, W); break; \
-    case 4: mq2_tile(p, ap, bp, col0, rows_valid, c, 6, MQ2_MODE_LINEAR, 0, W); break; \
-    default: mq2_tile(p, ap, bp, col0, rows_valid, c, 6, MQ2_MODE_LINEAR, 1, W); break; }
-    if (p->n - col0 > 8) { MQ2_TILE6(2) } else { MQ2_TILE6(1) }
-#undef MQ2_TILE6
+/// The 6- or 5-row tile (`height`) specialised for the requantization mode, the data type and the panel's width (16
+/// columns, or at most 8 in a last panel).
+static MQ2_T void mq2_tile_full(const mq2_gemm *p, const int16_t *ap, const int16_t *bp, int32_t col0,
+                                int32_t height, uint8_t *c) {
+    const int kind = p->rq_mode * 2 + (p->is_signed ? 1 : 0);
+#define MQ2_T6W(mode, s) mq2_tile(p, ap, bp, col0, 6, c, 6, mode, s, 2)
+#define MQ2_T6N(mode, s) mq2_tile(p, ap, bp, col0, 6, c, 6, mode, s, 1)
+#define MQ2_T5W(mode, s) mq2_tile(p, ap, bp, col0, 5, c, 5, mode, s, 2)
+#define MQ2_T5N(mode, s) mq2_tile(p, ap, bp, col0, 5, c, 5, mode, s, 1)
+    const int wide = p->n - col0 > 8;
+    if (height == 6) {
+        if (wide) { MQ2_BY_KIND(kind, MQ2_T6W) } else { MQ2_BY_KIND(kind, MQ2_T6N) }
+    } else {
+        if (wide) { MQ2_BY_KIND(kind, MQ2_T5W) } else { MQ2_BY_KIND(kind, MQ2_T5N) }
+    }
+#undef MQ2_T6W
+#undef MQ2_T6N
+#undef MQ2_T5W
+#undef MQ2_T5N
 }
 
-/// A tile of 1 to 5 rows (the last rows of a block, or a GEMM of fewer than 6 rows such as a 1x1 convolution on
-/// a single pixel), so that missing rows cost nothing. GENERAL mode: exact for every layer, and these tiles are rare.
+/// A tile of 1 to 4 rows (the last rows of a block too short for 5-row tiles, or a GEMM of fewer than 5 rows such as
+/// a 1x1 convolution on a single pixel), so that missing rows cost nothing. GENERAL mode: exact for every layer, and
+/// these tiles are rare.
 static MQ2_T void mq2_tile_tail(const mq2_gemm *p, const int16_t *ap, const int16_t *bp, int32_t col0,
                                 int32_t rows, uint8_t *c) {
     const int s = p->is_signed ? 1 : 0, w = p->n - col0 > 8 ? 2 : 1;
@@ -291,8 +309,7 @@ static MQ2_T void mq2_tile_tail(const mq2_gemm *p, const int16_t *ap, const int1
     case 1: MQ2_TAIL(1)
     case 2: MQ2_TAIL(2)
     case 3: MQ2_TAIL(3)
-    case 4: MQ2_TAIL(4)
-    default: MQ2_TAIL(5)
+    default: MQ2_TAIL(4)
     }
 #undef MQ2_TAIL
 }
@@ -302,15 +319,21 @@ MQ2_INLINE MQ2_T void mq2_block(const mq2_gemm *p, const int16_t *abuf, int32_t 
                                 int32_t j1) {
     const int32_t kp = p->kp;
     uint8_t *c = p->c_out + (size_t)r0 * p->c_stride;
+    // Leading tiles of 5 rows where that avoids a last tile of 1-4 (GENERAL mode, and too few rows to keep the
+    // multipliers busy): the 7x7 layers' 49 rows go as 5 x 5 + 4 x 6 instead of 8 x 6 + 1.
+    const int32_t short_tiles = rows % MQ2_MR == 0 ? 0 : MQ2_MR - rows % MQ2_MR;
+    const int32_t fives = rows >= 5 * short_tiles ? 5 * short_tiles : 0;
+#define MQ2_TILE_HEIGHT(s) ((s) < fives ? 5 : rows - (s) < MQ2_MR ? rows - (s) : MQ2_MR)
     for (int32_t j = j0; j < j1; j++) {
         const int16_t *bp = p->b + (size_t)j * kp * 16;
-        for (int32_t s = 0; s < rows; s += MQ2_MR) {
-            if (rows - s >= MQ2_MR)
-                mq2_tile6(p, abuf + (size_t)s * kp, bp, j * 16, MQ2_MR, c + (size_t)s * p->c_stride);
+        for (int32_t s = 0; s < rows; s += MQ2_TILE_HEIGHT(s)) {
+            if (MQ2_TILE_HEIGHT(s) >= 5)
+                mq2_tile_full(p, abuf + (size_t)s * kp, bp, j * 16, MQ2_TILE_HEIGHT(s), c + (size_t)s * p->c_stride);
             else
                 mq2_tile_tail(p, abuf + (size_t)s * kp, bp, j * 16, rows - s, c + (size_t)s * p->c_stride);
         }
     }
+#undef MQ2_TILE_HEIGHT
 }
 
 /// The one-row GEMM on the byte filter (`b8`): panels [j0, j1) against the widened row `a`. Per step, one 32-byte
@@ -420,16 +443,13 @@ MQ2_INLINE MQ2_T void mq2_dw_pixel(const mq2_dw *p, const uint8_t *const *taps, 
 /// One pixel with the kernel variant for the window size and requantization flags.
 MQ2_INLINE MQ2_T void mq2_dw_dispatch(const mq2_dw *p, const uint8_t *const *taps, int pairs, uint8_t *dst) {
     // Specialised for the common 3x3 window, int8 or uint8, and the requantization mode.
-    const int kind = p->rq_mode * 2 + (p->is_signed ? 1 : 0);
-    switch (pairs == 5 ? kind : 6 + kind) {
-    case 0: mq2_dw_pixel(p, taps, 5, dst, 0, MQ2_MODE_GENERAL); break;
-    case 1: mq2_dw_pixel(p, taps, 5, dst, 1, MQ2_MODE_GENERAL); break;
-    case 2: mq2_dw_pixel(p, taps, 5, dst, 0, MQ2_MODE_RELU); break;
-    case 3: mq2_dw_pixel(p, taps, 5, dst, 1, MQ2_MODE_RELU); break;
-    case 4: mq2_dw_pixel(p, taps, 5, dst, 0, MQ2_MODE_LINEAR); break;
-    case 5: mq2_dw_pixel(p, taps, 5, dst, 1, MQ2_MODE_LINEAR); break;
-    default: mq2_dw_pixel(p, taps, pairs, dst, p->is_signed, MQ2_MODE_GENERAL); break;
+    if (pairs != 5) {
+        mq2_dw_pixel(p, taps, pairs, dst, p->is_signed, MQ2_MODE_GENERAL);
+        return;
     }
+#define MQ2_PIXEL(mode, s) mq2_dw_pixel(p, taps, 5, dst, s, mode)
+    MQ2_BY_KIND(p->rq_mode * 2 + (p->is_signed ? 1 : 0), MQ2_PIXEL)
+#undef MQ2_PIXEL
 }
 
 /// One input column of a 3x3 window, 16 channels, widened and interleaved for VPMADDWD: rows 0 and 1 as pairs
@@ -498,15 +518,11 @@ MQ2_INLINE MQ2_T void mq2_dw_run3(const mq2_dw *p, const uint8_t *row0, const ui
 static MQ2_T void mq2_dw_run3_dispatch(const mq2_dw *p, const uint8_t *row0, const uint8_t *row1,
                                        const uint8_t *row2, int32_t x0, int32_t count, uint8_t *dst) {
     const int kind = p->rq_mode * 2 + (p->is_signed ? 1 : 0);
-#define MQ2_RUN3(S) switch (kind) { \
-    case 0: mq2_dw_run3(p, row0, row1, row2, x0, count, dst, S, 0, MQ2_MODE_GENERAL); break; \
-    case 1: mq2_dw_run3(p, row0, row1, row2, x0, count, dst, S, 1, MQ2_MODE_GENERAL); break; \
-    case 2: mq2_dw_run3(p, row0, row1, row2, x0, count, dst, S, 0, MQ2_MODE_RELU); break; \
-    case 3: mq2_dw_run3(p, row0, row1, row2, x0, count, dst, S, 1, MQ2_MODE_RELU); break; \
-    case 4: mq2_dw_run3(p, row0, row1, row2, x0, count, dst, S, 0, MQ2_MODE_LINEAR); break; \
-    default: mq2_dw_run3(p, row0, row1, row2, x0, count, dst, S, 1, MQ2_MODE_LINEAR); break; }
-    if (p->sw == 1) { MQ2_RUN3(1) } else { MQ2_RUN3(2) }
-#undef MQ2_RUN3
+#define MQ2_RUN3_S1(mode, s) mq2_dw_run3(p, row0, row1, row2, x0, count, dst, 1, s, mode)
+#define MQ2_RUN3_S2(mode, s) mq2_dw_run3(p, row0, row1, row2, x0, count, dst, 2, s, mode)
+    if (p->sw == 1) { MQ2_BY_KIND(kind, MQ2_RUN3_S1) } else { MQ2_BY_KIND(kind, MQ2_RUN3_S2) }
+#undef MQ2_RUN3_S1
+#undef MQ2_RUN3_S2
 }
 
 MQ2_T void mq2_dw_rows(const mq2_dw *p, int32_t row_begin, int32_t row_end) {
