@@ -6,12 +6,18 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define MQ2_T __attribute__((target("avx2,fma")))
 #define MQ2_INLINE static inline __attribute__((always_inline))
 
-/// 1 when this CPU runs the AVX2 kernels.
+/// 1 when this CPU runs the AVX2 kernels, unless the environment variable MAGPIE_MAX_ISA is "generic": then the
+/// portable kernels run instead (Swift SIMD, or the reference), as on a CPU without AVX2, so that an x86-64 machine
+/// can test them (the CI's portable pass does). Read once per kernel family, when the engine first asks.
 MQ2_INLINE int mq2_cpu_has_avx2(void) {
+    const char *isa = getenv("MAGPIE_MAX_ISA");
+    if (isa != NULL && strcmp(isa, "generic") == 0) return 0;
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
