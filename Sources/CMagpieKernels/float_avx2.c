@@ -231,8 +231,8 @@ MQ2_T void mf_conv_rows(const mf_conv *p, const float *in, float *out, int32_t r
         for (int32_t r = count; r < 6; r++) a.row[r] = a.row[0];
         for (int32_t j = p0; j < p1; j++)
             mf_tile(&a, count, p->packed + (size_t)j * k * 16, p->bias + (size_t)j * 16,
-                    out + (size_t)t * p->n + (size_t)j * 16, p->n, p->n - j * 16 < 16 ? p->n - j * 16 : 16, p->lo,
-                    p->hi, p->clamps);
+                    out + (size_t)(t - row0) * p->n + (size_t)j * 16, p->n, p->n - j * 16 < 16 ? p->n - j * 16 : 16,
+                    p->lo, p->hi, p->clamps);
     }
 }
 
@@ -311,7 +311,7 @@ MQ2_T void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) {
 }
 
 MQ2_T void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out, int32_t row_begin,
-                             int32_t row_end, float *ring) {
+                             int32_t row_end, float *ring, float *scratch) {
     const mf_dw *p = &f->dw;
     const int32_t c = p->c, iw = p->iw, cin = f->cin, panels = (c + 15) / 16;
     int32_t ox_lo, ox_hi;
@@ -329,8 +329,11 @@ MQ2_T void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out,
             if (y < 0 || y >= p->ih) continue;
             float *slot = ring + (size_t)(y % 3) * iw * c;
             if (y < lo || y >= hi) {
-                mf_gemm(cin, in + ((size_t)b * p->ih + y) * iw * cin, cin, iw, f->packed, f->bias, slot, c, c, 0,
-                        panels, 1, f->lo, f->hi, f->clamps);
+                if (f->conv != NULL)
+                    mf_conv_rows(f->conv, in, slot, (b * p->ih + y) * iw, iw, 0, panels, scratch);
+                else
+                    mf_gemm(cin, in + ((size_t)b * p->ih + y) * iw * cin, cin, iw, f->packed, f->bias, slot, c, c,
+                            0, panels, 1, f->lo, f->hi, f->clamps);
                 if (y == hi) hi = y + 1; else { lo = y; hi = y + 1; }
                 if (hi - lo > 3) lo = hi - 3;
             }
@@ -345,8 +348,8 @@ MQ2_T void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out,
 int mf_cpu_supported(void) { return 0; }
 void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) { (void)p; (void)row_begin; (void)row_end; }
 void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out, int32_t row_begin, int32_t row_end,
-                       float *ring) {
-    (void)f; (void)in; (void)out; (void)row_begin; (void)row_end; (void)ring;
+                       float *ring, float *scratch) {
+    (void)f; (void)in; (void)out; (void)row_begin; (void)row_end; (void)ring; (void)scratch;
 }
 void mf_conv_rows(const mf_conv *p, const float *in, float *out, int32_t row0, int32_t rows, int32_t p0,
                   int32_t p1, float *scratch) {

@@ -80,11 +80,11 @@ public final class MagpieTarget: BenchTarget {
     public func profileOnce() throws -> [OperatorSample]? {
         guard let interpreter else { throw BenchError.target("profileOnce() before prepare()") }
         // A fused pair shows as one operator "CONV_2D+DEPTHWISE_CONV_2D" and the operator that runs inside it as
-        // "DEPTHWISE_CONV_2D (fused into 3)", with its near-zero time.
+        // "DEPTHWISE_CONV_2D (fused)", with its near-zero time (one row of the type table, however many pairs).
         var names = interpreter.operatorNames
         for (inner, outer) in interpreter.fusedOperators.sorted(by: { $0.key < $1.key }) {
             names[outer] += "+" + names[inner]
-            names[inner] += " (fused into \(outer))"
+            names[inner] += " (fused)"
         }
         var samples: [OperatorSample] = []
         samples.reserveCapacity(names.count)

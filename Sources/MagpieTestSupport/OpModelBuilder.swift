@@ -152,22 +152,27 @@ public struct SeededGenerator: RandomNumberGenerator {
 }
 
 /// A float model shaped like one of MobileNetV2's blocks, for the fusion tests: a 1×1 convolution ("pre"), the
-/// expansion (1×1, `cin` → `expanded`), the 3×3 depthwise convolution that reads it (operator 2, which the optimized
-/// kernels fuse into operator 1) and a projection to 8 channels, the one graph output (two when the expanded tensor
+/// expansion (1×1 by default, `cin` → `expanded`), the 3×3 depthwise convolution that reads it (operator 2, which the
+/// optimized kernels fuse into operator 1) and a projection to 8 channels, the one graph output (two when the expanded tensor
 /// is an output too).
 public struct ExpansionBlock: CustomStringConvertible {
     public var n: Int, h: Int, w: Int, cin: Int, expanded: Int, stride: Int
     public var activation: FusedActivation
     public var expandedIsOutput: Bool
+    /// The expansion's filter size and stride (SAME padding): 1 and 1 for a pointwise expansion; 3 and 2 for a
+    /// block like MobileNetV2's first layer and the depthwise layer after it.
+    public var filter: Int, expansionStride: Int
 
     public init(n: Int, h: Int, w: Int, cin: Int, expanded: Int, stride: Int, activation: FusedActivation,
-                expandedIsOutput: Bool = false) {
+                expandedIsOutput: Bool = false, filter: Int = 1, expansionStride: Int = 1) {
         self.n = n; self.h = h; self.w = w; self.cin = cin; self.expanded = expanded; self.stride = stride
         self.activation = activation; self.expandedIsOutput = expandedIsOutput
+        self.filter = filter; self.expansionStride = expansionStride
     }
 
     public var description: String {
-        "\(n)x\(h)x\(w)x\(cin) -> \(expanded) stride \(stride) \(activation)\(expandedIsOutput ? " (expanded is an output)" : "")"
+        "\(n)x\(h)x\(w)x\(cin) -> \(filter)x\(filter)/\(expansionStride) \(expanded) -> 3x3/\(stride) \(activation)"
+            + (expandedIsOutput ? " (expanded is an output)" : "")
     }
 
     /// The .tflite bytes and an input, from `seed`.
@@ -175,28 +180,32 @@ public struct ExpansionBlock: CustomStringConvertible {
         var rng = SeededGenerator(seed: seed)
         func random(_ count: Int) -> [Float] { (0..<count).map { _ in Float.random(in: -1...1, using: &rng) } }
         var b = OpModelBuilder()
-        func pointwise(_ x: Int, _ cin: Int, _ cout: Int, _ name: String, _ act: FusedActivation,
-                       shape: [Int], isOutput: Bool) -> Int {
-            let w = b.constant("\(name).w", .float32, [cout, 1, 1, cin], bytes: Bytes.of(random(cout * cin)))
+        func convolution(_ x: Int, _ cin: Int, _ cout: Int, _ name: String, _ act: FusedActivation, filter: Int = 1,
+                         stride: Int = 1, shape: [Int], isOutput: Bool) -> Int {
+            let w = b.constant("\(name).w", .float32, [cout, filter, filter, cin],
+                               bytes: Bytes.of(random(cout * filter * filter * cin)))
             let bias = b.constant("\(name).b", .float32, [cout], bytes: Bytes.of(random(cout)))
             let y = b.tensor(name, .float32, shape + [cout], isOutput: isOutput)
             var o = Conv2DOptions()
-            o.activation = act
+            o.activation = act; o.padding = .same; o.strideHeight = stride; o.strideWidth = stride
             b.op(.conv2D, inputs: [x, w, bias], outputs: [y], options: .conv2D(o), version: 2)
             return y
         }
+        // SAME padding: ceil(size / stride).
+        let eh = (h + expansionStride - 1) / expansionStride, ew = (w + expansionStride - 1) / expansionStride
         let x = b.input("x", .float32, [n, h, w, cin])
-        let pre = pointwise(x, cin, cin, "pre", .none, shape: [n, h, w], isOutput: false)
-        let e = pointwise(pre, cin, expanded, "expanded", activation, shape: [n, h, w], isOutput: expandedIsOutput)
+        let pre = convolution(x, cin, cin, "pre", .none, shape: [n, h, w], isOutput: false)
+        let e = convolution(pre, cin, expanded, "expanded", activation, filter: filter, stride: expansionStride,
+                            shape: [n, eh, ew], isOutput: expandedIsOutput)
         let dw = b.constant("dw.w", .float32, [1, 3, 3, expanded], bytes: Bytes.of(random(9 * expanded)))
         let dwBias = b.constant("dw.b", .float32, [expanded], bytes: Bytes.of(random(expanded)))
-        let oh = (h + stride - 1) / stride, ow = (w + stride - 1) / stride  // SAME padding
+        let oh = (eh + stride - 1) / stride, ow = (ew + stride - 1) / stride
         let d = b.tensor("dw", .float32, [n, oh, ow, expanded], isOutput: false)
         var o = DepthwiseConv2DOptions()
         o.padding = .same; o.strideHeight = stride; o.strideWidth = stride; o.activation = .relu6
         o.depthMultiplier = 1
         b.op(.depthwiseConv2D, inputs: [e, dw, dwBias], outputs: [d], options: .depthwiseConv2D(o), version: 2)
-        _ = pointwise(d, expanded, 8, "project", .none, shape: [n, oh, ow], isOutput: true)
+        _ = convolution(d, expanded, 8, "project", .none, shape: [n, oh, ow], isOutput: true)
         return (b.build(), Bytes.of(random(n * h * w * cin)))
     }
 }

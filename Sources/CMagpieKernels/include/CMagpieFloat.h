@@ -39,27 +39,30 @@ typedef struct {
     float lo, hi; int32_t clamps;     // the clamp, applied when clamps is 1
 } mf_conv;
 
-/// Output pixels [row0, row0 + rows) (the GEMM's rows, over batches * oh * ow) times weight panels [p0, p1), in
-/// tiles of 6 pixels: a tile whose windows all lie inside the input (dilation 1 across) reads its A rows in place,
+/// Output pixels [row0, row0 + rows) (the GEMM's rows, over batches * oh * ow; pixel row0 at `out`) times weight
+/// panels [p0, p1), in tiles of 6 pixels: a tile whose windows all lie inside the input (dilation 1 across) reads its A rows in place,
 /// one run of kw * c floats per filter row; any other tile is gathered into `scratch` (6 * k floats) with zeros
 /// outside the input. Same sums, in the same order, as mf_gemm on the gathered rows.
 void mf_conv_rows(const mf_conv *p, const float *in, float *out, int32_t row0, int32_t rows, int32_t p0,
                   int32_t p1, float *scratch);
 
-/// A pointwise expansion (1x1 convolution, stride 1: cin -> dw.c channels, packed like mf_gemm's) fused with the
-/// 3x3 depthwise convolution that reads its output (`dw`, its `in` and `out` unused): the expanded rows live only
-/// in a ring of three rows.
+/// A convolution fused with the 3x3 depthwise convolution that reads its output (`dw`, its `in` and `out` unused):
+/// the convolution's output rows live only in a ring of three rows. The convolution is a pointwise expansion
+/// (1x1, stride 1: cin -> dw.c channels, packed like mf_gemm's; `conv` NULL) or any convolution `conv` runs.
 typedef struct {
     mf_dw dw;
     int32_t cin;
     const float *packed, *bias;       // the expansion's panels (cin x 16 each) and biases
     float lo, hi; int32_t clamps;     // the expansion's clamp
+    const mf_conv *conv;              // or NULL
 } mf_expand_dw;
 
-/// Depthwise output rows [row_begin, row_end) (over batches * oh) of the fused pair, from the expansion's input `in`
-/// into `out`; `ring` holds 3 * iw * c floats. Each expanded row is computed once per call (twice where two calls'
-/// windows share it), by mf_gemm, so the result equals running the two operators one after the other.
+/// Depthwise output rows [row_begin, row_end) (over batches * oh) of the fused pair, from the convolution's input
+/// `in` into `out`; `ring` holds 3 * iw * c floats, and `scratch` 6 * k floats for mf_conv_rows's gathered tiles
+/// (unused for an expansion). Each of the convolution's output rows is computed once per call (twice where two
+/// calls' windows share it), by mf_gemm or mf_conv_rows, so the result equals running the two operators one after
+/// the other.
 void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out, int32_t row_begin, int32_t row_end,
-                       float *ring);
+                       float *ring, float *scratch);
 
 #endif

@@ -173,8 +173,8 @@ final class FloatGEMMConv2D: Kernel {
         }
         let buffer = scratch + task * tile * k
         if let conv {
-            mf_conv_rows(conv, input, output, Int32(rowRange.lowerBound), Int32(rowRange.count),
-                         Int32(panelRange.lowerBound), Int32(panelRange.upperBound), buffer)
+            mf_conv_rows(conv, input, output + rowRange.lowerBound * n, Int32(rowRange.lowerBound),
+                         Int32(rowRange.count), Int32(panelRange.lowerBound), Int32(panelRange.upperBound), buffer)
             return
         }
         for row0 in stride(from: rowRange.lowerBound, to: rowRange.upperBound, by: tile) {

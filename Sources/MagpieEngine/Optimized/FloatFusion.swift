@@ -3,12 +3,13 @@ import MagpieModel
 
 /// Fusion of prepared optimized kernels, run once after every operator is prepared.
 ///
-/// The one pattern: a float pointwise expansion (1×1 convolution, stride 1) whose output only a 3×3 depthwise
-/// convolution reads, as in every inverted-residual block of MobileNetV2. The pair becomes one kernel,
-/// `FloatExpandDepthwise`, that computes the expanded rows into a ring of three rows per task and the depthwise
-/// rows from the ring, so the expanded tensor (4.8 MB at 112 × 112 × 96) never goes through memory; the depthwise
-/// operator's kernel becomes a no-op. Each expanded row is computed by the same GEMM tile as before, so the
-/// outputs are bit-identical to running the two kernels one after the other.
+/// The one pattern: a float convolution whose output only a 3×3 depthwise convolution reads: a pointwise expansion
+/// (1×1, stride 1), as in every inverted-residual block of MobileNetV2, or a windowed convolution (`mf_conv_rows`),
+/// as MobileNetV2's first layer. The pair becomes one kernel, `FloatExpandDepthwise`, that computes the
+/// convolution's output rows into a ring of three rows per task and the depthwise rows from the ring, so that
+/// tensor (4.8 MB at 112 × 112 × 96) never goes through memory; the depthwise operator's kernel becomes a no-op.
+/// Each row is computed by the same GEMM tile as before, so the outputs are bit-identical to running the two
+/// kernels one after the other.
 public enum KernelFusion {
     /// Whether this CPU has the kernels that fuse (the AVX2 + FMA float kernels).
     public static var available: Bool { FloatKernels.avx2Available }
@@ -44,8 +45,10 @@ public enum KernelFusion {
         var i = 0
         while i + 1 < kernels.count {
             defer { i += 1 }
+            // The producer: a pointwise expansion (A read in place) or a convolution with `mf_conv_rows` (the first
+            // layer, 3x3 stride 2 on the image).
             guard let conv = kernels[i] as? FloatGEMMConv2D, let dw = kernels[i + 1] as? CTaskKernel<mf_dw>,
-                  conv.scratch == nil, conv.g.isPointwise, conv.tensors.output == dw.input,
+                  (conv.scratch == nil && conv.g.isPointwise) || conv.conv != nil, conv.tensors.output == dw.input,
                   readers[dw.input] == 1, !graphOutputs.contains(dw.input) else { continue }
             let d = dw.params.pointee
             guard d.kh == 3, d.kw == 3, d.dh == 1, d.dw == 1, d.zero_row != nil, Int(d.c) == conv.g.outputDepth,
@@ -72,6 +75,8 @@ final class FloatExpandDepthwise: Kernel {
     let input: Int, output: Int
     let params: UnsafePointer<mf_expand_dw>
     let rings: UnsafeMutablePointer<Float>, ringFloats: Int
+    /// Per task, 6 × K floats for the tiles `mf_conv_rows` gathers (a windowed producer only).
+    let scratch: UnsafeMutablePointer<Float>, scratchFloats: Int
     let rows: Int, tasks: Int
     let pool: ThreadPool
 
@@ -82,24 +87,26 @@ final class FloatExpandDepthwise: Kernel {
         tasks = max(1, min(rows, pool.threadCount))
         ringFloats = 3 * Int(d.iw) * Int(d.c)
         rings = scratch.allocate(Float.self, count: tasks * ringFloats)
+        scratchFloats = conv.conv == nil ? 0 : FloatKernels.tileRows * conv.k
+        self.scratch = scratch.allocate(Float.self, count: max(1, tasks * scratchFloats))
         let p = scratch.allocate(mf_expand_dw.self, count: 1)
         p.pointee = mf_expand_dw(dw: d, cin: Int32(conv.k), packed: UnsafePointer(conv.packed),
                                  bias: UnsafePointer(conv.bias), lo: conv.lo, hi: conv.hi,
-                                 clamps: FloatKernels.clamps(conv.lo, conv.hi) ? 1 : 0)
+                                 clamps: FloatKernels.clamps(conv.lo, conv.hi) ? 1 : 0, conv: conv.conv)
         params = UnsafePointer(p)
     }
 
     func invoke(_ t: TensorBuffers) throws {
         let x = UnsafePointer(t.pointer(input, as: Float.self)), y = t.pointer(output, as: Float.self)
         let params = self.params, rings = self.rings, ringFloats = self.ringFloats, rows = self.rows
-        let tasks = self.tasks
+        let scratch = self.scratch, scratchFloats = self.scratchFloats, tasks = self.tasks
         if tasks == 1 {
-            mf_expand_dw_rows(params, x, y, 0, Int32(rows), rings)
+            mf_expand_dw_rows(params, x, y, 0, Int32(rows), rings, scratch)
             return
         }
         pool.parallelFor(tasks) { task in
             mf_expand_dw_rows(params, x, y, Int32(rows * task / tasks), Int32(rows * (task + 1) / tasks),
-                              rings + task * ringFloats)
+                              rings + task * ringFloats, scratch + task * scratchFloats)
         }
     }
 }
