@@ -116,6 +116,7 @@ public final class Interpreter {
     /// - Throws: `EngineError.invalidOperator` naming the first operator whose inputs or options are inconsistent.
     public func allocateTensors() throws {
         plan = nil
+        fusedOperators = [:]
         let scratch = ScratchAllocations()
         var kernels: [Kernel] = []
         kernels.reserveCapacity(subgraph.operators.count)
@@ -169,9 +170,9 @@ public final class Interpreter {
         let fusion = options.fusesOperators
             ? KernelFusion.fuse(subgraph: subgraph, infos: infos, kernels: kernels, scratch: scratch, pool: pool)
             : KernelFusion.none(subgraph: subgraph, kernels: kernels)
-        fusedOperators = fusion.fusedInto
         plan = try ExecutionPlan(subgraph: subgraph, infos: infos, kernels: fusion.kernels, uses: fusion.uses,
                                  scratch: scratch, planner: options.memoryPlanner, memoryLimit: options.memoryLimit)
+        fusedOperators = fusion.fusedInto
     }
 
     /// Runs the model once on the current inputs.

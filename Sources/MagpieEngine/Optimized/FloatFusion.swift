@@ -49,7 +49,8 @@ public enum KernelFusion {
             // layer, 3x3 stride 2 on the image).
             guard let conv = kernels[i] as? FloatGEMMConv2D, let dw = kernels[i + 1] as? CTaskKernel<mf_dw>,
                   (conv.scratch == nil && conv.g.isPointwise) || conv.conv != nil, conv.tensors.output == dw.input,
-                  readers[dw.input] == 1, !graphOutputs.contains(dw.input) else { continue }
+                  readers[dw.input] == 1, !graphOutputs.contains(dw.input), !infos[dw.input].isVariable
+            else { continue }
             let d = dw.params.pointee
             guard d.kh == 3, d.kw == 3, d.dh == 1, d.dw == 1, d.zero_row != nil, Int(d.c) == conv.g.outputDepth,
                   Int(d.batches) == conv.g.batches, Int(d.ih) == conv.g.outputHeight,
@@ -68,9 +69,10 @@ public enum KernelFusion {
     }
 }
 
-/// A pointwise expansion and the 3×3 depthwise convolution after it, as one kernel (`mf_expand_dw_rows`). Tasks
-/// are bands of depthwise output rows, one per thread: each band computes the expanded rows its windows need (the
-/// rows two bands share are computed by both), into its own ring of three rows.
+/// A convolution (a pointwise expansion, or a windowed one through `mf_conv_rows`) and the 3×3 depthwise convolution
+/// after it, as one kernel (`mf_expand_dw_rows`). Tasks are bands of depthwise output rows, one per thread: each band
+/// computes the convolution rows its windows need (the rows two bands share are computed by both), into its own
+/// ring of three rows.
 final class FloatExpandDepthwise: Kernel {
     let input: Int, output: Int
     let params: UnsafePointer<mf_expand_dw>
