@@ -157,11 +157,11 @@ static MQ2_T void mf_tile(const mf_rows *a, int32_t rows, const float *b, const 
 #undef MF_TILE
 }
 
-/// A's rows [r, r + 6) (those below `rows`) as one run of k each.
+/// A's rows [r, r + 6) (those below `rows`; a tile reads only its own rows) as one run of k each.
 MQ2_INLINE MQ2_T mf_rows mf_gemm_rows(const float *a, int32_t a_stride, int32_t k, int32_t r, int32_t rows) {
     mf_rows t;
     t.segments = 1; t.run = k; t.stride = 0;
-    for (int i = 0; i < 6; i++) t.row[i] = a + (size_t)(r + (r + i < rows ? i : 0)) * a_stride;
+    for (int i = 0; i < 6 && r + i < rows; i++) t.row[i] = a + (size_t)(r + i) * a_stride;
     return t;
 }
 
@@ -228,7 +228,6 @@ MQ2_T void mf_conv_rows(const mf_conv *p, const float *in, float *out, int32_t r
             }
             a.segments = 1; a.run = k; a.stride = 0;
         }
-        for (int32_t r = count; r < 6; r++) a.row[r] = a.row[0];
         for (int32_t j = p0; j < p1; j++)
             mf_tile(&a, count, p->packed + (size_t)j * k * 16, p->bias + (size_t)j * 16,
                     out + (size_t)(t - row0) * p->n + (size_t)j * 16, p->n, p->n - j * 16 < 16 ? p->n - j * 16 : 16,

@@ -153,8 +153,8 @@ public struct SeededGenerator: RandomNumberGenerator {
 
 /// A float model shaped like one of MobileNetV2's blocks, for the fusion tests: a 1×1 convolution ("pre"), the
 /// expansion (1×1 by default, `cin` → `expanded`), the 3×3 depthwise convolution that reads it (operator 2, which the
-/// optimized kernels fuse into operator 1) and a projection to 8 channels, the one graph output (two when the expanded tensor
-/// is an output too).
+/// optimized kernels fuse into operator 1) and a projection to 8 channels, the one graph output (two when the
+/// expanded tensor is an output too).
 public struct ExpansionBlock: CustomStringConvertible {
     public var n: Int, h: Int, w: Int, cin: Int, expanded: Int, stride: Int
     public var activation: FusedActivation

@@ -23,6 +23,15 @@ final class FloatKernelTests: XCTestCase {
         var depthwise: Bool = false
     }
 
+    /// The largest error of `actual` against `expected`, relative to each expected value but at least 1% of the
+    /// output's magnitude (so values near zero do not dominate).
+    func worstRelativeError(_ actual: [Float], _ expected: [Float]) -> Float {
+        let scale = max(1, expected.map { abs($0) }.max() ?? 0)
+        var worst: Float = 0
+        for (a, e) in zip(actual, expected) { worst = max(worst, abs(a - e) / max(abs(e), scale * 1e-2)) }
+        return worst
+    }
+
     /// Builds a one-operator model of `c`, runs it with reference and optimized kernels, compares.
     func check(_ c: ConvCase, seed: UInt64, file: StaticString = #filePath, line: UInt = #line) throws {
         var rng = SeededGenerator(seed: seed)
@@ -50,13 +59,11 @@ final class FloatKernelTests: XCTestCase {
         }
         let data = [Bytes.of(random(c.n * c.h * c.w * c.cin))]
         let expected = Bytes.floats(try b.run(data, kernels: .reference)[0])
-        let scale = max(1, expected.map { abs($0) }.max() ?? 0)
         for threads in [1, 2, 3] {
             let actual = Bytes.floats(try b.run(data, kernels: .optimized, threads: threads)[0])
             XCTAssertEqual(actual.count, expected.count, file: file, line: line)
-            var worst: Float = 0
-            for (a, e) in zip(actual, expected) { worst = max(worst, abs(a - e) / max(abs(e), scale * 1e-2)) }
-            XCTAssertLessThanOrEqual(worst, 1e-4, "\(c) threads \(threads)", file: file, line: line)
+            XCTAssertLessThanOrEqual(worstRelativeError(actual, expected), 1e-4, "\(c) threads \(threads)",
+                                     file: file, line: line)
         }
     }
 
@@ -130,8 +137,8 @@ final class FloatKernelTests: XCTestCase {
     }
 
     /// The fused expansion and depthwise kernel (`ExpansionBlock`: a 1×1 convolution, the expansion (1×1, or 3×3
-    /// stride 2 like the first layer), the 3×3 depthwise convolution, a projection; operators 1 and 2 fuse) gives the unfused kernels' bits (and so the reference within 1e-4)
-    /// at strides 1 and 2, batches, odd sizes and 1-3 threads (bands that share expanded rows). The convolution
+    /// stride 2 like the first layer), the 3×3 depthwise convolution, a projection; operators 1 and 2 fuse) gives
+    /// the unfused kernels' bits (and so the reference within 1e-4) at strides 1 and 2, batches, odd sizes and 1-3 threads (bands that share expanded rows). The convolution
     /// before the pair makes the expansion's input an arena tensor: a memory plan that let the depthwise output,
     /// now written one operator early, share its space would change the result.
     func testExpansionDepthwiseFusion() throws {
@@ -148,7 +155,6 @@ final class FloatKernelTests: XCTestCase {
         for (i, c) in cases.enumerated() {
             let (model, input) = c.build(seed: 500 + UInt64(i))
             let reference = try run(model, input, kernels: .reference).output
-            let scale = max(1, reference.map { abs($0) }.max() ?? 0)
             for threads in [1, 2, 3] {
                 let unfused = try run(model, input, kernels: .optimized, threads: threads, fuses: false)
                 XCTAssertEqual(unfused.fused, [:])
@@ -156,9 +162,7 @@ final class FloatKernelTests: XCTestCase {
                 XCTAssertEqual(fused.fused, KernelFusion.available ? [2: 1] : [:],
                                "\(c): the depthwise operator (2) runs inside the expansion (1) on AVX2 + FMA CPUs")
                 XCTAssertEqual(fused.output, unfused.output, "\(c) threads \(threads)")
-                var worst: Float = 0
-                for (a, e) in zip(fused.output, reference) { worst = max(worst, abs(a - e) / max(abs(e), scale * 1e-2)) }
-                XCTAssertLessThanOrEqual(worst, 1e-4, "\(c) threads \(threads)")
+                XCTAssertLessThanOrEqual(worstRelativeError(fused.output, reference), 1e-4, "\(c) threads \(threads)")
             }
         }
     }

@@ -40,8 +40,8 @@ typedef struct {
 } mf_conv;
 
 /// Output pixels [row0, row0 + rows) (the GEMM's rows, over batches * oh * ow; pixel row0 at `out`) times weight
-/// panels [p0, p1), in tiles of 6 pixels: a tile whose windows all lie inside the input (dilation 1 across) reads its A rows in place,
-/// one run of kw * c floats per filter row; any other tile is gathered into `scratch` (6 * k floats) with zeros
+/// panels [p0, p1), in tiles of 6 pixels: a tile whose windows all lie inside the input (dilation 1 across) reads
+/// its A rows in place, one run of kw * c floats per filter row; any other tile is gathered into `scratch` (6 * k floats) with zeros
 /// outside the input. Same sums, in the same order, as mf_gemm on the gathered rows.
 void mf_conv_rows(const mf_conv *p, const float *in, float *out, int32_t row0, int32_t rows, int32_t p0,
                   int32_t p1, float *scratch);

@@ -32,9 +32,10 @@ extension FloatKernels {
     static let avx2Available = mf_cpu_supported() != 0
 
     /// DEPTHWISE_CONV_2D on AVX2 + FMA (`mf_dw_rows`): the same arithmetic as `FloatDepthwiseConv2DKernel` (bias,
-    /// then one FMA per tap in raster order, then the clamp). 3x3 windows read taps outside the input (rows and columns)
-    /// from a row of zeros instead of checking bounds per tap; adding those 0 x w terms changes nothing but the sign of an exact
-    /// zero sum (and would turn an infinite weight into NaN), so for finite filters the two kernels agree.
+    /// then one FMA per tap in raster order, then the clamp). 3x3 windows read taps outside the input (rows and
+    /// columns) from a row of zeros instead of checking bounds per tap; adding those 0 x w terms changes nothing but
+    /// the sign of an exact zero sum (and would turn an infinite weight into NaN), so for finite filters the two
+    /// kernels agree.
     static func avx2DepthwiseConv2D(_ context: inout PrepareContext, geometry g: ConvolutionGeometry,
                                     tensors: Conv2DTensors, weights: UnsafeMutablePointer<Float>,
                                     bias: UnsafeMutablePointer<Float>, min lo: Float, max hi: Float) -> Kernel {
