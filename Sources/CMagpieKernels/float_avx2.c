@@ -107,11 +107,81 @@ MQ2_INLINE MQ2_T void mf_store_row(float *dst, __m256 v0, __m256 v1, int32_t col
 /// Where a tile's A rows come from: row r's k values are `segments` runs of `run` floats, run s at
 /// row[r] + s * stride. A GEMM's row is one run of k; a convolution's receptive field inside the input is one run
 /// of kw * c floats per filter row (dilation 1 across), read in place instead of gathered.
+/// With `ks` set (one segment), only the k indices ks[0..nk) are read: mf_gemm's list of the steps at which some
+/// row of the tile is nonzero.
 typedef struct {
     const float *row[6];
     int32_t segments, run;
     size_t stride;
+    const int32_t *ks;
+    int32_t nk;
 } mf_rows;
+
+/// For each 8-bit mask, the positions of its set bits in order (3 bits each) and, from bit 24, how many there are.
+static const uint32_t mf_live_lanes[256] = {
+    0x00000000, 0x01000000, 0x01000001, 0x02000008, 0x01000002, 0x02000010, 0x02000011, 0x03000088,
+    0x01000003, 0x02000018, 0x02000019, 0x030000c8, 0x0200001a, 0x030000d0, 0x030000d1, 0x04000688,
+    0x01000004, 0x02000020, 0x02000021, 0x03000108, 0x02000022, 0x03000110, 0x03000111, 0x04000888,
+    0x02000023, 0x03000118, 0x03000119, 0x040008c8, 0x0300011a, 0x040008d0, 0x040008d1, 0x05004688,
+    0x01000005, 0x02000028, 0x02000029, 0x03000148, 0x0200002a, 0x03000150, 0x03000151, 0x04000a88,
+    0x0200002b, 0x03000158, 0x03000159, 0x04000ac8, 0x0300015a, 0x04000ad0, 0x04000ad1, 0x05005688,
+    0x0200002c, 0x03000160, 0x03000161, 0x04000b08, 0x03000162, 0x04000b10, 0x04000b11, 0x05005888,
+    0x03000163, 0x04000b18, 0x04000b19, 0x050058c8, 0x04000b1a, 0x050058d0, 0x050058d1, 0x0602c688,
+    0x01000006, 0x02000030, 0x02000031, 0x03000188, 0x02000032, 0x03000190, 0x03000191, 0x04000c88,
+    0x02000033, 0x03000198, 0x03000199, 0x04000cc8, 0x0300019a, 0x04000cd0, 0x04000cd1, 0x05006688,
+    0x02000034, 0x030001a0, 0x030001a1, 0x04000d08, 0x030001a2, 0x04000d10, 0x04000d11, 0x05006888,
+    0x030001a3, 0x04000d18, 0x04000d19, 0x050068c8, 0x04000d1a, 0x050068d0, 0x050068d1, 0x06034688,
+    0x02000035, 0x030001a8, 0x030001a9, 0x04000d48, 0x030001aa, 0x04000d50, 0x04000d51, 0x05006a88,
+    0x030001ab, 0x04000d58, 0x04000d59, 0x05006ac8, 0x04000d5a, 0x05006ad0, 0x05006ad1, 0x06035688,
+    0x030001ac, 0x04000d60, 0x04000d61, 0x05006b08, 0x04000d62, 0x05006b10, 0x05006b11, 0x06035888,
+    0x04000d63, 0x05006b18, 0x05006b19, 0x060358c8, 0x05006b1a, 0x060358d0, 0x060358d1, 0x071ac688,
+    0x01000007, 0x02000038, 0x02000039, 0x030001c8, 0x0200003a, 0x030001d0, 0x030001d1, 0x04000e88,
+    0x0200003b, 0x030001d8, 0x030001d9, 0x04000ec8, 0x030001da, 0x04000ed0, 0x04000ed1, 0x05007688,
+    0x0200003c, 0x030001e0, 0x030001e1, 0x04000f08, 0x030001e2, 0x04000f10, 0x04000f11, 0x05007888,
+    0x030001e3, 0x04000f18, 0x04000f19, 0x050078c8, 0x04000f1a, 0x050078d0, 0x050078d1, 0x0603c688,
+    0x0200003d, 0x030001e8, 0x030001e9, 0x04000f48, 0x030001ea, 0x04000f50, 0x04000f51, 0x05007a88,
+    0x030001eb, 0x04000f58, 0x04000f59, 0x05007ac8, 0x04000f5a, 0x05007ad0, 0x05007ad1, 0x0603d688,
+    0x030001ec, 0x04000f60, 0x04000f61, 0x05007b08, 0x04000f62, 0x05007b10, 0x05007b11, 0x0603d888,
+    0x04000f63, 0x05007b18, 0x05007b19, 0x0603d8c8, 0x05007b1a, 0x0603d8d0, 0x0603d8d1, 0x071ec688,
+    0x0200003e, 0x030001f0, 0x030001f1, 0x04000f88, 0x030001f2, 0x04000f90, 0x04000f91, 0x05007c88,
+    0x030001f3, 0x04000f98, 0x04000f99, 0x05007cc8, 0x04000f9a, 0x05007cd0, 0x05007cd1, 0x0603e688,
+    0x030001f4, 0x04000fa0, 0x04000fa1, 0x05007d08, 0x04000fa2, 0x05007d10, 0x05007d11, 0x0603e888,
+    0x04000fa3, 0x05007d18, 0x05007d19, 0x0603e8c8, 0x05007d1a, 0x0603e8d0, 0x0603e8d1, 0x071f4688,
+    0x030001f5, 0x04000fa8, 0x04000fa9, 0x05007d48, 0x04000faa, 0x05007d50, 0x05007d51, 0x0603ea88,
+    0x04000fab, 0x05007d58, 0x05007d59, 0x0603eac8, 0x05007d5a, 0x0603ead0, 0x0603ead1, 0x071f5688,
+    0x04000fac, 0x05007d60, 0x05007d61, 0x0603eb08, 0x05007d62, 0x0603eb10, 0x0603eb11, 0x071f5888,
+    0x05007d63, 0x0603eb18, 0x0603eb19, 0x071f58c8, 0x0603eb1a, 0x071f58d0, 0x071f58d1, 0x08fac688,
+};
+
+/// The indices i < k, ascending, at which at least one of the tile's `rows` A rows is nonzero (+0 and -0 count as
+/// zero; NaN does not), into `ks` (room for k + 8 entries); returns how many. Eight indices per step: the rows' bits
+/// ORed, compared with zero, and the live lanes' positions stored from the table.
+MQ2_INLINE MQ2_T int32_t mf_live_steps(const mf_rows *a, int32_t rows, int32_t k, int32_t *ks) {
+    const __m256i magnitude = _mm256_set1_epi32(0x7fffffff), seven = _mm256_set1_epi32(7);
+    const __m256i shifts = _mm256_setr_epi32(0, 3, 6, 9, 12, 15, 18, 21);
+    int32_t n = 0, i = 0;
+    for (; i + 8 <= k; i += 8) {
+        __m256i bits = _mm256_loadu_si256((const __m256i *)(a->row[0] + i));
+        for (int32_t r = 1; r < rows; r++)
+            bits = _mm256_or_si256(bits, _mm256_loadu_si256((const __m256i *)(a->row[r] + i)));
+        const __m256i dead = _mm256_cmpeq_epi32(_mm256_and_si256(bits, magnitude), _mm256_setzero_si256());
+        const uint32_t entry = mf_live_lanes[~(uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(dead)) & 0xff];
+        const __m256i lanes = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int32_t)entry), shifts), seven);
+        _mm256_storeu_si256((__m256i *)(ks + n), _mm256_add_epi32(lanes, _mm256_set1_epi32(i)));
+        n += (int32_t)(entry >> 24);
+    }
+    for (; i < k; i++) {
+        uint32_t bits = 0;
+        for (int32_t r = 0; r < rows; r++) {
+            uint32_t v;
+            memcpy(&v, a->row[r] + i, 4);
+            bits |= v;
+        }
+        ks[n] = i;
+        n += (bits & 0x7fffffff) != 0;
+    }
+    return n;
+}
 
 /// The tile for exactly R rows (1...6) and V vectors of columns (2, or 1 for a panel's first 8 columns): R x V
 /// accumulators, one broadcast per row and step, so a tile of fewer rows (the last of a GEMM, as in the 7x7 layers'
@@ -124,6 +194,27 @@ MQ2_INLINE MQ2_T void mf_tile_rows(const mf_rows *a, const float *b, const float
     for (int r = 0; r < R; r++) {
         acc[2 * r] = _mm256_loadu_ps(bias);
         acc[2 * r + 1] = V == 2 ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
+    }
+    if (a->ks != NULL) {
+        // Only the listed steps: the others would add 0 x b to every accumulator.
+        const float *ar[6];
+        for (int r = 0; r < R; r++) ar[r] = a->row[r];
+        const int32_t *ks = a->ks, nk = a->nk;
+        for (int32_t j = 0; j < nk; j++) {
+            const size_t i = (size_t)ks[j];
+            const __m256 b0 = _mm256_loadu_ps(b + i * 16);
+            const __m256 b1 = V == 2 ? _mm256_loadu_ps(b + i * 16 + 8) : b0;
+            for (int r = 0; r < R; r++) {
+                __m256 x = _mm256_broadcast_ss(ar[r] + i);
+                // Keeps each broadcast next to its FMAs: otherwise LLVM hoists all six loads and spills accumulators.
+                __asm__ volatile("" : "+x"(x));
+                acc[2 * r] = _mm256_fmadd_ps(x, b0, acc[2 * r]);
+                if (V == 2) acc[2 * r + 1] = _mm256_fmadd_ps(x, b1, acc[2 * r + 1]);
+            }
+        }
+        for (int r = 0; r < R; r++)
+            mf_store_row(c + (size_t)r * c_stride, acc[2 * r], acc[2 * r + 1], columns, lo, hi, clamps);
+        return;
     }
     const int32_t run = a->run;
     for (int32_t s = 0; s < a->segments; s++, b += (size_t)run * 16) {
@@ -160,7 +251,7 @@ static MQ2_T void mf_tile(const mf_rows *a, int32_t rows, const float *b, const 
 /// A's rows [r, r + 6) (those below `rows`; a tile reads only its own rows) as one run of k each.
 MQ2_INLINE MQ2_T mf_rows mf_gemm_rows(const float *a, int32_t a_stride, int32_t k, int32_t r, int32_t rows) {
     mf_rows t;
-    t.segments = 1; t.run = k; t.stride = 0;
+    t.segments = 1; t.run = k; t.stride = 0; t.ks = NULL; t.nk = 0;
     for (int i = 0; i < 6 && r + i < rows; i++) t.row[i] = a + (size_t)(r + i) * a_stride;
     return t;
 }
@@ -175,24 +266,38 @@ MQ2_INLINE MQ2_T int32_t mf_five_row_tiles(int32_t rows) {
 
 MQ2_T void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed,
                    const float *bias, float *c, int32_t c_stride, int32_t n, int32_t p0, int32_t p1,
-                   int32_t panels_outer, float lo, float hi, int32_t clamps) {
+                   int32_t panels_outer, float lo, float hi, int32_t clamps, int32_t *ks) {
     const int32_t fives = 5 * mf_five_row_tiles(rows);
-    // Panel p of the row tile starting at row r (5 rows below `fives`, else up to 6).
-#define MF_GEMM_TILE(r, p)                                                                                           \
+    // Panel p of the row tile t starting at row r (5 rows below `fives`, else up to 6); with `ks`, the tile's list
+    // of live steps is at ks + t * (k + 9), its length first.
+#define MF_TILE_HEIGHT(r) ((r) < fives ? 5 : rows - (r) < 6 ? rows - (r) : 6)
+#define MF_GEMM_TILE(t, r, p)                                                                                        \
     do {                                                                                                              \
-        const mf_rows t = mf_gemm_rows(a, a_stride, k, r, rows);                                                     \
-        mf_tile(&t, MF_TILE_HEIGHT(r), packed + (size_t)(p) * k * 16, bias + (size_t)(p) * 16,                       \
+        mf_rows tile = mf_gemm_rows(a, a_stride, k, r, rows);                                                        \
+        if (ks != NULL) { tile.ks = ks + (size_t)(t) * (k + 9) + 1; tile.nk = tile.ks[-1]; }                       \
+        mf_tile(&tile, MF_TILE_HEIGHT(r), packed + (size_t)(p) * k * 16, bias + (size_t)(p) * 16,                    \
                 c + (size_t)(r) * c_stride + (size_t)(p) * 16, c_stride, n - (p) * 16 < 16 ? n - (p) * 16 : 16, lo,  \
                 hi, clamps);                                                                                          \
     } while (0)
-#define MF_TILE_HEIGHT(r) ((r) < fives ? 5 : rows - (r) < 6 ? rows - (r) : 6)
+#define MF_LIST(t, r)                                                                                                \
+    do {                                                                                                              \
+        if (ks != NULL) {                                                                                             \
+            const mf_rows tile = mf_gemm_rows(a, a_stride, k, r, rows);                                              \
+            int32_t *list = ks + (size_t)(t) * (k + 9);                                                              \
+            list[0] = mf_live_steps(&tile, MF_TILE_HEIGHT(r), k, list + 1);                                          \
+        }                                                                                                             \
+    } while (0)
     if (panels_outer) {
+        for (int32_t r = 0, t = 0; r < rows; r += MF_TILE_HEIGHT(r), t++) MF_LIST(t, r);
         for (int32_t p = p0; p < p1; p++)
-            for (int32_t r = 0; r < rows; r += MF_TILE_HEIGHT(r)) MF_GEMM_TILE(r, p);
+            for (int32_t r = 0, t = 0; r < rows; r += MF_TILE_HEIGHT(r), t++) MF_GEMM_TILE(t, r, p);
     } else {
-        for (int32_t r = 0; r < rows; r += MF_TILE_HEIGHT(r))
-            for (int32_t p = p0; p < p1; p++) MF_GEMM_TILE(r, p);
+        for (int32_t r = 0; r < rows; r += MF_TILE_HEIGHT(r)) {
+            MF_LIST(0, r);
+            for (int32_t p = p0; p < p1; p++) MF_GEMM_TILE(0, r, p);
+        }
     }
+#undef MF_LIST
 #undef MF_TILE_HEIGHT
 #undef MF_GEMM_TILE
 }
@@ -203,7 +308,7 @@ MQ2_T void mf_conv_rows(const mf_conv *p, const float *in, float *out, int32_t r
     for (int32_t t = row0; t < row0 + rows; t += 6) {
         const int32_t count = row0 + rows - t < 6 ? row0 + rows - t : 6;
         mf_rows a;
-        a.segments = p->kh; a.run = run; a.stride = (size_t)p->dh * p->iw * c;
+        a.segments = p->kh; a.run = run; a.stride = (size_t)p->dh * p->iw * c; a.ks = NULL; a.nk = 0;
         int inside = p->dw == 1;
         for (int32_t r = 0; r < count && inside; r++) {
             const int32_t m = t + r, ox = m % p->ow, oy = (m / p->ow) % p->oh, b = m / (p->ow * p->oh);
@@ -332,7 +437,7 @@ MQ2_T void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out,
                     mf_conv_rows(f->conv, in, slot, (b * p->ih + y) * iw, iw, 0, panels, scratch);
                 else
                     mf_gemm(cin, in + ((size_t)b * p->ih + y) * iw * cin, cin, iw, f->packed, f->bias, slot, c, c,
-                            0, panels, 1, f->lo, f->hi, f->clamps);
+                            0, panels, 1, f->lo, f->hi, f->clamps, NULL);
                 if (y == hi) hi = y + 1; else { lo = y; hi = y + 1; }
                 if (hi - lo > 3) lo = hi - 3;
             }
@@ -356,9 +461,9 @@ void mf_conv_rows(const mf_conv *p, const float *in, float *out, int32_t row0, i
 }
 void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed, const float *bias,
              float *c, int32_t c_stride, int32_t n, int32_t p0, int32_t p1, int32_t panels_outer, float lo, float hi,
-             int32_t clamps) {
+             int32_t clamps, int32_t *ks) {
     (void)k; (void)a; (void)a_stride; (void)rows; (void)packed; (void)bias; (void)c; (void)c_stride; (void)n;
-    (void)p0; (void)p1; (void)panels_outer; (void)lo; (void)hi; (void)clamps;
+    (void)p0; (void)p1; (void)panels_outer; (void)lo; (void)hi; (void)clamps; (void)ks;
 }
 
 #endif

@@ -32,15 +32,19 @@ public final class Interpreter {
         /// Whether optimized kernels of neighbouring operators may be fused into one (`fusedOperators`); the
         /// results are the same bits either way.
         public var fusesOperators: Bool
+        /// Whether optimized pointwise convolutions that read a ReLU's output skip the steps at which their input
+        /// is zero (`zeroSkippingOperators`); the results are the same values either way (a zero may change sign).
+        public var skipsZeros: Bool
 
         public init(threadCount: Int? = nil, kernels: KernelSet = .optimized,
                     memoryPlanner: any MemoryPlanner = GreedyMemoryPlanner(), memoryLimit: Int = 1 << 30,
-                    fusesOperators: Bool = true) {
+                    fusesOperators: Bool = true, skipsZeros: Bool = true) {
             self.threadCount = threadCount
             self.kernels = kernels
             self.memoryPlanner = memoryPlanner
             self.memoryLimit = memoryLimit
             self.fusesOperators = fusesOperators
+            self.skipsZeros = skipsZeros
         }
     }
 
@@ -54,6 +58,8 @@ public final class Interpreter {
     /// fused into (optimized kernels only; see docs/performance.md). A fused operator's own kernel does nothing, so
     /// a per-operator profile counts its time under the operator it maps to.
     public private(set) var fusedOperators: [Int: Int] = [:]
+    /// Operators whose kernel skips the zeros of its input since `allocateTensors()` (`Options.skipsZeros`).
+    public private(set) var zeroSkippingOperators: Set<Int> = []
     /// Threads the optimized kernels share.
     let pool: ThreadPool
 
@@ -117,9 +123,11 @@ public final class Interpreter {
     public func allocateTensors() throws {
         plan = nil
         fusedOperators = [:]
+        zeroSkippingOperators = []
         let scratch = ScratchAllocations()
         var kernels: [Kernel] = []
         kernels.reserveCapacity(subgraph.operators.count)
+        var codes: [BuiltinOperator] = []
         var written = [Bool](repeating: false, count: infos.count)
         for t in subgraph.inputs { written[t] = true }
         // Constants, variables and empty tensors that no operator produces (nothing to read, e.g. a zero-length
@@ -131,6 +139,7 @@ public final class Interpreter {
         }
         for (i, op) in subgraph.operators.enumerated() {
             let code = model.operatorCode(of: op)
+            codes.append(code.builtin)
             guard let registration = OperatorRegistry.registrations[code.builtin] else {
                 throw EngineError.unsupportedOperators(["builtin op \(code.builtin.name) is not supported"])
             }
@@ -170,9 +179,13 @@ public final class Interpreter {
         let fusion = options.fusesOperators
             ? KernelFusion.fuse(subgraph: subgraph, infos: infos, kernels: kernels, scratch: scratch, pool: pool)
             : KernelFusion.none(subgraph: subgraph, kernels: kernels)
+        let skipping = options.skipsZeros
+            ? ZeroSkipping.apply(subgraph: subgraph, codes: codes, kernels: fusion.kernels, scratch: scratch)
+            : []
         plan = try ExecutionPlan(subgraph: subgraph, infos: infos, kernels: fusion.kernels, uses: fusion.uses,
                                  scratch: scratch, planner: options.memoryPlanner, memoryLimit: options.memoryLimit)
         fusedOperators = fusion.fusedInto
+        zeroSkippingOperators = skipping
     }
 
     /// Runs the model once on the current inputs.

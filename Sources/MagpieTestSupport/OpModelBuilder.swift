@@ -162,16 +162,24 @@ public struct ExpansionBlock: CustomStringConvertible {
     /// The expansion's filter size and stride (SAME padding): 1 and 1 for a pointwise expansion; 3 and 2 for a
     /// block like MobileNetV2's first layer and the depthwise layer after it.
     public var filter: Int, expansionStride: Int
+    /// The projection's output channels.
+    public var projected: Int
+    /// When above 0, every `deadEvery`-th depthwise channel gets a bias of -100, so its ReLU6 output is all zeros
+    /// (as MobileNetV2's projections see: zeros along whole channels).
+    public var deadEvery: Int
 
     public init(n: Int, h: Int, w: Int, cin: Int, expanded: Int, stride: Int, activation: FusedActivation,
-                expandedIsOutput: Bool = false, filter: Int = 1, expansionStride: Int = 1) {
+                expandedIsOutput: Bool = false, filter: Int = 1, expansionStride: Int = 1, projected: Int = 8,
+                deadEvery: Int = 0) {
         self.n = n; self.h = h; self.w = w; self.cin = cin; self.expanded = expanded; self.stride = stride
         self.activation = activation; self.expandedIsOutput = expandedIsOutput
         self.filter = filter; self.expansionStride = expansionStride
+        self.projected = projected; self.deadEvery = deadEvery
     }
 
     public var description: String {
         "\(n)x\(h)x\(w)x\(cin) -> \(filter)x\(filter)/\(expansionStride) \(expanded) -> 3x3/\(stride) \(activation)"
+            + " -> \(projected)" + (deadEvery > 0 ? " (every \(deadEvery)th channel dead)" : "")
             + (expandedIsOutput ? " (expanded is an output)" : "")
     }
 
@@ -198,14 +206,16 @@ public struct ExpansionBlock: CustomStringConvertible {
         let e = convolution(pre, cin, expanded, "expanded", activation, filter: filter, stride: expansionStride,
                             shape: [n, eh, ew], isOutput: expandedIsOutput)
         let dw = b.constant("dw.w", .float32, [1, 3, 3, expanded], bytes: Bytes.of(random(9 * expanded)))
-        let dwBias = b.constant("dw.b", .float32, [expanded], bytes: Bytes.of(random(expanded)))
+        var dwBiasValues = random(expanded)
+        if deadEvery > 0 { for c in Swift.stride(from: 0, to: expanded, by: deadEvery) { dwBiasValues[c] = -100 } }
+        let dwBias = b.constant("dw.b", .float32, [expanded], bytes: Bytes.of(dwBiasValues))
         let oh = (eh + stride - 1) / stride, ow = (ew + stride - 1) / stride
         let d = b.tensor("dw", .float32, [n, oh, ow, expanded], isOutput: false)
         var o = DepthwiseConv2DOptions()
         o.padding = .same; o.strideHeight = stride; o.strideWidth = stride; o.activation = .relu6
         o.depthMultiplier = 1
         b.op(.depthwiseConv2D, inputs: [e, dw, dwBias], outputs: [d], options: .depthwiseConv2D(o), version: 2)
-        _ = convolution(d, expanded, 8, "project", .none, shape: [n, oh, ow], isOutput: true)
+        _ = convolution(d, expanded, projected, "project", .none, shape: [n, oh, ow], isOutput: true)
         return (b.build(), Bytes.of(random(n * h * w * cin)))
     }
 }

@@ -125,22 +125,52 @@ final class FloatKernelTests: XCTestCase {
         try check(ConvCase(h: 5, w: 5, cin: 8, cout: 16, kh: 3, kw: 3, depthwise: true), seed: 403)
     }
 
-    func run(_ model: [UInt8], _ input: [UInt8], kernels: KernelSet, threads: Int = 1,
-             fuses: Bool = true) throws -> (output: [Float], fused: [Int: Int]) {
+    typealias Run = (output: [Float], fused: [Int: Int], skipping: Set<Int>)
+
+    func run(_ model: [UInt8], _ input: [UInt8], kernels: KernelSet, threads: Int = 1, fuses: Bool = true,
+             skipsZeros: Bool = true) throws -> Run {
         let interpreter = try Interpreter(model: try Model(data: model),
-                                          options: .init(threadCount: threads, kernels: kernels, fusesOperators: fuses))
+                                          options: .init(threadCount: threads, kernels: kernels, fusesOperators: fuses,
+                                                         skipsZeros: skipsZeros))
         try interpreter.allocateTensors()
         try interpreter.copy(Data(input), toInputAt: 0)
         try interpreter.invoke()
         return (Bytes.floats(Array(try interpreter.output(at: interpreter.outputTensorCount - 1).data)),
-                interpreter.fusedOperators)
+                interpreter.fusedOperators, interpreter.zeroSkippingOperators)
+    }
+
+    /// Zero skipping (`ZeroSkipping`): a projection of at least 64 channels that reads the depthwise layer's ReLU6
+    /// output lists each tile's live input channels and multiplies only those. Its output equals the dense GEMM's
+    /// (and the reference's within 1e-4) with whole dead channels, random zeros, input depths that are not a
+    /// multiple of 8 (the list's scalar tail), row counts that leave 5-row and short tiles (7x7 = 49, 13 x 1), a
+    /// single pixel (the classifier's one-row path), panels in the outer loop (a small A) or not, and 1-3 threads.
+    func testZeroSkipping() throws {
+        let cases = [ExpansionBlock(n: 1, h: 14, w: 14, cin: 16, expanded: 70, stride: 2, activation: .relu6,
+                                    projected: 80, deadEvery: 3),
+                     ExpansionBlock(n: 1, h: 13, w: 1, cin: 8, expanded: 37, stride: 1, activation: .relu6,
+                                    projected: 64),
+                     ExpansionBlock(n: 1, h: 1, w: 1, cin: 8, expanded: 150, stride: 1, activation: .relu6,
+                                    projected: 100, deadEvery: 2),
+                     ExpansionBlock(n: 2, h: 40, w: 40, cin: 8, expanded: 24, stride: 1, activation: .none,
+                                    projected: 72, deadEvery: 4)]
+        try checkAgainstDisabled(cases, seed: 700, skipsZeros: false) { c, dense, skipping in
+            XCTAssertEqual(dense.skipping, [])
+            XCTAssertEqual(skipping.skipping, KernelFusion.available ? [3] : [],
+                           "\(c): the projection (3) skips zeros on AVX2 + FMA CPUs")
+        }
+        // Fewer than 64 output channels, or an input that no ReLU wrote (the expansion reads a linear convolution):
+        // no skipping.
+        let (model, input) = ExpansionBlock(n: 1, h: 14, w: 14, cin: 64, expanded: 96, stride: 1,
+                                            activation: .relu6, projected: 48).build(seed: 710)
+        XCTAssertEqual(try run(model, input, kernels: .optimized).skipping, [])
     }
 
     /// The fused expansion and depthwise kernel (`ExpansionBlock`: a 1×1 convolution, the expansion (1×1, or 3×3
     /// stride 2 like the first layer), the 3×3 depthwise convolution, a projection; operators 1 and 2 fuse) gives
-    /// the unfused kernels' bits (and so the reference within 1e-4) at strides 1 and 2, batches, odd sizes and 1-3 threads (bands that share expanded rows). The convolution
-    /// before the pair makes the expansion's input an arena tensor: a memory plan that let the depthwise output,
-    /// now written one operator early, share its space would change the result.
+    /// the unfused kernels' bits (and so the reference within 1e-4) at strides 1 and 2, batches, odd sizes and 1-3
+    /// threads (bands that share expanded rows). The convolution before the pair makes the expansion's input an
+    /// arena tensor: a memory plan that let the depthwise output, now written one operator early, share its space
+    /// would change the result.
     func testExpansionDepthwiseFusion() throws {
         let cases = [ExpansionBlock(n: 1, h: 64, w: 64, cin: 8, expanded: 32, stride: 1, activation: .relu6),
                      ExpansionBlock(n: 2, h: 35, w: 47, cin: 5, expanded: 40, stride: 2, activation: .none),
@@ -152,17 +182,28 @@ final class FloatKernelTests: XCTestCase {
                                     filter: 3, expansionStride: 2),
                      ExpansionBlock(n: 2, h: 91, w: 97, cin: 3, expanded: 32, stride: 2, activation: .none,
                                     filter: 3, expansionStride: 2)]
+        try checkAgainstDisabled(cases, seed: 500, fuses: false) { c, unfused, fused in
+            XCTAssertEqual(unfused.fused, [:])
+            XCTAssertEqual(fused.fused, KernelFusion.available ? [2: 1] : [:],
+                           "\(c): the depthwise operator (2) runs inside the expansion (1) on AVX2 + FMA CPUs")
+        }
+    }
+
+    /// For each case (seeds from `seed`) at 1-3 threads: the optimized kernels with everything on give the same
+    /// output as with the features given as false turned off, and the reference's within 1e-4; `check` looks at
+    /// which operators each run fused or made skip zeros.
+    func checkAgainstDisabled(_ cases: [ExpansionBlock], seed: UInt64, fuses: Bool = true, skipsZeros: Bool = true,
+                              check: (ExpansionBlock, Run, Run) -> Void) throws {
         for (i, c) in cases.enumerated() {
-            let (model, input) = c.build(seed: 500 + UInt64(i))
+            let (model, input) = c.build(seed: seed + UInt64(i))
             let reference = try run(model, input, kernels: .reference).output
             for threads in [1, 2, 3] {
-                let unfused = try run(model, input, kernels: .optimized, threads: threads, fuses: false)
-                XCTAssertEqual(unfused.fused, [:])
-                let fused = try run(model, input, kernels: .optimized, threads: threads)
-                XCTAssertEqual(fused.fused, KernelFusion.available ? [2: 1] : [:],
-                               "\(c): the depthwise operator (2) runs inside the expansion (1) on AVX2 + FMA CPUs")
-                XCTAssertEqual(fused.output, unfused.output, "\(c) threads \(threads)")
-                XCTAssertLessThanOrEqual(worstRelativeError(fused.output, reference), 1e-4, "\(c) threads \(threads)")
+                let off = try run(model, input, kernels: .optimized, threads: threads, fuses: fuses,
+                                  skipsZeros: skipsZeros)
+                let on = try run(model, input, kernels: .optimized, threads: threads)
+                check(c, off, on)
+                XCTAssertEqual(on.output, off.output, "\(c) threads \(threads)")
+                XCTAssertLessThanOrEqual(worstRelativeError(on.output, reference), 1e-4, "\(c) threads \(threads)")
             }
         }
     }

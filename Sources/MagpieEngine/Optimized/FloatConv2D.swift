@@ -128,6 +128,9 @@ final class FloatGEMMConv2D: Kernel {
     let lo: Float, hi: Float
     /// `FloatKernels.avx2Available`, read once (a global `static let` costs a `swift_once` check per read).
     let avx2: Bool
+    /// With zero skipping on (`skipZeroSteps`), `liveInts` Int32 per task for `mf_gemm`'s lists of live steps.
+    private(set) var live: UnsafeMutablePointer<Int32>? = nil
+    private(set) var liveInts = 0
 
     init(geometry: ConvolutionGeometry, tensors: Conv2DTensors, packed: UnsafeMutablePointer<Float>,
          bias: UnsafeMutablePointer<Float>, k: Int, panels: Int, plan: GEMMTaskPlan,
@@ -137,6 +140,18 @@ final class FloatGEMMConv2D: Kernel {
         self.panels = panels; self.plan = plan; self.scratch = scratch; self.conv = conv.map { UnsafePointer($0) }
         self.pool = pool; lo = min; hi = max
         avx2 = FloatKernels.avx2Available
+    }
+
+    /// Whether `skipZeroSteps` applies: a pointwise GEMM (A read in place) on an AVX2 + FMA host.
+    var canSkipZeroSteps: Bool { avx2 && scratch == nil }
+
+    /// From now on each row tile multiplies only the steps k at which one of its A rows is nonzero (`mf_gemm`'s
+    /// `ks`). Same sums (the skipped terms are 0 x w); worth it where A is a ReLU's output (see `ZeroSkipping`).
+    func skipZeroSteps(scratch allocations: ScratchAllocations) {
+        guard canSkipZeroSteps, live == nil else { return }
+        let rows = g.batches * g.outputHeight * g.outputWidth
+        liveInts = Int(mf_gemm_live_ints(Int32(k), Int32(rows), plan.panelsOuter || rows == 1 ? 1 : 0))
+        live = allocations.allocate(Int32.self, count: plan.taskCount * liveInts)
     }
 
     func invoke(_ t: TensorBuffers) throws {
@@ -155,7 +170,15 @@ final class FloatGEMMConv2D: Kernel {
         let rows = g.batches * g.outputHeight * g.outputWidth
         let n = g.outputDepth
         let tile = FloatKernels.tileRows
+        let ks = live.map { $0 + task * liveInts }
         if scratch == nil && rows == 1 {
+            if let ks {
+                // Skipping a zero input skips a weight row: the one-row tile, which reads only the live rows.
+                FloatKernels.block(avx2: avx2, k: k, a: input, rows: 1, packed: UnsafePointer(packed),
+                                   bias: UnsafePointer(bias), c: output, n: n, panels: panelRange, panelsOuter: true,
+                                   lo: lo, hi: hi, live: ks)
+                return
+            }
             // One output pixel (a fully connected layer as a 1x1 convolution): a matrix-vector product.
             FloatKernels.rowTimesPanels(avx2: avx2, k: k, a: input, panels: panelRange,
                                         packed: UnsafePointer(packed), bias: UnsafePointer(bias), c: output, n: n,
@@ -168,7 +191,7 @@ final class FloatGEMMConv2D: Kernel {
             FloatKernels.block(avx2: avx2, k: k, a: input + rowRange.lowerBound * k, rows: rowRange.count,
                                packed: UnsafePointer(packed), bias: UnsafePointer(bias),
                                c: output + rowRange.lowerBound * n, n: n, panels: panelRange,
-                               panelsOuter: plan.panelsOuter, lo: lo, hi: hi)
+                               panelsOuter: plan.panelsOuter, lo: lo, hi: hi, live: ks)
             return
         }
         let buffer = scratch + task * tile * k
@@ -281,14 +304,15 @@ extension FloatKernels {
     /// Rows [0, rows) of A (row stride k) in 6-row tiles times weight panels `panels`, into `c` (row stride n):
     /// `mf_gemm` (C, AVX2 + FMA; one call for the whole block, whose per-tile calls cost less than Swift's) when
     /// `avx2` (the kernel's copy of `avx2Available`), else `microkernel`. Both sum each output from its bias in k
-    /// order with one FMA per step, so they give the same bits.
+    /// order with one FMA per step, so they give the same bits. `live` (AVX2 only): scratch for `mf_gemm` to skip
+    /// the steps at which a tile's A rows are all zero.
     @inline(__always)
     static func block(avx2: Bool, k: Int, a: UnsafePointer<Float>, rows: Int, packed: UnsafePointer<Float>,
                       bias: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, n: Int, panels: Range<Int>,
-                      panelsOuter: Bool, lo: Float, hi: Float) {
+                      panelsOuter: Bool, lo: Float, hi: Float, live: UnsafeMutablePointer<Int32>? = nil) {
         if avx2 {
             mf_gemm(Int32(k), a, Int32(k), Int32(rows), packed, bias, c, Int32(n), Int32(n), Int32(panels.lowerBound),
-                    Int32(panels.upperBound), panelsOuter ? 1 : 0, lo, hi, clamps(lo, hi) ? 1 : 0)
+                    Int32(panels.upperBound), panelsOuter ? 1 : 0, lo, hi, clamps(lo, hi) ? 1 : 0, live)
             return
         }
         func run(_ p: Int, _ row0: Int) {
