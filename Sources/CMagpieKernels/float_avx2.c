@@ -60,9 +60,11 @@ MQ2_INLINE MQ2_T void mf_dw_pixel(const mf_dw *p, int32_t b, int32_t oy, int32_t
 }
 
 /// Output columns [ox_lo, ox_hi) of one row, channels [cb, cb + 8), for a 3x3 window with dilation 1 whose
-/// columns lie inside the input; `r0..r2` are the window's three input rows (or the zero row).
+/// columns lie inside the input; `r0..r2` point at this channel block of the window's three input rows (or of the
+/// zero row), whose column x is at x * xs (NHWC rows: xs = c; planar rows: xs = 8).
 MQ2_INLINE MQ2_T void mf_dw_run3(const mf_dw *p, const float *r0, const float *r1, const float *r2, int32_t ox_lo,
-                                 int32_t ox_hi, int32_t cb, const int full, __m256i mask, float *out_row) {
+                                 int32_t ox_hi, int32_t cb, const int full, __m256i mask, float *out_row,
+                                 const int32_t xs) {
     const int32_t c = p->c;
     const float *w = p->w + cb;
     const __m256 w0 = mf_load(w, full, mask), w1 = mf_load(w + c, full, mask), w2 = mf_load(w + 2 * c, full, mask);
@@ -71,25 +73,25 @@ MQ2_INLINE MQ2_T void mf_dw_run3(const mf_dw *p, const float *r0, const float *r
     const __m256 w7 = mf_load(w + 7 * c, full, mask), w8 = mf_load(w + 8 * c, full, mask);
     const __m256 bias = mf_load(p->bias + cb, full, mask);
     const __m256 lo = _mm256_set1_ps(p->lo), hi = _mm256_set1_ps(p->hi);
-    const size_t step = (size_t)p->sw * c;
-    size_t x = ((size_t)ox_lo * p->sw - p->pw) * c + cb;
+    const size_t step = (size_t)p->sw * xs;
+    size_t x = ((size_t)ox_lo * p->sw - p->pw) * xs;
     for (int32_t ox = ox_lo; ox < ox_hi; ox++, x += step) {
         __m256 a = _mm256_fmadd_ps(mf_load(r0 + x, full, mask), w0, bias);
-        a = _mm256_fmadd_ps(mf_load(r0 + x + c, full, mask), w1, a);
-        a = _mm256_fmadd_ps(mf_load(r0 + x + 2 * c, full, mask), w2, a);
+        a = _mm256_fmadd_ps(mf_load(r0 + x + xs, full, mask), w1, a);
+        a = _mm256_fmadd_ps(mf_load(r0 + x + 2 * xs, full, mask), w2, a);
         a = _mm256_fmadd_ps(mf_load(r1 + x, full, mask), w3, a);
-        a = _mm256_fmadd_ps(mf_load(r1 + x + c, full, mask), w4, a);
-        a = _mm256_fmadd_ps(mf_load(r1 + x + 2 * c, full, mask), w5, a);
+        a = _mm256_fmadd_ps(mf_load(r1 + x + xs, full, mask), w4, a);
+        a = _mm256_fmadd_ps(mf_load(r1 + x + 2 * xs, full, mask), w5, a);
         a = _mm256_fmadd_ps(mf_load(r2 + x, full, mask), w6, a);
-        a = _mm256_fmadd_ps(mf_load(r2 + x + c, full, mask), w7, a);
-        a = _mm256_fmadd_ps(mf_load(r2 + x + 2 * c, full, mask), w8, a);
+        a = _mm256_fmadd_ps(mf_load(r2 + x + xs, full, mask), w7, a);
+        a = _mm256_fmadd_ps(mf_load(r2 + x + 2 * xs, full, mask), w8, a);
         mf_store(out_row + (size_t)ox * c + cb, mf_clamp(a, lo, hi), full, mask);
     }
 }
 
 /// One row of a GEMM tile: 16 lanes in two vectors, the first `columns` stored (masked past them).
 MQ2_INLINE MQ2_T void mf_store_row(float *dst, __m256 v0, __m256 v1, int32_t columns, float lo, float hi,
-                                   int32_t clamps) {
+                                   int32_t clamps, const size_t half) {
     if (clamps) {
         const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
         v0 = mf_clamp(v0, vlo, vhi);
@@ -97,10 +99,10 @@ MQ2_INLINE MQ2_T void mf_store_row(float *dst, __m256 v0, __m256 v1, int32_t col
     }
     if (columns >= 16) {
         _mm256_storeu_ps(dst, v0);
-        _mm256_storeu_ps(dst + 8, v1);
+        _mm256_storeu_ps(dst + half, v1);
     } else {
         _mm256_maskstore_ps(dst, mf_mask(columns >= 8 ? 8 : columns), v0);
-        if (columns > 8) _mm256_maskstore_ps(dst + 8, mf_mask(columns - 8), v1);
+        if (columns > 8) _mm256_maskstore_ps(dst + half, mf_mask(columns - 8), v1);
     }
 }
 
@@ -183,12 +185,30 @@ MQ2_INLINE MQ2_T int32_t mf_live_steps(const mf_rows *a, int32_t rows, int32_t k
     return n;
 }
 
+/// Where a GEMM writes: output row r, column j at c + r * row + (j / 16) * panel + (j % 16 < 8 ? 0 : half)
+/// + j % 8. NHWC rows (mf_nhwc): row = the row stride, panel = 16, half = 8. The fused kernel's planar ring rows
+/// (mf_planar): channel block j / 8 of pixel r at (j / 8) * 8 * width + r * 8, so that the depthwise kernel reads
+/// each block's pixels contiguously.
+typedef struct {
+    size_t row, panel, half;
+} mf_out;
+
+MQ2_INLINE mf_out mf_nhwc(int32_t row_stride) {
+    const mf_out o = {(size_t)row_stride, 16, 8};
+    return o;
+}
+
+MQ2_INLINE mf_out mf_planar(int32_t width) {
+    const mf_out o = {8, (size_t)16 * width, (size_t)8 * width};
+    return o;
+}
+
 /// The tile for exactly R rows (1...6) and V vectors of columns (2, or 1 for a panel's first 8 columns): R x V
 /// accumulators, one broadcast per row and step, so a tile of fewer rows (the last of a GEMM, as in the 7x7 layers'
 /// 49 = 8 x 6 + 1) or of at most 8 columns (the last panel of MobileNetV2's 24-channel projections) costs in
 /// proportion. Each output is summed from its bias in k order with one FMA per step whatever R, V and the row
 /// source are, so the bits do not depend on the tiling.
-MQ2_INLINE MQ2_T void mf_tile_rows(const mf_rows *a, const float *b, const float *bias, float *c, int32_t c_stride,
+MQ2_INLINE MQ2_T void mf_tile_rows(const mf_rows *a, const float *b, const float *bias, float *c, mf_out o,
                                    int32_t columns, float lo, float hi, int32_t clamps, const int R, const int V) {
     __m256 acc[12];
     for (int r = 0; r < R; r++) {
@@ -213,7 +233,7 @@ MQ2_INLINE MQ2_T void mf_tile_rows(const mf_rows *a, const float *b, const float
             }
         }
         for (int r = 0; r < R; r++)
-            mf_store_row(c + (size_t)r * c_stride, acc[2 * r], acc[2 * r + 1], columns, lo, hi, clamps);
+            mf_store_row(c + (size_t)r * o.row, acc[2 * r], acc[2 * r + 1], columns, lo, hi, clamps, o.half);
         return;
     }
     const int32_t run = a->run;
@@ -231,15 +251,15 @@ MQ2_INLINE MQ2_T void mf_tile_rows(const mf_rows *a, const float *b, const float
         }
     }
     for (int r = 0; r < R; r++)
-        mf_store_row(c + (size_t)r * c_stride, acc[2 * r], acc[2 * r + 1], columns, lo, hi, clamps);
+        mf_store_row(c + (size_t)r * o.row, acc[2 * r], acc[2 * r + 1], columns, lo, hi, clamps, o.half);
 }
 
 /// The register tile: c[r][j] = clamp(bias[j] + sum over i < k of a[r][i] * b[i][j]) for rows r < `rows` (1...6)
 /// and the first `columns` (1...16) of one 16-wide packed weight panel, each sum in k order from the bias with one
 /// FMA per step.
-static MQ2_T void mf_tile(const mf_rows *a, int32_t rows, const float *b, const float *bias, float *c,
-                          int32_t c_stride, int32_t columns, float lo, float hi, int32_t clamps) {
-#define MF_TILE(R, V) mf_tile_rows(a, b, bias, c, c_stride, columns, lo, hi, clamps, R, V); break;
+static MQ2_T void mf_tile(const mf_rows *a, int32_t rows, const float *b, const float *bias, float *c, mf_out o,
+                          int32_t columns, float lo, float hi, int32_t clamps) {
+#define MF_TILE(R, V) mf_tile_rows(a, b, bias, c, o, columns, lo, hi, clamps, R, V); break;
 #define MF_TILES(V) switch (rows) { \
     case 1: MF_TILE(1, V) case 2: MF_TILE(2, V) case 3: MF_TILE(3, V) \
     case 4: MF_TILE(4, V) case 5: MF_TILE(5, V) default: MF_TILE(6, V) }
@@ -264,9 +284,10 @@ MQ2_INLINE MQ2_T int32_t mf_five_row_tiles(int32_t rows) {
     return rows >= 5 * a ? a : 0;
 }
 
-MQ2_T void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed,
-                   const float *bias, float *c, int32_t c_stride, int32_t n, int32_t p0, int32_t p1,
-                   int32_t panels_outer, float lo, float hi, int32_t clamps, int32_t *ks) {
+/// mf_gemm into any output layout.
+static MQ2_T void mf_gemm_to(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed,
+                             const float *bias, float *c, mf_out o, int32_t n, int32_t p0, int32_t p1,
+                             int32_t panels_outer, float lo, float hi, int32_t clamps, int32_t *ks) {
     const int32_t fives = 5 * mf_five_row_tiles(rows);
     // Panel p of the row tile t starting at row r (5 rows below `fives`, else up to 6); with `ks`, the tile's list
     // of live steps is at ks + t * (k + 9), its length first.
@@ -276,8 +297,8 @@ MQ2_T void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, co
         mf_rows tile = mf_gemm_rows(a, a_stride, k, r, rows);                                                        \
         if (ks != NULL) { tile.ks = ks + (size_t)(t) * (k + 9) + 1; tile.nk = tile.ks[-1]; }                       \
         mf_tile(&tile, MF_TILE_HEIGHT(r), packed + (size_t)(p) * k * 16, bias + (size_t)(p) * 16,                    \
-                c + (size_t)(r) * c_stride + (size_t)(p) * 16, c_stride, n - (p) * 16 < 16 ? n - (p) * 16 : 16, lo,  \
-                hi, clamps);                                                                                          \
+                c + (size_t)(r) * o.row + (size_t)(p) * o.panel, o, n - (p) * 16 < 16 ? n - (p) * 16 : 16, lo, hi,   \
+                clamps);                                                                                              \
     } while (0)
 #define MF_LIST(t, r)                                                                                                \
     do {                                                                                                              \
@@ -302,8 +323,15 @@ MQ2_T void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, co
 #undef MF_GEMM_TILE
 }
 
-MQ2_T void mf_conv_rows(const mf_conv *p, const float *in, float *out, int32_t row0, int32_t rows, int32_t p0,
-                        int32_t p1, float *scratch) {
+MQ2_T void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed,
+                   const float *bias, float *c, int32_t c_stride, int32_t n, int32_t p0, int32_t p1,
+                   int32_t panels_outer, float lo, float hi, int32_t clamps, int32_t *ks) {
+    mf_gemm_to(k, a, a_stride, rows, packed, bias, c, mf_nhwc(c_stride), n, p0, p1, panels_outer, lo, hi, clamps, ks);
+}
+
+/// mf_conv_rows into any output layout (pixel row0 at `out`).
+static MQ2_T void mf_conv_rows_to(const mf_conv *p, const float *in, float *out, mf_out o, int32_t row0,
+                                  int32_t rows, int32_t p0, int32_t p1, float *scratch) {
     const int32_t c = p->c, k = p->kh * p->kw * c, run = p->kw * c;
     for (int32_t t = row0; t < row0 + rows; t += 6) {
         const int32_t count = row0 + rows - t < 6 ? row0 + rows - t : 6;
@@ -335,9 +363,14 @@ MQ2_T void mf_conv_rows(const mf_conv *p, const float *in, float *out, int32_t r
         }
         for (int32_t j = p0; j < p1; j++)
             mf_tile(&a, count, p->packed + (size_t)j * k * 16, p->bias + (size_t)j * 16,
-                    out + (size_t)(t - row0) * p->n + (size_t)j * 16, p->n, p->n - j * 16 < 16 ? p->n - j * 16 : 16,
+                    out + (size_t)(t - row0) * o.row + (size_t)j * o.panel, o, p->n - j * 16 < 16 ? p->n - j * 16 : 16,
                     p->lo, p->hi, p->clamps);
     }
+}
+
+MQ2_T void mf_conv_rows(const mf_conv *p, const float *in, float *out, int32_t row0, int32_t rows, int32_t p0,
+                        int32_t p1, float *scratch) {
+    mf_conv_rows_to(p, in, out, mf_nhwc(p->n), row0, rows, p0, p1, scratch);
 }
 
 /// One output pixel of a 3x3 window given as nine tap pointers, channels [cb, cb + 8): the border pixels of the
@@ -350,35 +383,44 @@ MQ2_INLINE MQ2_T void mf_dw_taps9(const mf_dw *p, const float *const *t, int32_t
     const float *w = p->w + cb;
     __m256 a = mf_load(p->bias + cb, full, mask);
     for (int i = 0; i < 9; i++)
-        a = _mm256_fmadd_ps(mf_load(t[i] + cb, full, mask), mf_load(w + (size_t)i * c, full, mask), a);
+        a = _mm256_fmadd_ps(mf_load(t[i], full, mask), mf_load(w + (size_t)i * c, full, mask), a);
     mf_store(out + cb, mf_clamp(a, _mm256_set1_ps(p->lo), _mm256_set1_ps(p->hi)), full, mask);
 }
 
 /// One output row of a 3x3, dilation-1 depthwise convolution from its three input rows `rows` (the zero row for
 /// rows outside the input): the interior columns [ox_lo, ox_hi) by mf_dw_run3, the border ones by mf_dw_taps9.
+/// NHWC rows when `planar` is 0. Else planar rows (the fused kernel's ring): channel block cb / 8 of column x at
+/// row + cb * planar + x * 8, except the zero row, read at x * 8 for every block (so it must hold iw * c rounded
+/// up to 8 zeros).
 MQ2_INLINE MQ2_T void mf_dw_row3(const mf_dw *p, const float *const *rows, int32_t ox_lo, int32_t ox_hi,
-                                 __m256i tail, float *out_row) {
-    const int32_t c = p->c;
+                                 __m256i tail, float *out_row, const size_t planar) {
+    const int32_t c = p->c, xs = planar ? 8 : c;
+    // Where channel block cb of row fy starts: NHWC rows at cb (as the zero row), planar ones at cb * planar.
+#define MF_BLOCK(fy, cb) \
+    (rows[fy] + (planar == 0 ? (size_t)(cb) : rows[fy] == p->zero_row ? 0 : (size_t)(cb) * planar))
     if (ox_lo < ox_hi) {
         for (int32_t cb = 0; cb < c; cb += 8) {
-            if (c - cb >= 8) mf_dw_run3(p, rows[0], rows[1], rows[2], ox_lo, ox_hi, cb, 1, tail, out_row);
-            else mf_dw_run3(p, rows[0], rows[1], rows[2], ox_lo, ox_hi, cb, 0, tail, out_row);
+            const float *r0 = MF_BLOCK(0, cb), *r1 = MF_BLOCK(1, cb), *r2 = MF_BLOCK(2, cb);
+            if (c - cb >= 8) mf_dw_run3(p, r0, r1, r2, ox_lo, ox_hi, cb, 1, tail, out_row, xs);
+            else mf_dw_run3(p, r0, r1, r2, ox_lo, ox_hi, cb, 0, tail, out_row, xs);
         }
     }
     for (int32_t ox = 0; ox < p->ow; ox++) {
         if (ox == ox_lo && ox_lo < ox_hi) { ox = ox_hi - 1; continue; }
         float *out = out_row + (size_t)ox * c;
-        const float *t[9];
-        for (int fx = 0; fx < 3; fx++) {
-            const int32_t x = ox * p->sw - p->pw + fx;
-            const int inside = x >= 0 && x < p->iw;
-            for (int fy = 0; fy < 3; fy++) t[fy * 3 + fx] = inside ? rows[fy] + (size_t)x * c : p->zero_row;
-        }
         for (int32_t cb = 0; cb < c; cb += 8) {
+            const float *t[9];
+            for (int fx = 0; fx < 3; fx++) {
+                const int32_t x = ox * p->sw - p->pw + fx;
+                const int inside = x >= 0 && x < p->iw;
+                for (int fy = 0; fy < 3; fy++)
+                    t[fy * 3 + fx] = inside ? MF_BLOCK(fy, cb) + (size_t)x * xs : p->zero_row + (planar ? 0 : cb);
+            }
             if (c - cb >= 8) mf_dw_taps9(p, t, cb, 1, tail, out);
             else mf_dw_taps9(p, t, cb, 0, tail, out);
         }
     }
+#undef MF_BLOCK
 }
 
 /// Whether mf_dw_row3 applies: a 3x3 window with dilation 1 and a zero row.
@@ -401,7 +443,7 @@ MQ2_T void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) {
                 const int32_t y = oy * p->sh - p->ph + fy;
                 if (y >= 0 && y < p->ih) rows[fy] = p->in + ((size_t)b * p->ih + y) * p->iw * c;
             }
-            mf_dw_row3(p, rows, ox_lo, ox_hi, tail, out_row);
+            mf_dw_row3(p, rows, ox_lo, ox_hi, tail, out_row, 0);
             continue;
         }
         for (int32_t ox = 0; ox < p->ow; ox++) {
@@ -421,7 +463,10 @@ MQ2_T void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out,
     int32_t ox_lo, ox_hi;
     mq2_interior_columns(p->iw, p->ow, p->kw, p->sw, p->dw, p->pw, &ox_lo, &ox_hi);
     const __m256i tail = mf_mask(c % 8 == 0 ? 8 : c % 8);
-    // Ring slot y % 3 holds expanded row y; rows [lo, hi) of the current image are there.
+    // Ring slot y % 3 holds expanded row y, planar (each 8-channel block's iw pixels together, so the depthwise
+    // walk along a block reads consecutive 32-byte pixels instead of one per c * 4 bytes); rows [lo, hi) of the
+    // current image are there.
+    const size_t slot_floats = (size_t)iw * ((c + 7) / 8 * 8);
     int32_t b_ring = -1, lo = 0, hi = 0;
     for (int32_t row = row_begin; row < row_end; row++) {
         const int32_t b = row / p->oh, oy = row % p->oh;
@@ -431,19 +476,19 @@ MQ2_T void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out,
         for (int fy = 0; fy < 3; fy++) {
             const int32_t y = y0 + fy;
             if (y < 0 || y >= p->ih) continue;
-            float *slot = ring + (size_t)(y % 3) * iw * c;
+            float *slot = ring + (size_t)(y % 3) * slot_floats;
             if (y < lo || y >= hi) {
                 if (f->conv != NULL)
-                    mf_conv_rows(f->conv, in, slot, (b * p->ih + y) * iw, iw, 0, panels, scratch);
+                    mf_conv_rows_to(f->conv, in, slot, mf_planar(iw), (b * p->ih + y) * iw, iw, 0, panels, scratch);
                 else
-                    mf_gemm(cin, in + ((size_t)b * p->ih + y) * iw * cin, cin, iw, f->packed, f->bias, slot, c, c,
-                            0, panels, 1, f->lo, f->hi, f->clamps, NULL);
+                    mf_gemm_to(cin, in + ((size_t)b * p->ih + y) * iw * cin, cin, iw, f->packed, f->bias, slot,
+                               mf_planar(iw), c, 0, panels, 1, f->lo, f->hi, f->clamps, NULL);
                 if (y == hi) hi = y + 1; else { lo = y; hi = y + 1; }
                 if (hi - lo > 3) lo = hi - 3;
             }
             rows[fy] = slot;
         }
-        mf_dw_row3(p, rows, ox_lo, ox_hi, tail, out + ((size_t)b * p->oh + oy) * p->ow * c);
+        mf_dw_row3(p, rows, ox_lo, ox_hi, tail, out + ((size_t)b * p->oh + oy) * p->ow * c, iw);
     }
 }
 

@@ -167,8 +167,8 @@ final class FloatKernelTests: XCTestCase {
 
     /// The fused expansion and depthwise kernel (`ExpansionBlock`: a 1×1 convolution, the expansion (1×1, or 3×3
     /// stride 2 like the first layer), the 3×3 depthwise convolution, a projection; operators 1 and 2 fuse) gives
-    /// the unfused kernels' bits (and so the reference within 1e-4) at strides 1 and 2, batches, odd sizes and 1-3
-    /// threads (bands that share expanded rows). The convolution before the pair makes the expansion's input an
+    /// the unfused kernels' bits (and so the reference within 1e-4) at strides 1 and 2, batches, odd sizes, channel
+    /// counts that are not a multiple of 8 and 1-3 threads (bands that share expanded rows). The convolution before the pair makes the expansion's input an
     /// arena tensor: a memory plan that let the depthwise output, now written one operator early, share its space
     /// would change the result.
     func testExpansionDepthwiseFusion() throws {
@@ -176,6 +176,10 @@ final class FloatKernelTests: XCTestCase {
                      ExpansionBlock(n: 2, h: 35, w: 47, cin: 5, expanded: 40, stride: 2, activation: .none),
                      ExpansionBlock(n: 1, h: 56, w: 56, cin: 24, expanded: 144, stride: 2, activation: .relu6),
                      ExpansionBlock(n: 1, h: 57, w: 29, cin: 16, expanded: 96, stride: 1, activation: .relu),
+                     // Channels not a multiple of 8: the planar ring rows' last block is partial.
+                     ExpansionBlock(n: 1, h: 64, w: 64, cin: 6, expanded: 37, stride: 2, activation: .relu6),
+                     ExpansionBlock(n: 1, h: 190, w: 190, cin: 3, expanded: 20, stride: 1, activation: .relu6,
+                                    filter: 3, expansionStride: 2),
                      // MobileNetV2's first layer (3x3 stride 2 on RGB) and its depthwise layer; odd sizes and a
                      // batch of 2 put windows on the padding in every band.
                      ExpansionBlock(n: 1, h: 128, w: 128, cin: 3, expanded: 32, stride: 1, activation: .relu6,

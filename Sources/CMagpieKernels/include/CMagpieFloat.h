@@ -10,7 +10,8 @@ typedef struct {
     const float *w;                   // [kh * kw][c], the TFLite filter's layout
     const float *bias;                // [c] (zeros when the operator has none)
     float lo, hi;                     // the fused activation's clamp
-    /// iw * c zeros for the 3x3 path (rows above or below the input), or NULL to use only the general path.
+    /// iw * c zeros (mf_expand_dw_row_floats(iw, c) for the fused kernel's planar ring) for the 3x3 path (rows
+    /// above or below the input), or NULL to use only the general path.
     const float *zero_row;
 } mf_dw;
 
@@ -69,11 +70,14 @@ typedef struct {
 } mf_expand_dw;
 
 /// Depthwise output rows [row_begin, row_end) (over batches * oh) of the fused pair, from the convolution's input
-/// `in` into `out`; `ring` holds 3 * iw * c floats, and `scratch` 6 * k floats for mf_conv_rows's gathered tiles
-/// (unused for an expansion). Each of the convolution's output rows is computed once per call (twice where two
-/// calls' windows share it), by mf_gemm or mf_conv_rows, so the result equals running the two operators one after
-/// the other.
+/// `in` into `out`; `ring` holds mf_expand_dw_row_floats(iw, c) floats for each of three rows, `dw.zero_row` as
+/// many zeros, and `scratch` 6 * k floats for mf_conv_rows's gathered tiles (unused for an expansion). Each of the
+/// convolution's output rows is computed once per call (twice where two calls' windows share it), by mf_gemm's or
+/// mf_conv_rows's tiles into a planar ring row, so the result equals running the two operators one after the other.
 void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out, int32_t row_begin, int32_t row_end,
                        float *ring, float *scratch);
+
+/// Floats in one planar ring row: iw pixels of c channels rounded up to a multiple of 8.
+static inline int32_t mf_expand_dw_row_floats(int32_t iw, int32_t c) { return iw * ((c + 7) / 8 * 8); }
 
 #endif

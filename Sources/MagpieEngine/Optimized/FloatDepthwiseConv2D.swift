@@ -39,7 +39,9 @@ extension FloatKernels {
     static func avx2DepthwiseConv2D(_ context: inout PrepareContext, geometry g: ConvolutionGeometry,
                                     tensors: Conv2DTensors, weights: UnsafeMutablePointer<Float>,
                                     bias: UnsafeMutablePointer<Float>, min lo: Float, max hi: Float) -> Kernel {
-        let zeroRow = context.allocate(Float.self, count: g.inputWidth * g.inputDepth)  // zeroed
+        // Zeroed; long enough for the fused kernel's planar ring rows too (channels rounded up to 8).
+        let zeroRow = context.allocate(Float.self, count: Int(mf_expand_dw_row_floats(Int32(g.inputWidth),
+                                                                                       Int32(g.inputDepth))))
         let params = context.allocate(mf_dw.self, count: 1)
         params.pointee = mf_dw(
             in: nil, out: nil, batches: Int32(g.batches), ih: Int32(g.inputHeight), iw: Int32(g.inputWidth),

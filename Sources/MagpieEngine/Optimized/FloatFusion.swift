@@ -8,6 +8,8 @@ import MagpieModel
 /// as MobileNetV2's first layer. The pair becomes one kernel, `FloatExpandDepthwise`, that computes the
 /// convolution's output rows into a ring of three rows per task and the depthwise rows from the ring, so that
 /// tensor (4.8 MB at 112 × 112 × 96) never goes through memory; the depthwise operator's kernel becomes a no-op.
+/// The ring rows are planar (each 8-channel block's pixels together), so the depthwise walk along a channel block
+/// reads consecutive 32-byte pixels.
 /// Each row is computed by the same GEMM tile as before, so the outputs are bit-identical to running the two
 /// kernels one after the other.
 public enum KernelFusion {
@@ -87,7 +89,8 @@ final class FloatExpandDepthwise: Kernel {
         self.input = input; self.output = output; self.pool = pool
         rows = Int(d.batches) * Int(d.oh)
         tasks = max(1, min(rows, pool.threadCount))
-        ringFloats = 3 * Int(d.iw) * Int(d.c)
+        // Planar ring rows: channels rounded up to 8 (the depthwise kernel's zero row is as long).
+        ringFloats = 3 * Int(mf_expand_dw_row_floats(d.iw, d.c))
         rings = scratch.allocate(Float.self, count: tasks * ringFloats)
         scratchFloats = conv.conv == nil ? 0 : FloatKernels.tileRows * conv.k
         self.scratch = scratch.allocate(Float.self, count: max(1, tasks * scratchFloats))
