@@ -337,17 +337,26 @@ static MQ2_T void mf_conv_rows_to(const mf_conv *p, const float *in, float *out,
         const int32_t count = row0 + rows - t < 6 ? row0 + rows - t : 6;
         mf_rows a;
         a.segments = p->kh; a.run = run; a.stride = (size_t)p->dh * p->iw * c; a.ks = NULL; a.nk = 0;
+        // The tile's output pixels (b, oy, ox), stepped from the first one's: one division per tile instead of
+        // three per pixel (C harness, MobileNetV2's first layer: 0.34 -> 0.31 ms).
+        int32_t pb[6], py[6], px[6];
+        {
+            int32_t ox = t % p->ow, oy = (t / p->ow) % p->oh, b = t / (p->ow * p->oh);
+            for (int32_t r = 0; r < count; r++) {
+                pb[r] = b; py[r] = oy; px[r] = ox;
+                if (++ox == p->ow) { ox = 0; if (++oy == p->oh) { oy = 0; b++; } }
+            }
+        }
         int inside = p->dw == 1;
         for (int32_t r = 0; r < count && inside; r++) {
-            const int32_t m = t + r, ox = m % p->ow, oy = (m / p->ow) % p->oh, b = m / (p->ow * p->oh);
-            const int32_t y0 = oy * p->sh - p->ph, x0 = ox * p->sw - p->pw;
+            const int32_t y0 = py[r] * p->sh - p->ph, x0 = px[r] * p->sw - p->pw;
             inside = x0 >= 0 && x0 + p->kw <= p->iw && y0 >= 0 && y0 + (p->kh - 1) * p->dh < p->ih;
-            if (inside) a.row[r] = in + (((size_t)b * p->ih + y0) * p->iw + x0) * c;
+            if (inside) a.row[r] = in + (((size_t)pb[r] * p->ih + y0) * p->iw + x0) * c;
         }
         if (!inside) {
             // A window crosses the padding (or the dilation is not 1 across): gather the tile's rows, zeros outside.
             for (int32_t r = 0; r < count; r++) {
-                const int32_t m = t + r, ox = m % p->ow, oy = (m / p->ow) % p->oh, b = m / (p->ow * p->oh);
+                const int32_t ox = px[r], oy = py[r], b = pb[r];
                 float *dst = scratch + (size_t)r * k;
                 for (int32_t fy = 0; fy < p->kh; fy++) {
                     const int32_t y = oy * p->sh - p->ph + fy * p->dh;
