@@ -309,7 +309,9 @@ static MQ2_T void mf_gemm_to(int32_t k, const float *a, int32_t a_stride, int32_
         }                                                                                                             \
     } while (0)
     if (panels_outer) {
-        for (int32_t r = 0, t = 0; r < rows; r += MF_TILE_HEIGHT(r), t++) MF_LIST(t, r);
+        // panels_outer 2: the lists are there already (mf_gemm_list_live_steps, once for all tasks).
+        if (panels_outer == 1)
+            for (int32_t r = 0, t = 0; r < rows; r += MF_TILE_HEIGHT(r), t++) MF_LIST(t, r);
         for (int32_t p = p0; p < p1; p++)
             for (int32_t r = 0, t = 0; r < rows; r += MF_TILE_HEIGHT(r), t++) MF_GEMM_TILE(t, r, p);
     } else {
@@ -321,6 +323,15 @@ static MQ2_T void mf_gemm_to(int32_t k, const float *a, int32_t a_stride, int32_
 #undef MF_LIST
 #undef MF_TILE_HEIGHT
 #undef MF_GEMM_TILE
+}
+
+MQ2_T void mf_gemm_list_live_steps(int32_t k, const float *a, int32_t a_stride, int32_t rows, int32_t *ks) {
+    const int32_t fives = 5 * mf_five_row_tiles(rows);
+    for (int32_t r = 0, t = 0; r < rows; r += r < fives ? 5 : 6, t++) {
+        const mf_rows tile = mf_gemm_rows(a, a_stride, k, r, rows);
+        int32_t *list = ks + (size_t)t * (k + 9);
+        list[0] = mf_live_steps(&tile, r < fives ? 5 : rows - r < 6 ? rows - r : 6, k, list + 1);
+    }
 }
 
 MQ2_T void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed,
@@ -512,6 +523,9 @@ void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out, int32
 void mf_conv_rows(const mf_conv *p, const float *in, float *out, int32_t row0, int32_t rows, int32_t p0,
                   int32_t p1, float *scratch) {
     (void)p; (void)in; (void)out; (void)row0; (void)rows; (void)p0; (void)p1; (void)scratch;
+}
+void mf_gemm_list_live_steps(int32_t k, const float *a, int32_t a_stride, int32_t rows, int32_t *ks) {
+    (void)k; (void)a; (void)a_stride; (void)rows; (void)ks;
 }
 void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed, const float *bias,
              float *c, int32_t c_stride, int32_t n, int32_t p0, int32_t p1, int32_t panels_outer, float lo, float hi,

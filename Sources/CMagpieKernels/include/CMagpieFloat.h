@@ -27,7 +27,7 @@ void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end);
 /// sum runs in k order from the bias with one FMA per step (the Swift tile's order, so the bits do not depend on
 /// the tiling); the clamp to [lo, hi] applies when `clamps` is 1. Rows go in register tiles of up to 6; panels in the
 /// outer loop when `panels_outer` is 1 (A small enough to stay in cache while each panel meets every tile), else the
-/// row tiles.
+/// row tiles; 2 is 1 with `ks` already filled by mf_gemm_list_live_steps.
 ///
 /// With `ks` non-NULL (room for mf_gemm_live_ints(k, rows, panels_outer) ints), each row tile first lists the steps
 /// i at which one of its rows is nonzero and skips the others: the same sums, since a skipped step would add
@@ -36,6 +36,10 @@ void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end);
 void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed, const float *bias,
              float *c, int32_t c_stride, int32_t n, int32_t p0, int32_t p1, int32_t panels_outer, float lo, float hi,
              int32_t clamps, int32_t *ks);
+
+/// mf_gemm's lists of live steps for the panels-outer order, once for every task of a GEMM split by panels: each
+/// task then calls mf_gemm with panels_outer 2 and the same `ks`, which only reads them.
+void mf_gemm_list_live_steps(int32_t k, const float *a, int32_t a_stride, int32_t rows, int32_t *ks);
 
 /// The ints mf_gemm's `ks` needs: one list of k + 9 per row tile when the panels are outer (each list is used once
 /// per panel), else one.

@@ -151,7 +151,14 @@ final class FloatGEMMConv2D: Kernel {
         guard canSkipZeroSteps, live == nil else { return }
         let rows = g.batches * g.outputHeight * g.outputWidth
         liveInts = Int(mf_gemm_live_ints(Int32(k), Int32(rows), plan.panelsOuter || rows == 1 ? 1 : 0))
-        live = allocations.allocate(Int32.self, count: plan.taskCount * liveInts)
+        live = allocations.allocate(Int32.self, count: (sharesLists ? 1 : plan.taskCount) * liveInts)
+    }
+
+    /// Whether the tasks split the weight panels of one panels-outer block: then `invoke` lists the live steps once
+    /// and every task reads the same lists (at 2 threads, eight tasks each listing all of a 7x7 layer's tiles cost
+    /// 12% of its time).
+    private var sharesLists: Bool {
+        plan.panelsOuter && plan.rowGroups == 1 && plan.panelGroups > 1 && g.batches * g.outputHeight * g.outputWidth > 1
     }
 
     func invoke(_ t: TensorBuffers) throws {
@@ -160,6 +167,10 @@ final class FloatGEMMConv2D: Kernel {
         if plan.taskCount == 1 {
             run(task: 0, input: input, output: output)
         } else {
+            if let live, sharesLists {
+                mf_gemm_list_live_steps(Int32(k), input, Int32(k), Int32(g.batches * g.outputHeight * g.outputWidth),
+                                        live)
+            }
             pool.parallelFor(plan.taskCount) { task in run(task: task, input: input, output: output) }
         }
     }
@@ -170,7 +181,7 @@ final class FloatGEMMConv2D: Kernel {
         let rows = g.batches * g.outputHeight * g.outputWidth
         let n = g.outputDepth
         let tile = FloatKernels.tileRows
-        let ks = live.map { $0 + task * liveInts }
+        let ks = sharesLists ? live : live.map { $0 + task * liveInts }
         if scratch == nil && rows == 1 {
             if let ks {
                 // Skipping a zero input skips a weight row: the one-row tile, which reads only the live rows.
@@ -191,7 +202,7 @@ final class FloatGEMMConv2D: Kernel {
             FloatKernels.block(avx2: avx2, k: k, a: input + rowRange.lowerBound * k, rows: rowRange.count,
                                packed: UnsafePointer(packed), bias: UnsafePointer(bias),
                                c: output + rowRange.lowerBound * n, n: n, panels: panelRange,
-                               panelsOuter: plan.panelsOuter, lo: lo, hi: hi, live: ks)
+                               panelsOuter: plan.panelsOuter, lo: lo, hi: hi, live: ks, listsReady: sharesLists)
             return
         }
         let buffer = scratch + task * tile * k
@@ -305,14 +316,16 @@ extension FloatKernels {
     /// `mf_gemm` (C, AVX2 + FMA; one call for the whole block, whose per-tile calls cost less than Swift's) when
     /// `avx2` (the kernel's copy of `avx2Available`), else `microkernel`. Both sum each output from its bias in k
     /// order with one FMA per step, so they give the same bits. `live` (AVX2 only): scratch for `mf_gemm` to skip
-    /// the steps at which a tile's A rows are all zero.
+    /// the steps at which a tile's A rows are all zero; `listsReady`: it holds the lists already (panels outer).
     @inline(__always)
     static func block(avx2: Bool, k: Int, a: UnsafePointer<Float>, rows: Int, packed: UnsafePointer<Float>,
                       bias: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, n: Int, panels: Range<Int>,
-                      panelsOuter: Bool, lo: Float, hi: Float, live: UnsafeMutablePointer<Int32>? = nil) {
+                      panelsOuter: Bool, lo: Float, hi: Float, live: UnsafeMutablePointer<Int32>? = nil,
+                      listsReady: Bool = false) {
         if avx2 {
             mf_gemm(Int32(k), a, Int32(k), Int32(rows), packed, bias, c, Int32(n), Int32(n), Int32(panels.lowerBound),
-                    Int32(panels.upperBound), panelsOuter ? 1 : 0, lo, hi, clamps(lo, hi) ? 1 : 0, live)
+                    Int32(panels.upperBound), panelsOuter ? (listsReady ? 2 : 1) : 0, lo, hi, clamps(lo, hi) ? 1 : 0,
+                    live)
             return
         }
         func run(_ p: Int, _ row0: Int) {
