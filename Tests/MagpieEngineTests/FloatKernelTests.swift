@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import MagpieEngine
+@testable import MagpieEngine
 import MagpieModel
 import MagpieTestSupport
 
@@ -163,6 +163,20 @@ final class FloatKernelTests: XCTestCase {
         let (model, input) = ExpansionBlock(n: 1, h: 14, w: 14, cin: 64, expanded: 96, stride: 1,
                                             activation: .relu6, projected: 48).build(seed: 710)
         XCTAssertEqual(try run(model, input, kernels: .optimized).skipping, [])
+    }
+
+    /// Zero skipping needs finite weights (0 × inf is NaN in the dense sum): `allFinite` finds one infinity or NaN
+    /// anywhere, and passes the largest finite values and subnormals.
+    func testZeroSkippingNeedsFiniteWeights() {
+        var values = [Float](repeating: 0.5, count: 37)
+        values[3] = .greatestFiniteMagnitude; values[4] = -.greatestFiniteMagnitude
+        values[5] = .leastNonzeroMagnitude; values[6] = -0.0
+        XCTAssertTrue(FloatKernels.allFinite(values, count: values.count))
+        for (i, bad) in [(0, Float.infinity), (17, -Float.infinity), (36, Float.nan)] {
+            var copy = values
+            copy[i] = bad
+            XCTAssertFalse(FloatKernels.allFinite(copy, count: copy.count), "\(bad) at \(i)")
+        }
     }
 
     /// The fused expansion and depthwise kernel (`ExpansionBlock`: a 1×1 convolution, the expansion (1×1, or 3×3

@@ -32,7 +32,7 @@ void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end);
 /// With `ks` non-NULL (room for mf_gemm_live_ints(k, rows, panels_outer) ints), each row tile first lists the steps
 /// i at which one of its rows is nonzero and skips the others: the same sums, since a skipped step would add
 /// 0 x b[i][j] (for finite weights; +0 and -0 count as zero, so a zero output's sign may differ). Worth it where
-/// A comes out of a ReLU, whose zeros run along whole channels (MobileNetV2's projections skip 5-58% of the steps).
+/// A comes out of a ReLU, whose zeros run along whole channels (MobileNetV2's projections skip 3-58% of the steps).
 void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed, const float *bias,
              float *c, int32_t c_stride, int32_t n, int32_t p0, int32_t p1, int32_t panels_outer, float lo, float hi,
              int32_t clamps, int32_t *ks);

@@ -142,8 +142,11 @@ final class FloatGEMMConv2D: Kernel {
         avx2 = FloatKernels.avx2Available
     }
 
-    /// Whether `skipZeroSteps` applies: a pointwise GEMM (A read in place) on an AVX2 + FMA host.
-    var canSkipZeroSteps: Bool { avx2 && scratch == nil }
+    /// Whether `skipZeroSteps` applies: a pointwise GEMM (A read in place) on an AVX2 + FMA host, with finite
+    /// weights (a skipped 0 × inf would be NaN in the dense sum).
+    var canSkipZeroSteps: Bool { avx2 && scratch == nil && finiteWeights }
+    private lazy var finiteWeights = FloatKernels.allFinite(UnsafePointer(packed),
+                                                            count: panels * k * FloatKernels.panelWidth)
 
     /// From now on each row tile multiplies only the steps k at which one of its A rows is nonzero (`mf_gemm`'s
     /// `ks`). Same sums (the skipped terms are 0 x w); worth it where A is a ReLU's output (see `ZeroSkipping`).
@@ -158,7 +161,8 @@ final class FloatGEMMConv2D: Kernel {
     /// and every task reads the same lists (at 2 threads, eight tasks each listing all of a 7x7 layer's tiles cost
     /// 12% of its time).
     private var sharesLists: Bool {
-        plan.panelsOuter && plan.rowGroups == 1 && plan.panelGroups > 1 && g.batches * g.outputHeight * g.outputWidth > 1
+        plan.panelsOuter && plan.rowGroups == 1 && plan.panelGroups > 1
+            && g.batches * g.outputHeight * g.outputWidth > 1
     }
 
     func invoke(_ t: TensorBuffers) throws {
@@ -338,6 +342,13 @@ extension FloatKernels {
         } else {
             for row0 in stride(from: 0, to: rows, by: tileRows) { for p in panels { run(p, row0) } }
         }
+    }
+
+    /// Whether `count` floats at `p` are all finite: the largest exponent field, an integer maximum LLVM vectorizes.
+    static func allFinite(_ p: UnsafePointer<Float>, count: Int) -> Bool {
+        var exponent: UInt32 = 0
+        for i in 0..<count { exponent = max(exponent, p[i].bitPattern & 0x7f80_0000) }
+        return exponent != 0x7f80_0000
     }
 
     /// Whether the C kernels must clamp: a bound tighter than the float range.

@@ -134,8 +134,8 @@ enum ZeroSkipping {
         var skipping = Set<Int>()
         for (i, kernel) in kernels.enumerated() {
             let op = subgraph.operators[i]
-            if let conv = kernel as? FloatGEMMConv2D, conv.canSkipZeroSteps, conv.g.isPointwise,
-               conv.g.outputDepth >= minimumOutputChannels, reluOutput.contains(conv.tensors.input) {
+            if let conv = kernel as? FloatGEMMConv2D, conv.g.isPointwise, conv.g.outputDepth >= minimumOutputChannels,
+               reluOutput.contains(conv.tensors.input), conv.canSkipZeroSteps {
                 conv.skipZeroSteps(scratch: scratch)
                 skipping.insert(i)
             }
