@@ -119,11 +119,12 @@ final class FloatExpandDepthwise: Kernel {
 /// Zero skipping, applied once after fusion: a pointwise float convolution whose input a ReLU wrote skips, per
 /// 6-row tile, the input channels at which all six pixels are zero (`mf_gemm` with a list of live steps). In
 /// MobileNetV2 the projections read a depthwise convolution's ReLU6 output, and its zeros run along whole channels:
-/// 2-58% of a tile's steps are dead. The sums are the same (a skipped step adds 0 × w to every output, finite
-/// weights assumed; only the sign of a zero result may differ), so the outputs are the same values.
+/// 3-58% of a tile's steps are dead. The sums are the same (a skipped step adds 0 × w to every output; only
+/// convolutions with finite weights skip, and only the sign of a zero result may differ), so the outputs are the
+/// same values.
 enum ZeroSkipping {
     /// Convolutions with fewer output channels are left dense: listing the live steps costs about as much as one
-    /// 16-channel weight panel saves (C harness on MobileNetV2's activations: 0.83-1.0x for 16-32 channels,
+    /// 16-channel weight panel saves (C harness on MobileNetV2's activations: 0.83-1.08x for 16-32 channels,
     /// 1.06-1.69x for the 64-320-channel projections and 1.27x for the classifier).
     static let minimumOutputChannels = 64
 
