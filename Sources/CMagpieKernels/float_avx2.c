@@ -284,6 +284,19 @@ MQ2_INLINE MQ2_T int32_t mf_five_row_tiles(int32_t rows) {
     return rows >= 5 * a ? a : 0;
 }
 
+/// mf_gemm's lists of live steps for every row tile of `rows` (tile t's at ks + t * (k + 9), its length first), the
+/// tiles as mf_gemm_to cuts them.
+MQ2_INLINE MQ2_T void mf_live_lists(int32_t k, const float *a, int32_t a_stride, int32_t rows, int32_t *ks) {
+    const int32_t fives = 5 * mf_five_row_tiles(rows);
+    for (int32_t r = 0, t = 0; r < rows; t++) {
+        const int32_t height = r < fives ? 5 : rows - r < 6 ? rows - r : 6;
+        const mf_rows tile = mf_gemm_rows(a, a_stride, k, r, rows);
+        int32_t *list = ks + (size_t)t * (k + 9);
+        list[0] = mf_live_steps(&tile, height, k, list + 1);
+        r += height;
+    }
+}
+
 /// mf_gemm into any output layout.
 static MQ2_T void mf_gemm_to(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed,
                              const float *bias, float *c, mf_out o, int32_t n, int32_t p0, int32_t p1,
@@ -300,38 +313,26 @@ static MQ2_T void mf_gemm_to(int32_t k, const float *a, int32_t a_stride, int32_
                 c + (size_t)(r) * o.row + (size_t)(p) * o.panel, o, n - (p) * 16 < 16 ? n - (p) * 16 : 16, lo, hi,   \
                 clamps);                                                                                              \
     } while (0)
-#define MF_LIST(t, r)                                                                                                \
-    do {                                                                                                              \
-        if (ks != NULL) {                                                                                             \
-            const mf_rows tile = mf_gemm_rows(a, a_stride, k, r, rows);                                              \
-            int32_t *list = ks + (size_t)(t) * (k + 9);                                                              \
-            list[0] = mf_live_steps(&tile, MF_TILE_HEIGHT(r), k, list + 1);                                          \
-        }                                                                                                             \
-    } while (0)
     if (panels_outer) {
         // panels_outer 2: the lists are there already (mf_gemm_list_live_steps, once for all tasks).
-        if (panels_outer == 1)
-            for (int32_t r = 0, t = 0; r < rows; r += MF_TILE_HEIGHT(r), t++) MF_LIST(t, r);
+        if (ks != NULL && panels_outer == 1) mf_live_lists(k, a, a_stride, rows, ks);
         for (int32_t p = p0; p < p1; p++)
             for (int32_t r = 0, t = 0; r < rows; r += MF_TILE_HEIGHT(r), t++) MF_GEMM_TILE(t, r, p);
     } else {
         for (int32_t r = 0; r < rows; r += MF_TILE_HEIGHT(r)) {
-            MF_LIST(0, r);
+            if (ks != NULL) {
+                const mf_rows tile = mf_gemm_rows(a, a_stride, k, r, rows);
+                ks[0] = mf_live_steps(&tile, MF_TILE_HEIGHT(r), k, ks + 1);
+            }
             for (int32_t p = p0; p < p1; p++) MF_GEMM_TILE(0, r, p);
         }
     }
-#undef MF_LIST
 #undef MF_TILE_HEIGHT
 #undef MF_GEMM_TILE
 }
 
 MQ2_T void mf_gemm_list_live_steps(int32_t k, const float *a, int32_t a_stride, int32_t rows, int32_t *ks) {
-    const int32_t fives = 5 * mf_five_row_tiles(rows);
-    for (int32_t r = 0, t = 0; r < rows; r += r < fives ? 5 : 6, t++) {
-        const mf_rows tile = mf_gemm_rows(a, a_stride, k, r, rows);
-        int32_t *list = ks + (size_t)t * (k + 9);
-        list[0] = mf_live_steps(&tile, r < fives ? 5 : rows - r < 6 ? rows - r : 6, k, list + 1);
-    }
+    mf_live_lists(k, a, a_stride, rows, ks);
 }
 
 MQ2_T void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed,
@@ -415,12 +416,13 @@ MQ2_INLINE MQ2_T void mf_dw_taps9(const mf_dw *p, const float *const *t, int32_t
 MQ2_INLINE MQ2_T void mf_dw_row3(const mf_dw *p, const float *const *rows, int32_t ox_lo, int32_t ox_hi,
                                  __m256i tail, float *out_row, const size_t planar) {
     const int32_t c = p->c, xs = planar ? 8 : c;
-    // Where channel block cb of row fy starts: NHWC rows at cb (as the zero row), planar ones at cb * planar.
-#define MF_BLOCK(fy, cb) \
-    (rows[fy] + (planar == 0 ? (size_t)(cb) : rows[fy] == p->zero_row ? 0 : (size_t)(cb) * planar))
+    // Channel block cb of row fy starts at rows[fy] + cb * step[fy]: NHWC rows (and the zero row with them) at cb,
+    // planar ones at cb * planar, the zero row of planar rows at its start.
+    size_t step[3];
+    for (int fy = 0; fy < 3; fy++) step[fy] = planar == 0 ? 1 : rows[fy] == p->zero_row ? 0 : planar;
     if (ox_lo < ox_hi) {
         for (int32_t cb = 0; cb < c; cb += 8) {
-            const float *r0 = MF_BLOCK(0, cb), *r1 = MF_BLOCK(1, cb), *r2 = MF_BLOCK(2, cb);
+            const float *r0 = rows[0] + cb * step[0], *r1 = rows[1] + cb * step[1], *r2 = rows[2] + cb * step[2];
             if (c - cb >= 8) mf_dw_run3(p, r0, r1, r2, ox_lo, ox_hi, cb, 1, tail, out_row, xs);
             else mf_dw_run3(p, r0, r1, r2, ox_lo, ox_hi, cb, 0, tail, out_row, xs);
         }
@@ -428,19 +430,24 @@ MQ2_INLINE MQ2_T void mf_dw_row3(const mf_dw *p, const float *const *rows, int32
     for (int32_t ox = 0; ox < p->ow; ox++) {
         if (ox == ox_lo && ox_lo < ox_hi) { ox = ox_hi - 1; continue; }
         float *out = out_row + (size_t)ox * c;
+        // The nine taps of this pixel for block 0, and how far each moves per channel.
+        const float *base[9];
+        size_t per[9];
+        for (int fx = 0; fx < 3; fx++) {
+            const int32_t x = ox * p->sw - p->pw + fx;
+            const int inside = x >= 0 && x < p->iw;
+            for (int fy = 0; fy < 3; fy++) {
+                base[fy * 3 + fx] = inside ? rows[fy] + (size_t)x * xs : p->zero_row;
+                per[fy * 3 + fx] = inside ? step[fy] : planar ? 0 : 1;
+            }
+        }
         for (int32_t cb = 0; cb < c; cb += 8) {
             const float *t[9];
-            for (int fx = 0; fx < 3; fx++) {
-                const int32_t x = ox * p->sw - p->pw + fx;
-                const int inside = x >= 0 && x < p->iw;
-                for (int fy = 0; fy < 3; fy++)
-                    t[fy * 3 + fx] = inside ? MF_BLOCK(fy, cb) + (size_t)x * xs : p->zero_row + (planar ? 0 : cb);
-            }
+            for (int i = 0; i < 9; i++) t[i] = base[i] + cb * per[i];
             if (c - cb >= 8) mf_dw_taps9(p, t, cb, 1, tail, out);
             else mf_dw_taps9(p, t, cb, 0, tail, out);
         }
     }
-#undef MF_BLOCK
 }
 
 /// Whether mf_dw_row3 applies: a 3x3 window with dilation 1 and a zero row.
