@@ -59,9 +59,11 @@ MQ2_INLINE MQ2_T void mf_dw_pixel(const mf_dw *p, int32_t b, int32_t oy, int32_t
     mf_store(out + cb, acc, full, mask);
 }
 
-/// Output columns [ox_lo, ox_hi) of one row, channels [cb, cb + 8), for a 3x3 window with dilation 1 whose
-/// columns lie inside the input; `r0..r2` point at this channel block of the window's three input rows (or of the
-/// zero row), whose column x is at x * xs (NHWC rows: xs = c; planar rows: xs = 8).
+/// One output row of a 3x3 window with dilation 1, channels [cb, cb + 8): `r0..r2` point at this channel block of
+/// the window's three input rows (or of the zero row), whose column x is at x * xs (NHWC rows: xs = c; planar rows:
+/// xs = 8). The columns [ox_lo, ox_hi), whose windows lie inside the input, take the unrolled nine-FMA loop; the
+/// others (one or two per side) skip their taps left or right of the input, as the reference does, with the same
+/// filter vectors in registers.
 MQ2_INLINE MQ2_T void mf_dw_run3(const mf_dw *p, const float *r0, const float *r1, const float *r2, int32_t ox_lo,
                                  int32_t ox_hi, int32_t cb, const int full, __m256i mask, float *out_row,
                                  const int32_t xs) {
@@ -73,6 +75,21 @@ MQ2_INLINE MQ2_T void mf_dw_run3(const mf_dw *p, const float *r0, const float *r
     const __m256 w7 = mf_load(w + 7 * c, full, mask), w8 = mf_load(w + 8 * c, full, mask);
     const __m256 bias = mf_load(p->bias + cb, full, mask);
     const __m256 lo = _mm256_set1_ps(p->lo), hi = _mm256_set1_ps(p->hi);
+    // A border column: only the taps (fy, fx) whose column x0 + fx is inside, in raster order.
+#define MF_DW_TAP(r, fx, wv)                                                                                          \
+    if (x0 + (fx) >= 0 && x0 + (fx) < p->iw)                                                                         \
+        e = _mm256_fmadd_ps(mf_load((r) + (size_t)(x0 + (fx)) * xs, full, mask), wv, e)
+#define MF_DW_EDGE(ox)                                                                                                \
+    do {                                                                                                              \
+        const int32_t x0 = (ox) * p->sw - p->pw;                                                                      \
+        __m256 e = bias;                                                                                              \
+        MF_DW_TAP(r0, 0, w0); MF_DW_TAP(r0, 1, w1); MF_DW_TAP(r0, 2, w2);                                             \
+        MF_DW_TAP(r1, 0, w3); MF_DW_TAP(r1, 1, w4); MF_DW_TAP(r1, 2, w5);                                             \
+        MF_DW_TAP(r2, 0, w6); MF_DW_TAP(r2, 1, w7); MF_DW_TAP(r2, 2, w8);                                             \
+        mf_store(out_row + (size_t)(ox) * c + cb, mf_clamp(e, lo, hi), full, mask);                                   \
+    } while (0)
+    if (ox_lo >= ox_hi) ox_lo = ox_hi = p->ow;
+    for (int32_t ox = 0; ox < ox_lo; ox++) MF_DW_EDGE(ox);
     const size_t step = (size_t)p->sw * xs;
     size_t x = ((size_t)ox_lo * p->sw - p->pw) * xs;
     for (int32_t ox = ox_lo; ox < ox_hi; ox++, x += step) {
@@ -87,6 +104,9 @@ MQ2_INLINE MQ2_T void mf_dw_run3(const mf_dw *p, const float *r0, const float *r
         a = _mm256_fmadd_ps(mf_load(r2 + x + 2 * xs, full, mask), w8, a);
         mf_store(out_row + (size_t)ox * c + cb, mf_clamp(a, lo, hi), full, mask);
     }
+    for (int32_t ox = ox_hi; ox < p->ow; ox++) MF_DW_EDGE(ox);
+#undef MF_DW_EDGE
+#undef MF_DW_TAP
 }
 
 /// One row of a GEMM tile: 16 lanes in two vectors, the first `columns` stored (masked past them).
@@ -394,25 +414,11 @@ MQ2_T void mf_conv_rows(const mf_conv *p, const float *in, float *out, int32_t r
     mf_conv_rows_to(p, in, out, mf_nhwc(p->n), row0, rows, p0, p1, scratch);
 }
 
-/// One output pixel of a 3x3 window given as nine tap pointers, channels [cb, cb + 8): the border pixels of the
-/// row-pointer path, whose taps outside the input point into the zero row, so no tap is bounds-checked. (The
-/// generic per-tap loop of mf_dw_pixel made MobileNetV2's 14x14 and 7x7 layers, 2 border columns in 14 or 7, cost
-/// 25-35% more in a C harness.)
-MQ2_INLINE MQ2_T void mf_dw_taps9(const mf_dw *p, const float *const *t, int32_t cb, const int full, __m256i mask,
-                                  float *out) {
-    const int32_t c = p->c;
-    const float *w = p->w + cb;
-    __m256 a = mf_load(p->bias + cb, full, mask);
-    for (int i = 0; i < 9; i++)
-        a = _mm256_fmadd_ps(mf_load(t[i], full, mask), mf_load(w + (size_t)i * c, full, mask), a);
-    mf_store(out + cb, mf_clamp(a, _mm256_set1_ps(p->lo), _mm256_set1_ps(p->hi)), full, mask);
-}
-
 /// One output row of a 3x3, dilation-1 depthwise convolution from its three input rows `rows` (the zero row for
-/// rows outside the input): the interior columns [ox_lo, ox_hi) by mf_dw_run3, the border ones by mf_dw_taps9.
-/// NHWC rows when `planar` is 0. Else planar rows (the fused kernel's ring): channel block cb / 8 of column x at
-/// row + cb * planar + x * 8, except the zero row, read at x * 8 for every block (so it must hold iw * c rounded
-/// up to 8 zeros).
+/// rows outside the input), every channel block through mf_dw_run3 (interior columns [ox_lo, ox_hi)). NHWC rows
+/// when `planar` is 0. Else planar rows (the fused kernel's ring): channel block cb / 8 of column x at
+/// row + cb * planar + x * 8, except the zero row, read at x * 8 for every block (so it must hold iw * c rounded up
+/// to 8 zeros).
 MQ2_INLINE MQ2_T void mf_dw_row3(const mf_dw *p, const float *const *rows, int32_t ox_lo, int32_t ox_hi,
                                  __m256i tail, float *out_row, const size_t planar) {
     const int32_t c = p->c, xs = planar ? 8 : c;
@@ -420,33 +426,10 @@ MQ2_INLINE MQ2_T void mf_dw_row3(const mf_dw *p, const float *const *rows, int32
     // planar ones at cb * planar, the zero row of planar rows at its start.
     size_t step[3];
     for (int fy = 0; fy < 3; fy++) step[fy] = planar == 0 ? 1 : rows[fy] == p->zero_row ? 0 : planar;
-    if (ox_lo < ox_hi) {
-        for (int32_t cb = 0; cb < c; cb += 8) {
-            const float *r0 = rows[0] + cb * step[0], *r1 = rows[1] + cb * step[1], *r2 = rows[2] + cb * step[2];
-            if (c - cb >= 8) mf_dw_run3(p, r0, r1, r2, ox_lo, ox_hi, cb, 1, tail, out_row, xs);
-            else mf_dw_run3(p, r0, r1, r2, ox_lo, ox_hi, cb, 0, tail, out_row, xs);
-        }
-    }
-    for (int32_t ox = 0; ox < p->ow; ox++) {
-        if (ox == ox_lo && ox_lo < ox_hi) { ox = ox_hi - 1; continue; }
-        float *out = out_row + (size_t)ox * c;
-        // The nine taps of this pixel for block 0, and how far each moves per channel.
-        const float *base[9];
-        size_t per[9];
-        for (int fx = 0; fx < 3; fx++) {
-            const int32_t x = ox * p->sw - p->pw + fx;
-            const int inside = x >= 0 && x < p->iw;
-            for (int fy = 0; fy < 3; fy++) {
-                base[fy * 3 + fx] = inside ? rows[fy] + (size_t)x * xs : p->zero_row;
-                per[fy * 3 + fx] = inside ? step[fy] : planar ? 0 : 1;
-            }
-        }
-        for (int32_t cb = 0; cb < c; cb += 8) {
-            const float *t[9];
-            for (int i = 0; i < 9; i++) t[i] = base[i] + cb * per[i];
-            if (c - cb >= 8) mf_dw_taps9(p, t, cb, 1, tail, out);
-            else mf_dw_taps9(p, t, cb, 0, tail, out);
-        }
+    for (int32_t cb = 0; cb < c; cb += 8) {
+        const float *r0 = rows[0] + cb * step[0], *r1 = rows[1] + cb * step[1], *r2 = rows[2] + cb * step[2];
+        if (c - cb >= 8) mf_dw_run3(p, r0, r1, r2, ox_lo, ox_hi, cb, 1, tail, out_row, xs);
+        else mf_dw_run3(p, r0, r1, r2, ox_lo, ox_hi, cb, 0, tail, out_row, xs);
     }
 }
 
@@ -519,6 +502,61 @@ MQ2_T void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out,
     }
 }
 
+MQ2_T void mf_gemv_kmajor(int32_t k, const float *x, const float *w, int32_t ld, const float *bias, float *y,
+                          int32_t j0, int32_t j1, float lo, float hi, int32_t clamps, int32_t *ks) {
+    if (j0 >= j1) return;
+    // The rows to add, ascending: all of them, or with `ks` those whose x is not zero.
+    int32_t nk = k;
+    if (ks != NULL) {
+        nk = 0;
+        for (int32_t i = 0; i < k; i++) {
+            uint32_t bits;
+            memcpy(&bits, x + i, 4);
+            ks[nk] = i;
+            nk += (bits & 0x7fffffff) != 0;
+        }
+    }
+#define MF_ROW(t) (ks != NULL ? ks[t] : (t))
+    const int32_t full_end = j0 + (j1 - j0) / 8 * 8;
+    const __m256i tail = mf_mask((j1 - j0) % 8 == 0 ? 8 : (j1 - j0) % 8);
+    // The partial sums live in y: the bias, then four rows per pass (one load and store of y per four FMAs).
+    memcpy(y + j0, bias + j0, (size_t)(j1 - j0) * 4);
+    int32_t t = 0;
+    for (; t + 4 <= nk; t += 4) {
+        const int32_t i0 = MF_ROW(t), i1 = MF_ROW(t + 1), i2 = MF_ROW(t + 2), i3 = MF_ROW(t + 3);
+        const float *w0 = w + (size_t)i0 * ld, *w1 = w + (size_t)i1 * ld, *w2 = w + (size_t)i2 * ld;
+        const float *w3 = w + (size_t)i3 * ld;
+        const __m256 x0 = _mm256_set1_ps(x[i0]), x1 = _mm256_set1_ps(x[i1]), x2 = _mm256_set1_ps(x[i2]);
+        const __m256 x3 = _mm256_set1_ps(x[i3]);
+        for (int32_t j = j0; j < j1; j += 8) {
+            const int full = j < full_end;
+            __m256 a = mf_load(y + j, full, tail);
+            a = _mm256_fmadd_ps(x0, _mm256_loadu_ps(w0 + j), a);
+            a = _mm256_fmadd_ps(x1, _mm256_loadu_ps(w1 + j), a);
+            a = _mm256_fmadd_ps(x2, _mm256_loadu_ps(w2 + j), a);
+            a = _mm256_fmadd_ps(x3, _mm256_loadu_ps(w3 + j), a);
+            mf_store(y + j, a, full, tail);
+        }
+    }
+    for (; t < nk; t++) {
+        const int32_t i0 = MF_ROW(t);
+        const float *w0 = w + (size_t)i0 * ld;
+        const __m256 x0 = _mm256_set1_ps(x[i0]);
+        for (int32_t j = j0; j < j1; j += 8) {
+            const int full = j < full_end;
+            mf_store(y + j, _mm256_fmadd_ps(x0, _mm256_loadu_ps(w0 + j), mf_load(y + j, full, tail)), full, tail);
+        }
+    }
+#undef MF_ROW
+    if (clamps) {
+        const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+        for (int32_t j = j0; j < j1; j += 8) {
+            const int full = j < full_end;
+            mf_store(y + j, mf_clamp(mf_load(y + j, full, tail), vlo, vhi), full, tail);
+        }
+    }
+}
+
 #else
 
 int mf_cpu_supported(void) { return 0; }
@@ -530,6 +568,11 @@ void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out, int32
 void mf_conv_rows(const mf_conv *p, const float *in, float *out, int32_t row0, int32_t rows, int32_t p0,
                   int32_t p1, float *scratch) {
     (void)p; (void)in; (void)out; (void)row0; (void)rows; (void)p0; (void)p1; (void)scratch;
+}
+void mf_gemv_kmajor(int32_t k, const float *x, const float *w, int32_t ld, const float *bias, float *y,
+                    int32_t j0, int32_t j1, float lo, float hi, int32_t clamps, int32_t *ks) {
+    (void)k; (void)x; (void)w; (void)ld; (void)bias; (void)y; (void)j0; (void)j1; (void)lo; (void)hi; (void)clamps;
+    (void)ks;
 }
 void mf_gemm_list_live_steps(int32_t k, const float *a, int32_t a_stride, int32_t rows, int32_t *ks) {
     (void)k; (void)a; (void)a_stride; (void)rows; (void)ks;

@@ -286,6 +286,8 @@ final class ExecutionPlan {
     let kernels: [Kernel]
     let arena: UnsafeMutableRawPointer
     let arenaSize: Int
+    /// The arena's mapping when it is large (huge pages on Linux: see `LargeMemory`); nil when it came from malloc.
+    let arenaMemory: LargeMemory?
     let pointers: UnsafeMutablePointer<UnsafeMutableRawPointer>
     let scratch: ScratchAllocations
     var buffers: TensorBuffers { TensorBuffers(base: pointers) }
@@ -326,8 +328,14 @@ final class ExecutionPlan {
             throw EngineError.invalidArgument("the model needs a \(size)-byte arena, over the \(memoryLimit)-byte memory limit")
         }
         arenaSize = size
-        arena = UnsafeMutableRawPointer.allocate(byteCount: max(size, 64), alignment: 64)
-        arena.initializeMemory(as: UInt8.self, repeating: 0, count: max(size, 64))
+        if size >= ScratchAllocations.largeRequest, let memory = LargeMemory(bytes: size) {
+            arenaMemory = memory
+            arena = memory.base
+        } else {
+            arenaMemory = nil
+            arena = UnsafeMutableRawPointer.allocate(byteCount: max(size, 64), alignment: 64)
+            arena.initializeMemory(as: UInt8.self, repeating: 0, count: max(size, 64))
+        }
         pointers = UnsafeMutablePointer<UnsafeMutableRawPointer>.allocate(capacity: max(n, 1))
         pointers.initialize(repeating: arena, count: max(n, 1))
         for (k, t) in requestTensors.enumerated() {
@@ -348,7 +356,7 @@ final class ExecutionPlan {
     }
 
     deinit {
-        arena.deallocate()
+        if arenaMemory == nil { arena.deallocate() }
         pointers.deallocate()
     }
 }

@@ -138,16 +138,47 @@ public struct PrepareContext {
     }
 }
 
-/// Memory a prepared plan owns besides the arena (packed weights, lookup tables, aligned copies of constants).
+/// Memory a prepared plan owns besides the arena (packed weights, lookup tables, aligned copies of constants), all
+/// zeroed and 64-byte aligned. Requests of 16 KiB and more are carved one after another from `LargeMemory` chunks
+/// of at least 4 MiB (huge pages on Linux: the packed weights are most of them); smaller ones come from malloc.
 final class ScratchAllocations {
+    static let largeRequest = 16 << 10
+    static let chunkBytes = 4 << 20
+
     private var blocks: [UnsafeMutableRawPointer] = []
+    private var chunks: [LargeMemory] = []
+    private var next: UnsafeMutableRawPointer? = nil
+    private var left = 0
+
     func allocate<T>(_: T.Type, count: Int) -> UnsafeMutablePointer<T> {
+        precondition(MemoryLayout<T>.alignment <= 64)
         let bytes = max(1, count * MemoryLayout<T>.stride)
+        let p = bytes >= Self.largeRequest ? carve(bytes) ?? heap(bytes) : heap(bytes)
+        return p.bindMemory(to: T.self, capacity: max(1, count))
+    }
+
+    private func heap(_ bytes: Int) -> UnsafeMutableRawPointer {
         let p = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         p.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
         blocks.append(p)
-        return p.bindMemory(to: T.self, capacity: max(1, count))
+        return p
     }
+
+    /// The next `bytes` (rounded up to 64) of the current chunk, or of a new one (freshly mapped memory is zero).
+    private func carve(_ bytes: Int) -> UnsafeMutableRawPointer? {
+        let need = (bytes + 63) / 64 * 64
+        if need > left {
+            guard let chunk = LargeMemory(bytes: max(Self.chunkBytes, need)) else { return nil }
+            chunks.append(chunk)
+            next = chunk.base
+            left = chunk.length
+        }
+        guard let p = next else { return nil }
+        next = p + need
+        left -= need
+        return p
+    }
+
     deinit { for b in blocks { b.deallocate() } }
 }
 

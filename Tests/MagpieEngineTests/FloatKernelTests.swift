@@ -85,8 +85,12 @@ final class FloatKernelTests: XCTestCase {
         try check(ConvCase(h: 7, w: 7, cin: 320, cout: 1280, activation: .relu6), seed: 100)
         try check(ConvCase(h: 14, w: 14, cin: 144, cout: 24), seed: 101)
         try check(ConvCase(h: 2, w: 3, cin: 960, cout: 160), seed: 102)
-        // One pixel (a classifier head as a 1x1 convolution): the matrix-vector path, 63 panels.
+        // One pixel (a classifier head as a 1x1 convolution): the matrix-vector path (k-major weights on AVX2 +
+        // FMA, 63 panels elsewhere); outputs that end inside an 8-float vector; with two pixels, the GEMM again.
         try check(ConvCase(h: 1, w: 1, cin: 1280, cout: 1001, activation: .relu6), seed: 103)
+        try check(ConvCase(h: 1, w: 1, cin: 3, cout: 5, activation: .relu), seed: 106)
+        try check(ConvCase(h: 1, w: 1, cin: 37, cout: 70, bias: false), seed: 107)
+        try check(ConvCase(n: 2, h: 1, w: 1, cin: 37, cout: 70), seed: 108)
         // An A too large for the panels-outside order (1056 rows x 64 floats), so row tiles go outside.
         try check(ConvCase(h: 32, w: 33, cin: 64, cout: 40), seed: 104)
         // Rows outside with 33 tiles: 2 threads give 16 row groups, 3 threads one group per tile.

@@ -32,21 +32,28 @@ enum FloatKernels {
         let n = g.outputDepth
         guard filterData.count >= n * k * 4 else { return nil }
         let panels = (n + panelWidth - 1) / panelWidth
-        // Packed weights: panel p holds, for each k, the 16 filters p·16 ..< p·16+16 (zeros past N).
-        let packed = context.allocate(Float.self, count: panels * k * panelWidth)
-        for oc in 0..<n {
-            let p = oc / panelWidth, j = oc % panelWidth
+        let direct = g.isPointwise
+        let m = g.batches * g.outputHeight * g.outputWidth
+        // One pixel through a pointwise filter (a classifier head) on AVX2 + FMA: `mf_gemv_kmajor`, weights k-major
+        // (row kk holds the N filters' weight kk, rounded up to 8 with zeros), so that a zero input skips a whole
+        // row. Anything else: panel p holds, for each k, the 16 filters p·16 ..< p·16+16 (zeros past N).
+        let kMajorStride = direct && m == 1 && avx2Available ? (n + 7) / 8 * 8 : 0
+        let packed = context.allocate(Float.self, count: kMajorStride > 0 ? k * kMajorStride : panels * k * panelWidth)
+        // 16 filters at a time, so that both layouts are written 64 bytes at a time (k-major rows one by one would
+        // touch a new 4 KB row per weight: the classifier's packing took 40 ms that way).
+        for p in 0..<panels {
             for kk in 0..<k {
-                packed[(p * k + kk) * panelWidth + j] = filterData.loadUnaligned(fromByteOffset: (oc * k + kk) * 4,
-                                                                                  as: Float.self)
+                for j in 0..<min(panelWidth, n - p * panelWidth) {
+                    let oc = p * panelWidth + j
+                    let w = filterData.loadUnaligned(fromByteOffset: (oc * k + kk) * 4, as: Float.self)
+                    packed[kMajorStride > 0 ? kk * kMajorStride + oc : (p * k + kk) * panelWidth + j] = w
+                }
             }
         }
         let bias = context.allocate(Float.self, count: panels * panelWidth)
         if let biasData {
             for oc in 0..<n { bias[oc] = biasData.loadUnaligned(fromByteOffset: oc * 4, as: Float.self) }
         }
-        let direct = g.isPointwise
-        let m = g.batches * g.outputHeight * g.outputWidth
         // A small pointwise A (the 7x7 and 14x14 layers) stays in L2 while each weight panel is used for every
         // row tile in turn; with the row tiles outside, every tile would stream all the weights from L3 again.
         let panelsOuter = direct && m * k * MemoryLayout<Float>.size <= FloatKernels.panelsOuterLimit
@@ -65,7 +72,8 @@ enum FloatKernels {
                 lo: lo, hi: hi, clamps: clamps(lo, hi) ? 1 : 0)
         }
         return FloatGEMMConv2D(geometry: g, tensors: tensors, packed: packed, bias: bias, k: k, panels: panels,
-                               plan: plan, scratch: scratch, conv: conv, pool: context.pool, min: lo, max: hi)
+                               kMajorStride: kMajorStride, plan: plan, scratch: scratch, conv: conv,
+                               pool: context.pool, min: lo, max: hi)
     }
 }
 
@@ -120,6 +128,9 @@ final class FloatGEMMConv2D: Kernel {
     let packed: UnsafeMutablePointer<Float>
     let bias: UnsafeMutablePointer<Float>
     let k: Int, panels: Int
+    /// Nonzero when `packed` is k-major with this row stride (one output pixel on AVX2 + FMA: `mf_gemv_kmajor`);
+    /// zero for 16-wide panels. Tasks still split the outputs by panels of 16.
+    let kMajorStride: Int
     let plan: GEMMTaskPlan
     let scratch: UnsafeMutablePointer<Float>?
     /// The windowed convolution's parameters for `mf_conv_rows` (AVX2 + FMA hosts, non-pointwise shapes).
@@ -133,11 +144,11 @@ final class FloatGEMMConv2D: Kernel {
     private(set) var liveInts = 0
 
     init(geometry: ConvolutionGeometry, tensors: Conv2DTensors, packed: UnsafeMutablePointer<Float>,
-         bias: UnsafeMutablePointer<Float>, k: Int, panels: Int, plan: GEMMTaskPlan,
+         bias: UnsafeMutablePointer<Float>, k: Int, panels: Int, kMajorStride: Int = 0, plan: GEMMTaskPlan,
          scratch: UnsafeMutablePointer<Float>?, conv: UnsafeMutablePointer<mf_conv>?, pool: ThreadPool,
          min: Float, max: Float) {
         g = geometry; self.tensors = tensors; self.packed = packed; self.bias = bias; self.k = k
-        self.panels = panels; self.plan = plan; self.scratch = scratch; self.conv = conv.map { UnsafePointer($0) }
+        self.panels = panels; self.kMajorStride = kMajorStride; self.plan = plan; self.scratch = scratch; self.conv = conv.map { UnsafePointer($0) }
         self.pool = pool; lo = min; hi = max
         avx2 = FloatKernels.avx2Available
     }
@@ -145,8 +156,8 @@ final class FloatGEMMConv2D: Kernel {
     /// Whether `skipZeroSteps` applies: a pointwise GEMM (A read in place) on an AVX2 + FMA host, with finite
     /// weights (a skipped 0 × inf would be NaN in the dense sum).
     var canSkipZeroSteps: Bool { avx2 && scratch == nil && finiteWeights }
-    private lazy var finiteWeights = FloatKernels.allFinite(UnsafePointer(packed),
-                                                            count: panels * k * FloatKernels.panelWidth)
+    private lazy var finiteWeights = FloatKernels.allFinite(
+        UnsafePointer(packed), count: kMajorStride > 0 ? k * kMajorStride : panels * k * FloatKernels.panelWidth)
 
     /// From now on each row tile multiplies only the steps k at which one of its A rows is nonzero (`mf_gemm`'s
     /// `ks`). Same sums (the skipped terms are 0 x w); worth it where A is a ReLU's output (see `ZeroSkipping`).
@@ -186,14 +197,14 @@ final class FloatGEMMConv2D: Kernel {
         let n = g.outputDepth
         let tile = FloatKernels.tileRows
         let ks = sharesLists ? live : live.map { $0 + task * liveInts }
+        if kMajorStride > 0 {
+            // Skipping a zero input skips a whole k-major weight row.
+            let w = FloatKernels.panelWidth
+            mf_gemv_kmajor(Int32(k), input, packed, Int32(kMajorStride), bias, output, Int32(panelRange.lowerBound * w),
+                           Int32(min(panelRange.upperBound * w, n)), lo, hi, FloatKernels.clamps(lo, hi) ? 1 : 0, ks)
+            return
+        }
         if scratch == nil && rows == 1 {
-            if let ks {
-                // Skipping a zero input skips a weight row: the one-row tile, which reads only the live rows.
-                FloatKernels.block(avx2: avx2, k: k, a: input, rows: 1, packed: UnsafePointer(packed),
-                                   bias: UnsafePointer(bias), c: output, n: n, panels: panelRange, panelsOuter: true,
-                                   lo: lo, hi: hi, live: ks)
-                return
-            }
             // One output pixel (a fully connected layer as a 1x1 convolution): a matrix-vector product.
             FloatKernels.rowTimesPanels(avx2: avx2, k: k, a: input, panels: panelRange,
                                         packed: UnsafePointer(packed), bias: UnsafePointer(bias), c: output, n: n,
