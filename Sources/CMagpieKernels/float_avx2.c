@@ -277,7 +277,7 @@ MQ2_INLINE MQ2_T void mf_tile_rows(const mf_rows *a, const float *b, const float
 /// The register tile: c[r][j] = clamp(bias[j] + sum over i < k of a[r][i] * b[i][j]) for rows r < `rows` (1...6)
 /// and the first `columns` (1...16) of one 16-wide packed weight panel, each sum in k order from the bias with one
 /// FMA per step.
-static MQ2_T void mf_tile(const mf_rows *a, int32_t rows, const float *b, const float *bias, float *c, mf_out o,
+MQ2_INLINE MQ2_T void mf_tile(const mf_rows *a, int32_t rows, const float *b, const float *bias, float *c, mf_out o,
                           int32_t columns, float lo, float hi, int32_t clamps) {
 #define MF_TILE(R, V) mf_tile_rows(a, b, bias, c, o, columns, lo, hi, clamps, R, V); break;
 #define MF_TILES(V) switch (rows) { \
