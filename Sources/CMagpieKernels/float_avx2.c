@@ -109,13 +109,45 @@ MQ2_INLINE MQ2_T void mf_dw_run3(const mf_dw *p, const float *r0, const float *r
 #undef MF_DW_TAP
 }
 
+/// Where a GEMM writes: output row r, column j at c + r * row + (j / 16) * panel + (j % 16 < 8 ? 0 : half)
+/// + j % 8. NHWC rows (mf_nhwc): row = the row stride, panel = 16, half = 8. The fused kernel's planar ring rows
+/// (mf_planar): channel block j / 8 of pixel r at (j / 8) * 8 * width + r * 8, so that the depthwise kernel reads
+/// each block's pixels contiguously. With `adds` (NHWC only), the residual ADD fused after the convolution: each
+/// output becomes clamp(output + residual, add_lo, add_hi), the residual element `add_bytes` bytes after the
+/// output's place (the ADD's own arithmetic, in the ADD's operand order: float addition commutes).
+typedef struct {
+    size_t row, panel, half;
+    int adds;
+    uintptr_t add_bytes;
+    float add_lo, add_hi;
+} mf_out;
+
+MQ2_INLINE mf_out mf_nhwc(int32_t row_stride) {
+    const mf_out o = {(size_t)row_stride, 16, 8, 0, 0, 0, 0};
+    return o;
+}
+
+MQ2_INLINE mf_out mf_planar(int32_t width) {
+    const mf_out o = {8, (size_t)16 * width, (size_t)8 * width, 0, 0, 0, 0};
+    return o;
+}
+
 /// One row of a GEMM tile: 16 lanes in two vectors, the first `columns` stored (masked past them).
 MQ2_INLINE MQ2_T void mf_store_row(float *dst, __m256 v0, __m256 v1, int32_t columns, float lo, float hi,
-                                   int32_t clamps, const size_t half) {
+                                   int32_t clamps, const mf_out *o) {
+    const size_t half = o->half;
     if (clamps) {
         const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
         v0 = mf_clamp(v0, vlo, vhi);
         v1 = mf_clamp(v1, vlo, vhi);
+    }
+    if (o->adds) {
+        const float *r = (const float *)((uintptr_t)dst + o->add_bytes);
+        const __m256 vlo = _mm256_set1_ps(o->add_lo), vhi = _mm256_set1_ps(o->add_hi);
+        const int full0 = columns >= 8, full1 = columns >= 16;
+        v0 = mf_clamp(_mm256_add_ps(v0, mf_load(r, full0, mf_mask(columns >= 8 ? 8 : columns))), vlo, vhi);
+        if (columns > 8)
+            v1 = mf_clamp(_mm256_add_ps(v1, mf_load(r + half, full1, mf_mask(columns - 8))), vlo, vhi);
     }
     if (columns >= 16) {
         _mm256_storeu_ps(dst, v0);
@@ -205,24 +237,6 @@ MQ2_INLINE MQ2_T int32_t mf_live_steps(const mf_rows *a, int32_t rows, int32_t k
     return n;
 }
 
-/// Where a GEMM writes: output row r, column j at c + r * row + (j / 16) * panel + (j % 16 < 8 ? 0 : half)
-/// + j % 8. NHWC rows (mf_nhwc): row = the row stride, panel = 16, half = 8. The fused kernel's planar ring rows
-/// (mf_planar): channel block j / 8 of pixel r at (j / 8) * 8 * width + r * 8, so that the depthwise kernel reads
-/// each block's pixels contiguously.
-typedef struct {
-    size_t row, panel, half;
-} mf_out;
-
-MQ2_INLINE mf_out mf_nhwc(int32_t row_stride) {
-    const mf_out o = {(size_t)row_stride, 16, 8};
-    return o;
-}
-
-MQ2_INLINE mf_out mf_planar(int32_t width) {
-    const mf_out o = {8, (size_t)16 * width, (size_t)8 * width};
-    return o;
-}
-
 /// The tile for exactly R rows (1...6) and V vectors of columns (2, or 1 for a panel's first 8 columns): R x V
 /// accumulators, one broadcast per row and step, so a tile of fewer rows (the last of a GEMM, as in the 7x7 layers'
 /// 49 = 8 x 6 + 1) or of at most 8 columns (the last panel of MobileNetV2's 24-channel projections) costs in
@@ -253,7 +267,7 @@ MQ2_INLINE MQ2_T void mf_tile_rows(const mf_rows *a, const float *b, const float
             }
         }
         for (int r = 0; r < R; r++)
-            mf_store_row(c + (size_t)r * o.row, acc[2 * r], acc[2 * r + 1], columns, lo, hi, clamps, o.half);
+            mf_store_row(c + (size_t)r * o.row, acc[2 * r], acc[2 * r + 1], columns, lo, hi, clamps, &o);
         return;
     }
     const int32_t run = a->run;
@@ -271,7 +285,7 @@ MQ2_INLINE MQ2_T void mf_tile_rows(const mf_rows *a, const float *b, const float
         }
     }
     for (int r = 0; r < R; r++)
-        mf_store_row(c + (size_t)r * o.row, acc[2 * r], acc[2 * r + 1], columns, lo, hi, clamps, o.half);
+        mf_store_row(c + (size_t)r * o.row, acc[2 * r], acc[2 * r + 1], columns, lo, hi, clamps, &o);
 }
 
 /// The register tile: c[r][j] = clamp(bias[j] + sum over i < k of a[r][i] * b[i][j]) for rows r < `rows` (1...6)
@@ -357,8 +371,16 @@ MQ2_T void mf_gemm_list_live_steps(int32_t k, const float *a, int32_t a_stride, 
 
 MQ2_T void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed,
                    const float *bias, float *c, int32_t c_stride, int32_t n, int32_t p0, int32_t p1,
-                   int32_t panels_outer, float lo, float hi, int32_t clamps, int32_t *ks) {
-    mf_gemm_to(k, a, a_stride, rows, packed, bias, c, mf_nhwc(c_stride), n, p0, p1, panels_outer, lo, hi, clamps, ks);
+                   int32_t panels_outer, float lo, float hi, int32_t clamps, int32_t *ks, const float *add,
+                   float add_lo, float add_hi) {
+    mf_out o = mf_nhwc(c_stride);
+    if (add != NULL) {
+        o.adds = 1;
+        o.add_bytes = (uintptr_t)add - (uintptr_t)c;
+        o.add_lo = add_lo;
+        o.add_hi = add_hi;
+    }
+    mf_gemm_to(k, a, a_stride, rows, packed, bias, c, o, n, p0, p1, panels_outer, lo, hi, clamps, ks);
 }
 
 /// mf_conv_rows into any output layout (pixel row0 at `out`).
@@ -579,9 +601,10 @@ void mf_gemm_list_live_steps(int32_t k, const float *a, int32_t a_stride, int32_
 }
 void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed, const float *bias,
              float *c, int32_t c_stride, int32_t n, int32_t p0, int32_t p1, int32_t panels_outer, float lo, float hi,
-             int32_t clamps, int32_t *ks) {
+             int32_t clamps, int32_t *ks, const float *add, float add_lo, float add_hi) {
     (void)k; (void)a; (void)a_stride; (void)rows; (void)packed; (void)bias; (void)c; (void)c_stride; (void)n;
-    (void)p0; (void)p1; (void)panels_outer; (void)lo; (void)hi; (void)clamps; (void)ks;
+    (void)p0; (void)p1; (void)panels_outer; (void)lo; (void)hi; (void)clamps; (void)ks; (void)add; (void)add_lo;
+    (void)add_hi;
 }
 
 #endif

@@ -177,7 +177,8 @@ public final class Interpreter {
             throw EngineError.model(.malformed("graph output \(n) (tensor \(t)) is never written"))
         }
         let fusion = options.fusesOperators
-            ? KernelFusion.fuse(subgraph: subgraph, infos: infos, kernels: kernels, scratch: scratch, pool: pool)
+            ? KernelFusion.fuse(subgraph: subgraph, codes: codes, infos: infos, kernels: kernels, scratch: scratch,
+                                pool: pool)
             : KernelFusion.none(subgraph: subgraph, kernels: kernels)
         let skipping = options.skipsZeros
             ? ZeroSkipping.apply(subgraph: subgraph, codes: codes, kernels: fusion.kernels, scratch: scratch)

@@ -33,9 +33,12 @@ void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end);
 /// i at which one of its rows is nonzero and skips the others: the same sums, since a skipped step would add
 /// 0 x b[i][j] (for finite weights; +0 and -0 count as zero, so a zero output's sign may differ). Worth it where
 /// A comes out of a ReLU, whose zeros run along whole channels (MobileNetV2's projections skip 3-58% of the steps).
+///
+/// With `add` non-NULL (laid out like `c`), a residual ADD runs in the store: each output becomes
+/// clamp(c + add, add_lo, add_hi) (MobileNetV2's projections and the ADD after them, one pass instead of two).
 void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed, const float *bias,
              float *c, int32_t c_stride, int32_t n, int32_t p0, int32_t p1, int32_t panels_outer, float lo, float hi,
-             int32_t clamps, int32_t *ks);
+             int32_t clamps, int32_t *ks, const float *add, float add_lo, float add_hi);
 
 /// mf_gemm's lists of live steps for the panels-outer order, once for every task of a GEMM split by panels: each
 /// task then calls mf_gemm with panels_outer 2 and the same `ks`, which only reads them.

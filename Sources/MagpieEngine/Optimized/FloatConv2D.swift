@@ -139,6 +139,8 @@ final class FloatGEMMConv2D: Kernel {
     let lo: Float, hi: Float
     /// `FloatKernels.avx2Available`, read once (a global `static let` costs a `swift_once` check per read).
     let avx2: Bool
+    /// The ADD fused into this convolution's store (`ResidualAdd`): the kernel then writes the ADD's output.
+    private(set) var residual: ResidualAdd? = nil
     /// With zero skipping on (`skipZeroSteps`), `liveInts` Int32 per task for `mf_gemm`'s lists of live steps.
     private(set) var live: UnsafeMutablePointer<Int32>? = nil
     private(set) var liveInts = 0
@@ -152,6 +154,20 @@ final class FloatGEMMConv2D: Kernel {
         self.pool = pool; lo = min; hi = max
         avx2 = FloatKernels.avx2Available
     }
+
+    /// Whether `fuseResidualAdd` applies: a pointwise GEMM of more than one row on an AVX2 + FMA host.
+    var canFuseResidualAdd: Bool {
+        avx2 && scratch == nil && conv == nil && kMajorStride == 0 && g.batches * g.outputHeight * g.outputWidth > 1
+    }
+
+    /// From now on each output is `clamp(convolution + residual, add.lo, add.hi)`, written to `add.output`.
+    func fuseResidualAdd(_ add: ResidualAdd) {
+        precondition(canFuseResidualAdd && residual == nil)
+        residual = add
+    }
+
+    /// The tensor this kernel writes: the convolution's output, or the fused ADD's.
+    var writes: Int { residual?.output ?? tensors.output }
 
     /// Whether `skipZeroSteps` applies: a pointwise GEMM (A read in place) on an AVX2 + FMA host, with finite
     /// weights (a skipped 0 × inf would be NaN in the dense sum).
@@ -178,20 +194,22 @@ final class FloatGEMMConv2D: Kernel {
 
     func invoke(_ t: TensorBuffers) throws {
         let input = UnsafePointer(t.pointer(tensors.input, as: Float.self))
-        let output = t.pointer(tensors.output, as: Float.self)
+        let output = t.pointer(writes, as: Float.self)
+        let add = residual.map { UnsafePointer(t.pointer($0.input, as: Float.self)) }
         if plan.taskCount == 1 {
-            run(task: 0, input: input, output: output)
+            run(task: 0, input: input, output: output, add: add)
         } else {
             if let live, sharesLists {
                 mf_gemm_list_live_steps(Int32(k), input, Int32(k), Int32(g.batches * g.outputHeight * g.outputWidth),
                                         live)
             }
-            pool.parallelFor(plan.taskCount) { task in run(task: task, input: input, output: output) }
+            pool.parallelFor(plan.taskCount) { task in run(task: task, input: input, output: output, add: add) }
         }
     }
 
     @inline(__always)
-    private func run(task: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+    private func run(task: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                     add: UnsafePointer<Float>?) {
         let (tiles, panelRange) = plan.ranges(task)
         let rows = g.batches * g.outputHeight * g.outputWidth
         let n = g.outputDepth
@@ -217,7 +235,8 @@ final class FloatGEMMConv2D: Kernel {
             FloatKernels.block(avx2: avx2, k: k, a: input + rowRange.lowerBound * k, rows: rowRange.count,
                                packed: UnsafePointer(packed), bias: UnsafePointer(bias),
                                c: output + rowRange.lowerBound * n, n: n, panels: panelRange,
-                               panelsOuter: plan.panelsOuter, lo: lo, hi: hi, live: ks, listsReady: sharesLists)
+                               panelsOuter: plan.panelsOuter, lo: lo, hi: hi, live: ks, listsReady: sharesLists,
+                               residual: residual.map { .init(add: add! + rowRange.lowerBound * n, lo: $0.lo, hi: $0.hi) })
             return
         }
         let buffer = scratch + task * tile * k
@@ -336,13 +355,14 @@ extension FloatKernels {
     static func block(avx2: Bool, k: Int, a: UnsafePointer<Float>, rows: Int, packed: UnsafePointer<Float>,
                       bias: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, n: Int, panels: Range<Int>,
                       panelsOuter: Bool, lo: Float, hi: Float, live: UnsafeMutablePointer<Int32>? = nil,
-                      listsReady: Bool = false) {
+                      listsReady: Bool = false, residual: ResidualAdd.Operands? = nil) {
         if avx2 {
             mf_gemm(Int32(k), a, Int32(k), Int32(rows), packed, bias, c, Int32(n), Int32(n), Int32(panels.lowerBound),
                     Int32(panels.upperBound), panelsOuter ? (listsReady ? 2 : 1) : 0, lo, hi, clamps(lo, hi) ? 1 : 0,
-                    live)
+                    live, residual?.add, residual?.lo ?? 0, residual?.hi ?? 0)
             return
         }
+        precondition(residual == nil, "a residual ADD is fused only on AVX2 + FMA hosts")
         func run(_ p: Int, _ row0: Int) {
             microkernel(k: k, a: a + row0 * k, aStride: k, rows: min(tileRows, rows - row0),
                         b: packed + p * k * panelWidth, bias: bias + p * panelWidth, c: c + row0 * n + p * panelWidth,

@@ -3,7 +3,7 @@ import MagpieModel
 
 /// Fusion of prepared optimized kernels, run once after every operator is prepared.
 ///
-/// The one pattern: a float convolution whose output only a 3×3 depthwise convolution reads: a pointwise expansion
+/// Two patterns. First, a float convolution whose output only a 3×3 depthwise convolution reads: a pointwise expansion
 /// (1×1, stride 1), as in every inverted-residual block of MobileNetV2, or a windowed convolution (`mf_conv_rows`),
 /// as MobileNetV2's first layer. The pair becomes one kernel, `FloatExpandDepthwise`, that computes the
 /// convolution's output rows into a ring of three rows per task and the depthwise rows from the ring, so that
@@ -12,6 +12,12 @@ import MagpieModel
 /// reads consecutive 32-byte pixels.
 /// Each row is computed by the same GEMM tile as before, so the outputs are bit-identical to running the two
 /// kernels one after the other.
+///
+/// Second, a float ADD of two same-shaped tensors, one of them the output of the pointwise convolution just before
+/// it that nothing else reads (MobileNetV2's projection and residual sum): the convolution's store adds the other
+/// operand and applies the ADD's clamp (`ResidualAdd`), writing the ADD's output; the convolution's own output gets
+/// no memory and the ADD's kernel becomes a no-op. Each output is the ADD's `clamp(a + b)` of the convolution's
+/// clamped value, as before.
 public enum KernelFusion {
     /// Whether this CPU has the kernels that fuse (the AVX2 + FMA float kernels).
     public static var available: Bool { FloatKernels.avx2Available }
@@ -38,8 +44,8 @@ public enum KernelFusion {
                fusedInto: [:])
     }
 
-    static func fuse(subgraph: Subgraph, infos: [TensorInfo], kernels: [Kernel], scratch: ScratchAllocations,
-                     pool: ThreadPool) -> Result {
+    static func fuse(subgraph: Subgraph, codes: [BuiltinOperator], infos: [TensorInfo], kernels: [Kernel],
+                     scratch: ScratchAllocations, pool: ThreadPool) -> Result {
         var result = none(subgraph: subgraph, kernels: kernels)
         var readers = [Int](repeating: 0, count: infos.count)
         for op in subgraph.operators { for t in op.inputs where t >= 0 { readers[t] += 1 } }
@@ -67,7 +73,53 @@ public enum KernelFusion {
             result.fusedInto[i + 1] = i
             i += 1
         }
+        for i in stride(from: 0, to: kernels.count - 1, by: 1) where result.fusedInto[i] == nil && result.fusedInto[i + 1] == nil {
+            guard codes[i + 1] == .add, let conv = result.kernels[i] as? FloatGEMMConv2D, conv.canFuseResidualAdd,
+                  let add = residualAdd(subgraph.operators[i + 1], after: conv.tensors.output, infos: infos),
+                  readers[conv.tensors.output] == 1, !graphOutputs.contains(conv.tensors.output),
+                  !infos[conv.tensors.output].isVariable else { continue }
+            conv.fuseResidualAdd(add)
+            result.kernels[i + 1] = ClosureKernel { _ in }
+            result.uses[i] = [conv.tensors.input, add.input, add.output]
+            result.uses[i + 1] = []
+            result.fusedInto[i + 1] = i
+        }
         return result
+    }
+
+    /// The ADD `op` as a residual sum onto tensor `y`: float32, both operands and the output of `y`'s shape, `y` one
+    /// operand (either side: float addition commutes); nil otherwise.
+    static func residualAdd(_ op: OperatorDescription, after y: Int, infos: [TensorInfo]) -> ResidualAdd? {
+        guard op.inputs.count == 2, op.outputs.count == 1, op.inputs.allSatisfy({ $0 >= 0 }) else { return nil }
+        let other = op.inputs[0] == y ? op.inputs[1] : op.inputs[1] == y ? op.inputs[0] : -1
+        let output = op.outputs[0]
+        guard other >= 0, other != y, output >= 0, output != y, output != other else { return nil }
+        let shape = infos[y].shape
+        guard infos[y].type == .float32, infos[other].type == .float32, infos[output].type == .float32,
+              infos[other].shape == shape, infos[output].shape == shape, !infos[output].isVariable else { return nil }
+        var activation = FusedActivationKind.none
+        if case let .arithmetic(a) = op.options {
+            guard let kind = try? a.kind() else { return nil }
+            activation = kind
+        }
+        let (lo, hi) = QuantizedArithmetic.activationRange(activation)
+        return ResidualAdd(input: other, output: output, lo: lo, hi: hi)
+    }
+}
+
+/// A float ADD fused into the store of the pointwise convolution before it: each output is
+/// `clamp(convolution + input, lo, hi)`, written to `output` (the ADD's activation range; ±FLT_MAX without one, as
+/// the reference ADD clamps).
+struct ResidualAdd {
+    /// The ADD's other operand.
+    let input: Int
+    let output: Int
+    let lo: Float, hi: Float
+
+    /// What `mf_gemm` takes: the other operand's element for the block's first output, and the clamp.
+    struct Operands {
+        let add: UnsafePointer<Float>
+        let lo: Float, hi: Float
     }
 }
 
@@ -154,7 +206,9 @@ enum ZeroSkipping {
     /// The tensor a float kernel writes through a clamp at 0 (a fused ReLU or ReLU6), if it does.
     static func zeroFloorOutput(_ kernel: Kernel) -> Int? {
         switch kernel {
-        case let k as FloatGEMMConv2D: return k.lo == 0 ? k.tensors.output : nil
+        case let k as FloatGEMMConv2D:
+            if let add = k.residual { return add.lo == 0 ? add.output : nil }
+            return k.lo == 0 ? k.tensors.output : nil
         case let k as CTaskKernel<mf_dw>: return k.params.pointee.lo == 0 ? k.output : nil
         case let k as FloatExpandDepthwise: return k.params.pointee.dw.lo == 0 ? k.output : nil
         default: return nil
