@@ -8,9 +8,12 @@
 //
 // DEPTHWISE_CONV_2D (multiplier 1): 8 channels per vector; each output is the bias plus the taps in raster order,
 // one FMA each, the same order and rounding as the Swift kernel it replaces. 3x3 windows with dilation 1 take a
-// row-pointer path: taps above, below or beside the input read a row of zeros, so no tap is bounds-checked (the
-// extra 0 x w terms can only change the sign of an exact zero sum, for finite filters). A last partial
-// block of channels uses masked loads and stores: nothing outside the tensors is touched.
+// row-pointer path: taps above or below the input read a row of zeros, so no tap is bounds-checked (the extra
+// 0 x w terms can only change the sign of an exact zero sum, for finite filters), and the border columns leave out
+// their taps beside the input. A last partial block of channels uses masked loads and stores: nothing outside the
+// tensors is touched.
+//
+// The 1x1 classifier on one pixel (mf_gemv_kmajor) has its weights k-major, so that zero inputs skip whole rows.
 #include "CMagpieKernels.h"
 #include <string.h>
 

@@ -215,18 +215,22 @@ final class FloatKernelTests: XCTestCase {
     /// convolution `pre`, a 1×1 convolution `y` of `pre` with activation `a1`, then ADD(y, pre) or ADD(pre, y) with
     /// activation `a2`. Fused (operator 2 inside 1 on AVX2 + FMA CPUs), the output equals the unfused kernels' and
     /// the reference's within 1e-4, at 1-3 threads, for 7x7 and 14x14 images (5-row and short tiles), a batch of
-    /// 2, 24 and 40 channels (a last panel of 8 columns, a partial one) and the ADD's operand in either place.
+    /// 2, 24 and 40 channels (a last panel of 8 columns, a partial one), the ADD's operand in either place, and a
+    /// convolution that also skips zeros (its input a ReLU's output, 64 channels or more).
     /// Not fused: one pixel (the k-major matrix-vector path), a broadcast operand, and a convolution output that is
     /// also a graph output.
     func testResidualAddFusion() throws {
         struct Case {
             var n = 1, h: Int, w: Int, c: Int
+            /// `pre`'s activation: with ReLU6 and 64 channels or more, `y` also skips zeros.
+            var a0 = FusedActivation.none
             var a1 = FusedActivation.none, a2 = FusedActivation.none
             var convFirst = true, broadcast = false, convIsOutput = false
             var fuses: Bool { h * w * n > 1 && !broadcast && !convIsOutput }
         }
         let cases = [Case(h: 7, w: 7, c: 24), Case(n: 2, h: 5, w: 9, c: 40, a1: .relu, a2: .relu6, convFirst: false),
                      Case(h: 14, w: 14, c: 16, a2: .relu), Case(h: 3, w: 2, c: 33, a1: .relu6, convFirst: false),
+                     Case(h: 7, w: 7, c: 72, a0: .relu6, a2: .relu6), Case(n: 2, h: 4, w: 5, c: 64, a0: .relu),
                      Case(h: 1, w: 1, c: 24), Case(h: 6, w: 6, c: 16, broadcast: true),
                      Case(h: 6, w: 6, c: 16, convIsOutput: true)]
         for (i, c) in cases.enumerated() {
@@ -244,7 +248,7 @@ final class FloatKernelTests: XCTestCase {
                 return y
             }
             let x = b.input("x", .float32, shape)
-            let pre = conv(x, "pre", .none, isOutput: false)
+            let pre = conv(x, "pre", c.a0, isOutput: false)
             let y = conv(pre, "y", c.a1, isOutput: c.convIsOutput)
             let other = c.broadcast
                 ? b.constant("row", .float32, [1, 1, 1, c.c], bytes: Bytes.of(random(c.c))) : pre
@@ -257,6 +261,8 @@ final class FloatKernelTests: XCTestCase {
                 let unfused = try run(model, input, kernels: .optimized, threads: threads, fuses: false)
                 let fused = try run(model, input, kernels: .optimized, threads: threads)
                 XCTAssertEqual(fused.fused, KernelFusion.available && c.fuses ? [2: 1] : [:], "\(c)")
+                XCTAssertEqual(fused.skipping, KernelFusion.available && c.a0 != .none && c.c >= 64 ? [1] : [],
+                               "\(c): y skips zeros where its input is a ReLU's output")
                 XCTAssertEqual(fused.output, unfused.output, "\(c) threads \(threads)")
                 XCTAssertLessThanOrEqual(worstRelativeError(fused.output, reference), 1e-4, "\(c) threads \(threads)")
             }
