@@ -150,7 +150,8 @@ final class FloatGEMMConv2D: Kernel {
          scratch: UnsafeMutablePointer<Float>?, conv: UnsafeMutablePointer<mf_conv>?, pool: ThreadPool,
          min: Float, max: Float) {
         g = geometry; self.tensors = tensors; self.packed = packed; self.bias = bias; self.k = k
-        self.panels = panels; self.kMajorStride = kMajorStride; self.plan = plan; self.scratch = scratch; self.conv = conv.map { UnsafePointer($0) }
+        self.panels = panels; self.kMajorStride = kMajorStride; self.plan = plan; self.scratch = scratch
+        self.conv = conv.map { UnsafePointer($0) }
         self.pool = pool; lo = min; hi = max
         avx2 = FloatKernels.avx2Available
     }
@@ -236,7 +237,9 @@ final class FloatGEMMConv2D: Kernel {
                                packed: UnsafePointer(packed), bias: UnsafePointer(bias),
                                c: output + rowRange.lowerBound * n, n: n, panels: panelRange,
                                panelsOuter: plan.panelsOuter, lo: lo, hi: hi, live: ks, listsReady: sharesLists,
-                               residual: residual.map { .init(add: add! + rowRange.lowerBound * n, lo: $0.lo, hi: $0.hi) })
+                               residual: residual.map {
+                                   .init(add: add! + rowRange.lowerBound * n, lo: $0.lo, hi: $0.hi)
+                               })
             return
         }
         let buffer = scratch + task * tile * k

@@ -73,7 +73,8 @@ public enum KernelFusion {
             result.fusedInto[i + 1] = i
             i += 1
         }
-        for i in stride(from: 0, to: kernels.count - 1, by: 1) where result.fusedInto[i] == nil && result.fusedInto[i + 1] == nil {
+        for i in stride(from: 0, to: kernels.count - 1, by: 1)
+        where result.fusedInto[i] == nil && result.fusedInto[i + 1] == nil {
             guard codes[i + 1] == .add, let conv = result.kernels[i] as? FloatGEMMConv2D, conv.canFuseResidualAdd,
                   let add = residualAdd(subgraph.operators[i + 1], after: conv.tensors.output, infos: infos),
                   readers[conv.tensors.output] == 1, !graphOutputs.contains(conv.tensors.output),
