@@ -530,16 +530,11 @@ MQ2_T void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out,
 MQ2_T void mf_gemv_kmajor(int32_t k, const float *x, const float *w, int32_t ld, const float *bias, float *y,
                           int32_t j0, int32_t j1, float lo, float hi, int32_t clamps, int32_t *ks) {
     if (j0 >= j1) return;
-    // The rows to add, ascending: all of them, or with `ks` those whose x is not zero.
+    // The rows to add, ascending: all of them, or with `ks` those whose x is not zero (x as a one-row tile).
     int32_t nk = k;
     if (ks != NULL) {
-        nk = 0;
-        for (int32_t i = 0; i < k; i++) {
-            uint32_t bits;
-            memcpy(&bits, x + i, 4);
-            ks[nk] = i;
-            nk += (bits & 0x7fffffff) != 0;
-        }
+        const mf_rows one = mf_gemm_rows(x, k, k, 0, 1);
+        nk = mf_live_steps(&one, 1, k, ks);
     }
 #define MF_ROW(t) (ks != NULL ? ks[t] : (t))
     const int32_t full_end = j0 + (j1 - j0) / 8 * 8;

@@ -53,7 +53,7 @@ static inline int32_t mf_gemm_live_ints(int32_t k, int32_t rows, int32_t panels_
 /// One row times a k-major weight matrix (a classifier head as a 1x1 convolution on one pixel): y[j] = clamp(bias[j]
 /// + sum over i < k of x[i] * w[i * ld + j]) for j in [j0, j1) (j0 a multiple of 8; each row holds ld >= j1
 /// floats, rounded up to 8, zeros past the outputs), each sum from the bias in i order with one FMA per step:
-/// mf_gemm's bits. The clamp applies when `clamps` is 1; the partial sums live in y. With `ks` (room for k ints)
+/// mf_gemm's bits. The clamp applies when `clamps` is 1; the partial sums live in y. With `ks` (room for k + 8 ints)
 /// non-NULL, the rows whose x[i] is zero (+0 or -0) are skipped, each a whole run of ld weights that is then not
 /// read: where x is an average pool of ReLU outputs (MobileNetV2's classifier: 23-39% zeros), less of the
 /// weights comes from DRAM than with mf_gemm's panels, in which a zero skips only 64 bytes of each 5 KB panel.
