@@ -69,9 +69,10 @@ final class FloatKernelTests: XCTestCase {
 
     func testPointwiseGEMMTileEdges() throws {
         var seed: UInt64 = 1
-        // Rows (pixels) around the 6-row tile, channels around the 16-wide panel (and 4-panel groups for 1 row).
+        // Rows (pixels) around the 6-row tile (and the 4-row one of 17-24 columns), channels around the 16-wide
+        // panel (and 4-panel groups for 1 row).
         for (h, w) in [(1, 1), (1, 7), (2, 4), (3, 3), (1, 9), (4, 4), (7, 7), (5, 13)] {
-            for cout in [1, 3, 8, 17, 31, 32, 33, 64, 96] {
+            for cout in [1, 3, 8, 17, 20, 24, 31, 32, 33, 64, 96] {
                 for cin in [1, 3, 17, 32] {
                     seed += 1
                     try check(ConvCase(h: h, w: w, cin: cin, cout: cout, activation: seed % 3 == 0 ? .relu6 : .none,
@@ -185,8 +186,10 @@ final class FloatKernelTests: XCTestCase {
 
     /// The fused expansion and depthwise kernel (`ExpansionBlock`: a 1×1 convolution, the expansion (1×1, or 3×3
     /// stride 2 like the first layer), the 3×3 depthwise convolution, a projection; operators 1 and 2 fuse) gives
-    /// the unfused kernels' bits (and so the reference within 1e-4) at strides 1 and 2, batches, odd sizes, channel
-    /// counts that are not a multiple of 8 and 1-3 threads (bands that share expanded rows). The convolution before the pair makes the expansion's input an
+    /// the unfused kernels' bits (and so the reference within 1e-4) at strides 1 and 2, batches, odd sizes (a
+    /// last band of one row), channel counts that are not a multiple of 8 (20: the 24-column tile) and 1-3 threads:
+    /// tasks that split the rows (sharing expanded rows), the weight panels (24 panels at 2 and 3 threads, 6 with a
+    /// partial last one at 2, 9 at 3), or both. The convolution before the pair makes the expansion's input an
     /// arena tensor: a memory plan that let the depthwise output, now written one operator early, share its space
     /// would change the result.
     func testExpansionDepthwiseFusion() throws {
@@ -203,7 +206,13 @@ final class FloatKernelTests: XCTestCase {
                      ExpansionBlock(n: 1, h: 128, w: 128, cin: 3, expanded: 32, stride: 1, activation: .relu6,
                                     filter: 3, expansionStride: 2),
                      ExpansionBlock(n: 2, h: 91, w: 97, cin: 3, expanded: 32, stride: 2, activation: .none,
-                                    filter: 3, expansionStride: 2)]
+                                    filter: 3, expansionStride: 2),
+                     // 20 channels: the 24-column tile into the planar ring.
+                     ExpansionBlock(n: 1, h: 64, w: 61, cin: 8, expanded: 20, stride: 1, activation: .relu6),
+                     // MobileNetV2's 14x14 blocks; 90 channels: six panels, the last of 10 channels.
+                     ExpansionBlock(n: 1, h: 14, w: 14, cin: 64, expanded: 384, stride: 1, activation: .relu6),
+                     ExpansionBlock(n: 1, h: 15, w: 13, cin: 40, expanded: 384, stride: 2, activation: .relu6),
+                     ExpansionBlock(n: 2, h: 28, w: 27, cin: 12, expanded: 90, stride: 1, activation: .relu6)]
         try checkAgainstDisabled(cases, seed: 500, fuses: false) { c, unfused, fused in
             XCTAssertEqual(unfused.fused, [:])
             XCTAssertEqual(fused.fused, KernelFusion.available ? [2: 1] : [:],
@@ -289,11 +298,11 @@ final class FloatKernelTests: XCTestCase {
     }
 
     /// No fusion where it would not pay or not be correct: an expanded tensor that is also a graph output, one
-    /// under 512 KB, and an expansion with more than 256 KB of weights.
+    /// under 256 KB, and an expansion with more than 256 KB of weights.
     func testFusionDeclined() throws {
         let cases = [ExpansionBlock(n: 1, h: 64, w: 64, cin: 8, expanded: 32, stride: 1, activation: .relu6,
                                 expandedIsOutput: true),
-                     ExpansionBlock(n: 1, h: 14, w: 14, cin: 64, expanded: 384, stride: 1, activation: .relu6),
+                     ExpansionBlock(n: 1, h: 10, w: 10, cin: 64, expanded: 384, stride: 1, activation: .relu6),
                      ExpansionBlock(n: 1, h: 24, w: 24, cin: 160, expanded: 480, stride: 1, activation: .relu6)]
         for (i, c) in cases.enumerated() {
             let (model, input) = c.build(seed: 600 + UInt64(i))

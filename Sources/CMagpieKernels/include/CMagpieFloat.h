@@ -27,7 +27,8 @@ void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end);
 /// sum runs in k order from the bias with one FMA per step (the Swift tile's order, so the bits do not depend on
 /// the tiling); the clamp to [lo, hi] applies when `clamps` is 1. Rows go in register tiles of up to 6; panels in the
 /// outer loop when `panels_outer` is 1 (A small enough to stay in cache while each panel meets every tile), else the
-/// row tiles; 2 is 1 with `ks` already filled by mf_gemm_list_live_steps.
+/// row tiles; 2 is 1 with `ks` already filled by mf_gemm_list_live_steps. Two panels whose last has at most 8
+/// columns (17-24 output channels) go in tiles of 4 rows x 24 columns instead, whatever `panels_outer`.
 ///
 /// With `ks` non-NULL (room for mf_gemm_live_ints(k, rows, panels_outer) ints), each row tile first lists the steps
 /// i at which one of its rows is nonzero and skips the others: the same sums, since a skipped step would add
@@ -77,25 +78,33 @@ void mf_conv_rows(const mf_conv *p, const float *in, float *out, int32_t row0, i
                   int32_t p1, float *scratch);
 
 /// A convolution fused with the 3x3 depthwise convolution that reads its output (`dw`, its `in` and `out` unused):
-/// the convolution's output rows live only in a ring of three rows. The convolution is a pointwise expansion
-/// (1x1, stride 1: cin -> dw.c channels, packed like mf_gemm's; `conv` NULL) or any convolution `conv` runs.
+/// the convolution's output rows live only in a ring of two bands of `band` rows. The convolution is a pointwise
+/// expansion (1x1, stride 1: cin -> dw.c channels, packed like mf_gemm's; `conv` NULL) or any convolution `conv` runs.
 typedef struct {
     mf_dw dw;
     int32_t cin;
     const float *packed, *bias;       // the expansion's panels (cin x 16 each) and biases
     float lo, hi; int32_t clamps;     // the expansion's clamp
     const mf_conv *conv;              // or NULL
+    int32_t band;                     // expanded rows computed at a time (at least 2)
 } mf_expand_dw;
 
-/// Depthwise output rows [row_begin, row_end) (over batches * oh) of the fused pair, from the convolution's input
-/// `in` into `out`; `ring` holds mf_expand_dw_row_floats(iw, c) floats for each of three rows, `dw.zero_row` as
-/// many zeros, and `scratch` 6 * k floats for mf_conv_rows's gathered tiles (unused for an expansion). Each of the
-/// convolution's output rows is computed once per call (twice where two calls' windows share it), by mf_gemm's or
-/// mf_conv_rows's tiles into a planar ring row, so the result equals running the two operators one after the other.
+/// Depthwise output rows [row_begin, row_end) (over batches * oh), channels [16 * p0, 16 * p1) (the convolution's
+/// weight panels [p0, p1); the last panel's channels end at dw.c), of the fused pair, from the convolution's input
+/// `in` into `out`; `ring` holds mf_expand_dw_ring_floats(iw, c, band) floats, `dw.zero_row`
+/// mf_expand_dw_row_floats(iw, c) zeros, and `scratch` 6 * k floats for mf_conv_rows's gathered tiles (unused for an
+/// expansion). The convolution's output rows are computed a band at a time, each once per call (twice where two
+/// calls' windows share it), by mf_gemm's or mf_conv_rows's tiles into the planar ring, so the result equals running
+/// the two operators one after the other.
 void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out, int32_t row_begin, int32_t row_end,
-                       float *ring, float *scratch);
+                       int32_t p0, int32_t p1, float *ring, float *scratch);
 
 /// Floats in one planar ring row: iw pixels of c channels rounded up to a multiple of 8.
 static inline int32_t mf_expand_dw_row_floats(int32_t iw, int32_t c) { return iw * ((c + 7) / 8 * 8); }
+
+/// Floats in mf_expand_dw_rows's ring: two bands of `band` rows.
+static inline int32_t mf_expand_dw_ring_floats(int32_t iw, int32_t c, int32_t band) {
+    return 2 * band * mf_expand_dw_row_floats(iw, c);
+}
 
 #endif

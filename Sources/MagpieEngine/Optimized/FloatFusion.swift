@@ -6,8 +6,8 @@ import MagpieModel
 /// Two patterns. First, a float convolution whose output only a 3×3 depthwise convolution reads: a pointwise expansion
 /// (1×1, stride 1), as in every inverted-residual block of MobileNetV2, or a windowed convolution (`mf_conv_rows`),
 /// as MobileNetV2's first layer. The pair becomes one kernel, `FloatExpandDepthwise`, that computes the
-/// convolution's output rows into a ring of three rows per task and the depthwise rows from the ring, so that
-/// tensor (4.8 MB at 112 × 112 × 96) never goes through memory; the depthwise operator's kernel becomes a no-op.
+/// convolution's output rows into a ring of two bands of two rows per task and the depthwise rows from the ring, so
+/// that tensor (4.8 MB at 112 × 112 × 96) never goes through memory; the depthwise operator's kernel becomes a no-op.
 /// The ring rows are planar (each 8-channel block's pixels together), so the depthwise walk along a channel block
 /// reads consecutive 32-byte pixels.
 /// Each row is computed by the same GEMM tile as before, so the outputs are bit-identical to running the two
@@ -31,11 +31,12 @@ public enum KernelFusion {
         var fusedInto: [Int: Int]
     }
 
-    /// Fuses only where the expanded tensor is at least this large (smaller ones stay in L2 anyway, and at two
-    /// threads the bands' shared rows would cost more than fusion saves)...
-    static let minimumExpandedBytes = 512 * 1024
-    /// ...and the expansion's weights at most this large: every expanded row streams all of them, which a 7×7
-    /// layer's 600 KB make slower than the unfused GEMM that reads each weight panel once.
+    /// Fuses only where the expanded tensor is at least this large: MobileNetV2's 14 × 14 blocks (301-451 KB) gain
+    /// 4-16% (C harness, expansion + depthwise with the caches full of other data), its 7 × 7 ones (188 KB) nothing,
+    /// the whole expanded image staying in L2 anyway...
+    static let minimumExpandedBytes = 256 * 1024
+    /// ...and the expansion's weights at most this large: every band of expanded rows streams all of them, which a
+    /// 7×7 layer's 600 KB make slower than the unfused GEMM that reads each weight panel once.
     static let maximumWeightBytes = 256 * 1024
 
     /// The kernels as prepared, each using its operator's inputs and outputs.
@@ -125,45 +126,67 @@ struct ResidualAdd {
 }
 
 /// A convolution (a pointwise expansion, or a windowed one through `mf_conv_rows`) and the 3×3 depthwise convolution
-/// after it, as one kernel (`mf_expand_dw_rows`). Tasks are bands of depthwise output rows, one per thread: each band
-/// computes the convolution rows its windows need (the rows two bands share are computed by both), into its own
-/// ring of three rows.
+/// after it, as one kernel (`mf_expand_dw_rows`): the convolution's output rows are computed two at a time
+/// (`bandRows`) into a ring of two such bands, and the depthwise rows from the ring.
+///
+/// Tasks, one per thread, split the channels where they can: each takes a range of the convolution's 16-channel
+/// weight panels (as many ranges as divide both the threads and the panels evenly, at least three panels each) and
+/// the same depthwise channels, for every row, so nothing is computed twice. The threads of a range split the
+/// depthwise output rows (all of them where the panels do not split: MobileNetV2's first layer has two, its 56 × 56
+/// blocks nine), and two tasks whose windows share an expanded row both compute it. Each task has its own ring.
 final class FloatExpandDepthwise: Kernel {
+    /// Expanded rows per band. Two gives the 14 × 14 blocks' GEMM 28 rows per call instead of 14 (short tiles):
+    /// C harness, one thread, expansion + depthwise, 14 × 14 64 → 384 0.139 → 0.128 ms against one row at a time;
+    /// in the model the larger blocks run the same with one, two or three rows per band.
+    static let bandRows = 2
+
     let input: Int, output: Int
     let params: UnsafePointer<mf_expand_dw>
     let rings: UnsafeMutablePointer<Float>, ringFloats: Int
     /// Per task, 6 × K floats for the tiles `mf_conv_rows` gathers (a windowed producer only).
     let scratch: UnsafeMutablePointer<Float>, scratchFloats: Int
-    let rows: Int, tasks: Int
+    let rows: Int, panels: Int
+    /// Tasks: `groups` panel ranges times `bands` row ranges.
+    let groups: Int, bands: Int
     let pool: ThreadPool
 
     init(conv: FloatGEMMConv2D, depthwise d: mf_dw, input: Int, output: Int, scratch: ScratchAllocations,
          pool: ThreadPool) {
         self.input = input; self.output = output; self.pool = pool
         rows = Int(d.batches) * Int(d.oh)
-        tasks = max(1, min(rows, pool.threadCount))
-        // Planar ring rows: channels rounded up to 8 (the depthwise kernel's zero row is as long).
-        ringFloats = 3 * Int(mf_expand_dw_row_floats(d.iw, d.c))
+        let panels = (Int(d.c) + 15) / 16
+        self.panels = panels
+        // The most panel ranges that split both the threads and the panels evenly, at least three panels each;
+        // the threads of a range split the rows.
+        let threads = max(1, pool.threadCount)
+        groups = (1...threads).last { threads % $0 == 0 && panels % $0 == 0 && panels / $0 >= 3 } ?? 1
+        bands = max(1, min(rows, threads / groups))
+        let tasks = groups * bands
+        ringFloats = Int(mf_expand_dw_ring_floats(d.iw, d.c, Int32(Self.bandRows)))
         rings = scratch.allocate(Float.self, count: tasks * ringFloats)
         scratchFloats = conv.conv == nil ? 0 : FloatKernels.tileRows * conv.k
         self.scratch = scratch.allocate(Float.self, count: max(1, tasks * scratchFloats))
         let p = scratch.allocate(mf_expand_dw.self, count: 1)
         p.pointee = mf_expand_dw(dw: d, cin: Int32(conv.k), packed: UnsafePointer(conv.packed),
                                  bias: UnsafePointer(conv.bias), lo: conv.lo, hi: conv.hi,
-                                 clamps: FloatKernels.clamps(conv.lo, conv.hi) ? 1 : 0, conv: conv.conv)
+                                 clamps: FloatKernels.clamps(conv.lo, conv.hi) ? 1 : 0, conv: conv.conv,
+                                 band: Int32(Self.bandRows))
         params = UnsafePointer(p)
     }
 
     func invoke(_ t: TensorBuffers) throws {
         let x = UnsafePointer(t.pointer(input, as: Float.self)), y = t.pointer(output, as: Float.self)
         let params = self.params, rings = self.rings, ringFloats = self.ringFloats, rows = self.rows
-        let scratch = self.scratch, scratchFloats = self.scratchFloats, tasks = self.tasks
-        if tasks == 1 {
-            mf_expand_dw_rows(params, x, y, 0, Int32(rows), rings, scratch)
+        let scratch = self.scratch, scratchFloats = self.scratchFloats
+        let panels = self.panels, groups = self.groups, bands = self.bands
+        if groups * bands == 1 {
+            mf_expand_dw_rows(params, x, y, 0, Int32(rows), 0, Int32(panels), rings, scratch)
             return
         }
-        pool.parallelFor(tasks) { task in
-            mf_expand_dw_rows(params, x, y, Int32(rows * task / tasks), Int32(rows * (task + 1) / tasks),
+        pool.parallelFor(groups * bands) { task in
+            let g = task % groups, b = task / groups
+            mf_expand_dw_rows(params, x, y, Int32(rows * b / bands), Int32(rows * (b + 1) / bands),
+                              Int32(panels * g / groups), Int32(panels * (g + 1) / groups),
                               rings + task * ringFloats, scratch + task * scratchFloats)
         }
     }
