@@ -494,14 +494,28 @@ static MQ2_T void mf_conv_rows_to(const mf_conv *p, const float *in, float *out,
         if (!inside) {
             // A window crosses the padding (or the dilation is not 1 across): gather the tile's rows, zeros outside.
             for (int32_t r = 0; r < count; r++) {
-                const int32_t ox = px[r], oy = py[r], b = pb[r];
+                const int32_t ox = px[r], oy = py[r], b = pb[r], x0 = ox * p->sw - p->pw;
                 float *dst = scratch + (size_t)r * k;
-                for (int32_t fy = 0; fy < p->kh; fy++) {
+                for (int32_t fy = 0; fy < p->kh; fy++, dst += run) {
                     const int32_t y = oy * p->sh - p->ph + fy * p->dh;
-                    for (int32_t fx = 0; fx < p->kw; fx++, dst += c) {
-                        const int32_t x = ox * p->sw - p->pw + fx * p->dw;
-                        if (y < 0 || y >= p->ih || x < 0 || x >= p->iw) memset(dst, 0, (size_t)c * 4);
-                        else memcpy(dst, in + (((size_t)b * p->ih + y) * p->iw + x) * c, (size_t)c * 4);
+                    if (y < 0 || y >= p->ih) {
+                        memset(dst, 0, (size_t)run * 4);
+                        continue;
+                    }
+                    const float *src = in + ((size_t)b * p->ih + y) * p->iw * c;
+                    if (p->dw == 1) {
+                        // The window row's taps inside the input are one run: [lo, hi) of kw.
+                        const int32_t lo = x0 < 0 ? -x0 : 0, hi = p->iw - x0 < p->kw ? p->iw - x0 : p->kw;
+                        if (hi <= lo) { memset(dst, 0, (size_t)run * 4); continue; }
+                        memset(dst, 0, (size_t)lo * c * 4);
+                        memcpy(dst + (size_t)lo * c, src + (size_t)(x0 + lo) * c, (size_t)(hi - lo) * c * 4);
+                        memset(dst + (size_t)hi * c, 0, (size_t)(p->kw - hi) * c * 4);
+                    } else {
+                        for (int32_t fx = 0; fx < p->kw; fx++) {
+                            const int32_t x = x0 + fx * p->dw;
+                            if (x < 0 || x >= p->iw) memset(dst + (size_t)fx * c, 0, (size_t)c * 4);
+                            else memcpy(dst + (size_t)fx * c, src + (size_t)x * c, (size_t)c * 4);
+                        }
                     }
                 }
                 a.row[r] = scratch + (size_t)r * k;
