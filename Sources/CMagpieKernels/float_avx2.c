@@ -633,7 +633,7 @@ MQ2_T void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out,
                                     scratch);
                 else
                     mf_gemm_to(cin, in + ((size_t)b * p->ih + y) * iw * cin, cin, n * iw, f->packed, f->bias, slot,
-                               mf_planar(band * iw), c, p0, p1, 0, f->lo, f->hi, f->clamps, NULL);
+                               mf_planar(band * iw), c, p0, p1, 1, f->lo, f->hi, f->clamps, NULL);
                 first[s] = y; count[s] = n;
             }
             rows[fy] = ring + s * slot_floats + (size_t)(y - first[s]) * iw * 8;
