@@ -36,6 +36,18 @@ executed=$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$summary")
 failed=$(sed -E 's/.* ([0-9]+) failures? .*/\1/' <<<"$summary")
 skipped=$(grep -oE "with [0-9]+ tests? skipped" <<<"$summary" | grep -oE "[0-9]+" || true)
 rm -f "$log"
+# On a CPU with AVX-512 the C kernels run their AVX-512 (and VNNI) variants; MAGPIE_MAX_ISA=avx2 makes them report
+# AVX2 only, so the kernel and conformance tests run once more on the AVX2 variants (what AVX2-only CPUs run).
+if [ "$status" -eq 0 ] && grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
+    echo "magpie: the same build with MAGPIE_MAX_ISA=avx2 (the AVX2 kernels of CPUs without AVX-512)" >&2
+    set +e
+    MAGPIE_MAX_ISA=avx2 swift test -c release -Xswiftc -enable-testing $(magpie_release_flags) --skip-build \
+        --filter 'QuantizedKernelConvTests|QuantizedElementwiseKernelTests|FloatKernelTests|GoldenConformanceTests' \
+        2>&1 | grep -E "error|Executed .* tests" | tail -20
+    status=${PIPESTATUS[0]}
+    set -e
+    echo "AVX2 kernel tests: $([ "$status" -eq 0 ] && echo passed || echo FAILED)"
+fi
 # The portable build (MAGPIE_PORTABLE=1: no -target-cpu, what a distributable binary uses) in its own build folder:
 # the kernel and conformance tests again, so code that only works with the native CPU's features cannot slip in.
 # The C kernels pick AVX2 (or the reference path) at run time; a second run with MAGPIE_MAX_ISA=generic makes them

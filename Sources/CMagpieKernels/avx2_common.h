@@ -22,6 +22,16 @@ MQ2_INLINE int mq2_cpu_has_avx2(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
+/// 1 when the AVX2 kernels may use their AVX-512 variants (AVX-512 F, VL, DQ and BW on the CPU), unless
+/// MAGPIE_MAX_ISA is "generic" or "avx2" (so that an AVX-512 machine can test and time the AVX2 variants too).
+MQ2_INLINE int mq2_cpu_has_avx512(void) {
+    const char *isa = getenv("MAGPIE_MAX_ISA");
+    if (isa != NULL && (strcmp(isa, "generic") == 0 || strcmp(isa, "avx2") == 0)) return 0;
+    __builtin_cpu_init();
+    return mq2_cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
+}
+
 /// The output columns [*lo, *hi) of a windowed operator whose window lies inside the input horizontally (input
 /// width iw, output width ow, window kw with stride sw, dilation dw and leading padding pw); the depthwise kernels
 /// take those columns on their fast path and bounds-check only the others.

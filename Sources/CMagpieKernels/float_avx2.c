@@ -135,6 +135,13 @@ MQ2_INLINE mf_out mf_planar(int32_t width) {
     return o;
 }
 
+/// The planar ring rows in blocks of 16 channels (the AVX-512 kernels'): panel j / 16 of pixel r at
+/// (j / 16) * 16 * width + r * 16, its two halves adjacent.
+MQ2_INLINE mf_out mf_planar16(int32_t width) {
+    const mf_out o = {16, (size_t)16 * width, 8, 0, 0, 0, 0};
+    return o;
+}
+
 /// One row of a GEMM tile: 16 lanes in two vectors, the first `columns` stored (masked past them).
 MQ2_INLINE MQ2_T void mf_store_row(float *dst, __m256 v0, __m256 v1, int32_t columns, float lo, float hi,
                                    int32_t clamps, const mf_out *o) {
@@ -380,6 +387,180 @@ MQ2_INLINE MQ2_T void mf_gemm24(int32_t k, const float *a, int32_t a_stride, int
     }
 }
 
+// MARK: AVX-512 tile
+
+/// Functions that use AVX-512 (F, VL, DQ, BW): called only when mf_avx512() says the CPU has it.
+#define MF5_T __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")))
+
+/// 1 when the GEMM runs its AVX-512 tile (mq2_cpu_has_avx512), read once.
+static int mf_use512 = -1;
+MQ2_INLINE int mf_avx512(void) {
+    int v = __atomic_load_n(&mf_use512, __ATOMIC_RELAXED);
+    if (v < 0) {
+        v = mq2_cpu_has_avx512();
+        __atomic_store_n(&mf_use512, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
+MQ2_INLINE MF5_T __m512 mf5_clamp(__m512 x, __m512 lo, __m512 hi) {
+    return _mm512_min_ps(hi, _mm512_max_ps(lo, x));
+}
+
+/// One panel's 16 lanes of one tile row, the first `columns` (1...16) stored: lanes 0-7 at dst and 8-15 at
+/// dst + o->half (one 16-lane store when they are adjacent, as in NHWC rows), with mf_store_row's clamp and
+/// residual ADD (NHWC only).
+MQ2_INLINE MF5_T void mf5_store_panel(float *dst, __m512 v, int32_t columns, float lo, float hi, int32_t clamps,
+                                      const mf_out *o) {
+    const __mmask16 m = columns >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << columns) - 1u);
+    if (clamps) v = mf5_clamp(v, _mm512_set1_ps(lo), _mm512_set1_ps(hi));
+    if (o->adds) {
+        const float *r = (const float *)((uintptr_t)dst + o->add_bytes);
+        v = mf5_clamp(_mm512_add_ps(v, _mm512_maskz_loadu_ps(m, r)), _mm512_set1_ps(o->add_lo),
+                      _mm512_set1_ps(o->add_hi));
+    }
+    if (o->half == 8) {
+        _mm512_mask_storeu_ps(dst, m, v);
+    } else {
+        _mm256_mask_storeu_ps(dst, (__mmask8)m, _mm512_castps512_ps256(v));
+        if (columns > 8) _mm256_mask_storeu_ps(dst + o->half, (__mmask8)(m >> 8), _mm512_extractf32x8_ps(v, 1));
+    }
+}
+
+/// mf_tile_rows with 512-bit vectors: R rows (1...6) x P panels (1 or 2; panel 1's weights `b_next` floats after
+/// panel 0's, its biases 16 after), R x P accumulators of 16 lanes, one broadcast per row and step feeding P FMAs.
+/// Each output is summed from its bias in k order with one FMA per step, as in mf_tile_rows: the same bits.
+MQ2_INLINE MF5_T void mf5_tile_rows(const mf_rows *a, const float *b, size_t b_next, const float *bias, float *c,
+                                    const mf_out *o, int32_t columns, float lo, float hi, int32_t clamps, const int R,
+                                    const int P) {
+    __m512 acc[12];
+    const __m512 bias0 = _mm512_loadu_ps(bias), bias1 = P == 2 ? _mm512_loadu_ps(bias + 16) : bias0;
+    for (int r = 0; r < R; r++) {
+        acc[2 * r] = bias0;
+        acc[2 * r + 1] = bias1;
+    }
+    const float *b1p = b + b_next;
+    if (a->ks != NULL) {
+        const float *ar[6];
+        for (int r = 0; r < R; r++) ar[r] = a->row[r];
+        const int32_t *ks = a->ks, nk = a->nk;
+        for (int32_t j = 0; j < nk; j++) {
+            const size_t i = (size_t)ks[j];
+            const __m512 b0 = _mm512_loadu_ps(b + i * 16);
+            const __m512 b1 = P == 2 ? _mm512_loadu_ps(b1p + i * 16) : b0;
+            for (int r = 0; r < R; r++) {
+                __m512 x = _mm512_set1_ps(ar[r][i]);
+                __asm__ volatile("" : "+v"(x));
+                acc[2 * r] = _mm512_fmadd_ps(x, b0, acc[2 * r]);
+                if (P == 2) acc[2 * r + 1] = _mm512_fmadd_ps(x, b1, acc[2 * r + 1]);
+            }
+        }
+    } else {
+        const int32_t run = a->run;
+        for (int32_t s = 0; s < a->segments; s++, b += (size_t)run * 16, b1p += (size_t)run * 16) {
+            const float *ar[6];
+            for (int r = 0; r < R; r++) ar[r] = a->row[r] + (size_t)s * a->stride;
+            for (int32_t i = 0; i < run; i++) {
+                const __m512 b0 = _mm512_loadu_ps(b + (size_t)i * 16);
+                const __m512 b1 = P == 2 ? _mm512_loadu_ps(b1p + (size_t)i * 16) : b0;
+                for (int r = 0; r < R; r++) {
+                    const __m512 x = _mm512_set1_ps(ar[r][i]);
+                    acc[2 * r] = _mm512_fmadd_ps(x, b0, acc[2 * r]);
+                    if (P == 2) acc[2 * r + 1] = _mm512_fmadd_ps(x, b1, acc[2 * r + 1]);
+                }
+            }
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        float *dst = c + (size_t)r * o->row;
+        mf5_store_panel(dst, acc[2 * r], columns < 16 ? columns : 16, lo, hi, clamps, o);
+        if (P == 2) mf5_store_panel(dst + o->panel, acc[2 * r + 1], columns - 16, lo, hi, clamps, o);
+    }
+}
+
+/// The AVX-512 register tile: rows r < `rows` (1...6) of A times one weight panel (`columns` <= 16) or two
+/// (`columns` 17...32, the second panel k * 16 floats after the first), as mf_tile computes them.
+static MF5_T __attribute__((noinline)) void mf5_tile(const mf_rows *a, int32_t rows, const float *b, size_t b_next,
+                                                     const float *bias, float *c, const mf_out *o, int32_t columns,
+                                                     float lo, float hi, int32_t clamps) {
+#define MF5_TILE(R, P) mf5_tile_rows(a, b, b_next, bias, c, o, columns, lo, hi, clamps, R, P); break;
+#define MF5_TILES(P) switch (rows) { \
+    case 1: MF5_TILE(1, P) case 2: MF5_TILE(2, P) case 3: MF5_TILE(3, P) \
+    case 4: MF5_TILE(4, P) case 5: MF5_TILE(5, P) default: MF5_TILE(6, P) }
+    if (columns > 16) { MF5_TILES(2) } else { MF5_TILES(1) }
+#undef MF5_TILES
+#undef MF5_TILE
+}
+
+/// mf_tile24_rows with AVX-512: R rows (1...8) x 24 columns, each row's first 16 in a 512-bit accumulator and the
+/// next 8 (the second panel's, `columns` of them stored) in a 256-bit one; 2R accumulators, each A broadcast feeding
+/// two FMAs. Each output is summed from its bias in k order with one FMA per step: the same bits.
+MQ2_INLINE MF5_T void mf5_tile24_rows(const float *const *ar, int32_t k, const float *b, const float *bias, float *c,
+                                      const mf_out *o, int32_t columns, float lo, float hi, int32_t clamps,
+                                      const int R) {
+    const float *b2 = b + (size_t)k * 16;
+    __m512 acc[8];
+    __m256 acc2[8];
+    for (int r = 0; r < R; r++) {
+        acc[r] = _mm512_loadu_ps(bias);
+        acc2[r] = _mm256_loadu_ps(bias + 16);
+    }
+    for (int32_t i = 0; i < k; i++) {
+        const __m512 v0 = _mm512_loadu_ps(b + (size_t)i * 16);
+        const __m256 v1 = _mm256_loadu_ps(b2 + (size_t)i * 16);
+        for (int r = 0; r < R; r++) {
+            const __m512 x = _mm512_set1_ps(ar[r][i]);
+            acc[r] = _mm512_fmadd_ps(x, v0, acc[r]);
+            acc2[r] = _mm256_fmadd_ps(_mm512_castps512_ps256(x), v1, acc2[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        float *dst = c + (size_t)r * o->row;
+        mf5_store_panel(dst, acc[r], 16, lo, hi, clamps, o);
+        mf5_store_panel(dst + o->panel, _mm512_castps256_ps512(acc2[r]), columns, lo, hi, clamps, o);
+    }
+}
+
+/// mf_gemm24 with AVX-512: 8-row tiles, then one of the remaining 1-7 rows.
+static MF5_T __attribute__((noinline)) void mf5_gemm24(int32_t k, const float *a, int32_t a_stride, int32_t rows,
+                                                       const float *b, const float *bias, float *c, const mf_out *o,
+                                                       int32_t columns, float lo, float hi, int32_t clamps) {
+    for (int32_t r = 0; r < rows; r += 8) {
+        const float *ar[8];
+        const int32_t height = rows - r < 8 ? rows - r : 8;
+        for (int32_t i = 0; i < height; i++) ar[i] = a + (size_t)(r + i) * a_stride;
+        float *cr = c + (size_t)r * o->row;
+        switch (height) {
+        case 1: mf5_tile24_rows(ar, k, b, bias, cr, o, columns, lo, hi, clamps, 1); break;
+        case 2: mf5_tile24_rows(ar, k, b, bias, cr, o, columns, lo, hi, clamps, 2); break;
+        case 3: mf5_tile24_rows(ar, k, b, bias, cr, o, columns, lo, hi, clamps, 3); break;
+        case 4: mf5_tile24_rows(ar, k, b, bias, cr, o, columns, lo, hi, clamps, 4); break;
+        case 5: mf5_tile24_rows(ar, k, b, bias, cr, o, columns, lo, hi, clamps, 5); break;
+        case 6: mf5_tile24_rows(ar, k, b, bias, cr, o, columns, lo, hi, clamps, 6); break;
+        case 7: mf5_tile24_rows(ar, k, b, bias, cr, o, columns, lo, hi, clamps, 7); break;
+        default: mf5_tile24_rows(ar, k, b, bias, cr, o, columns, lo, hi, clamps, 8); break;
+        }
+    }
+}
+
+/// Panels [p0, p1) of one row tile: with AVX-512, two panels per mf5_tile call (and one for an odd last panel);
+/// else mf_tile per panel. `b` is panel p0's weights, `bias` its biases, `c` its output place.
+MQ2_INLINE MQ2_T void mf_tile_panels(const mf_rows *a, int32_t rows, int32_t k, const float *packed,
+                                     const float *bias, float *c, const mf_out *o, int32_t n, int32_t p0, int32_t p1,
+                                     float lo, float hi, int32_t clamps, int avx512) {
+    if (avx512) {
+        for (int32_t p = p0; p < p1; p += 2) {
+            const int32_t left = n - p * 16, width = p + 1 < p1 ? 32 : 16;
+            mf5_tile(a, rows, packed + (size_t)p * k * 16, (size_t)k * 16, bias + (size_t)p * 16,
+                     c + (size_t)p * o->panel, o, left < width ? left : width, lo, hi, clamps);
+        }
+        return;
+    }
+    for (int32_t p = p0; p < p1; p++)
+        mf_tile(a, rows, packed + (size_t)p * k * 16, bias + (size_t)p * 16, c + (size_t)p * o->panel, *o,
+                n - p * 16 < 16 ? n - p * 16 : 16, lo, hi, clamps);
+}
+
 /// A's rows [r, r + 6) (those below `rows`; a tile reads only its own rows) as one run of k each.
 MQ2_INLINE MQ2_T mf_rows mf_gemm_rows(const float *a, int32_t a_stride, int32_t k, int32_t r, int32_t rows) {
     mf_rows t;
@@ -413,9 +594,10 @@ MQ2_INLINE MQ2_T void mf_live_lists(int32_t k, const float *a, int32_t a_stride,
 static MQ2_T void mf_gemm_to(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed,
                              const float *bias, float *c, mf_out o, int32_t n, int32_t p0, int32_t p1,
                              int32_t panels_outer, float lo, float hi, int32_t clamps, int32_t *ks) {
+    const int avx512 = mf_avx512();
     if (ks == NULL && p1 - p0 == 2 && n - (p1 - 1) * 16 <= 8) {
         // Two panels, the last of at most 8 columns: 24-column tiles.
-        mf_gemm24(k, a, a_stride, rows, packed + (size_t)p0 * k * 16, bias + (size_t)p0 * 16,
+        (avx512 ? mf5_gemm24 : mf_gemm24)(k, a, a_stride, rows, packed + (size_t)p0 * k * 16, bias + (size_t)p0 * 16,
                   c + (size_t)p0 * o.panel, &o, n - (p1 - 1) * 16, lo, hi, clamps);
         return;
     }
@@ -423,26 +605,27 @@ static MQ2_T void mf_gemm_to(int32_t k, const float *a, int32_t a_stride, int32_
     // Panel p of the row tile t starting at row r (5 rows below `fives`, else up to 6); with `ks`, the tile's list
     // of live steps is at ks + t * (k + 9), its length first.
 #define MF_TILE_HEIGHT(r) ((r) < fives ? 5 : rows - (r) < 6 ? rows - (r) : 6)
-#define MF_GEMM_TILE(t, r, p)                                                                                        \
+#define MF_GEMM_TILE(t, r, pa, pb)                                                                                   \
     do {                                                                                                              \
         mf_rows tile = mf_gemm_rows(a, a_stride, k, r, rows);                                                        \
         if (ks != NULL) { tile.ks = ks + (size_t)(t) * (k + 9) + 1; tile.nk = tile.ks[-1]; }                       \
-        mf_tile(&tile, MF_TILE_HEIGHT(r), packed + (size_t)(p) * k * 16, bias + (size_t)(p) * 16,                    \
-                c + (size_t)(r) * o.row + (size_t)(p) * o.panel, o, n - (p) * 16 < 16 ? n - (p) * 16 : 16, lo, hi,   \
-                clamps);                                                                                              \
+        mf_tile_panels(&tile, MF_TILE_HEIGHT(r), k, packed, bias, c + (size_t)(r) * o.row, &o, n, pa, pb, lo, hi,   \
+                       clamps, avx512);                                                                               \
     } while (0)
     if (panels_outer) {
         // panels_outer 2: the lists are there already (mf_gemm_list_live_steps, once for all tasks).
         if (ks != NULL && panels_outer == 1) mf_live_lists(k, a, a_stride, rows, ks);
-        for (int32_t p = p0; p < p1; p++)
-            for (int32_t r = 0, t = 0; r < rows; r += MF_TILE_HEIGHT(r), t++) MF_GEMM_TILE(t, r, p);
+        for (int32_t p = p0; p < p1; p += avx512 ? 2 : 1) {
+            const int32_t pe = avx512 && p + 2 <= p1 ? p + 2 : p + 1;
+            for (int32_t r = 0, t = 0; r < rows; r += MF_TILE_HEIGHT(r), t++) MF_GEMM_TILE(t, r, p, pe);
+        }
     } else {
         for (int32_t r = 0; r < rows; r += MF_TILE_HEIGHT(r)) {
             if (ks != NULL) {
                 const mf_rows tile = mf_gemm_rows(a, a_stride, k, r, rows);
                 ks[0] = mf_live_steps(&tile, MF_TILE_HEIGHT(r), k, ks + 1);
             }
-            for (int32_t p = p0; p < p1; p++) MF_GEMM_TILE(0, r, p);
+            MF_GEMM_TILE(0, r, p0, p1);
         }
     }
 #undef MF_TILE_HEIGHT
@@ -471,6 +654,7 @@ MQ2_T void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, co
 static MQ2_T void mf_conv_rows_to(const mf_conv *p, const float *in, float *out, mf_out o, int32_t row0,
                                   int32_t rows, int32_t p0, int32_t p1, float *scratch) {
     const int32_t c = p->c, k = p->kh * p->kw * c, run = p->kw * c;
+    const int avx512 = mf_avx512();
     for (int32_t t = row0; t < row0 + rows; t += 6) {
         const int32_t count = row0 + rows - t < 6 ? row0 + rows - t : 6;
         mf_rows a;
@@ -522,10 +706,8 @@ static MQ2_T void mf_conv_rows_to(const mf_conv *p, const float *in, float *out,
             }
             a.segments = 1; a.run = k; a.stride = 0;
         }
-        for (int32_t j = p0; j < p1; j++)
-            mf_tile(&a, count, p->packed + (size_t)j * k * 16, p->bias + (size_t)j * 16,
-                    out + (size_t)(t - row0) * o.row + (size_t)j * o.panel, o, p->n - j * 16 < 16 ? p->n - j * 16 : 16,
-                    p->lo, p->hi, p->clamps);
+        mf_tile_panels(&a, count, k, p->packed, p->bias, out + (size_t)(t - row0) * o.row, &o, p->n, p0, p1, p->lo,
+                       p->hi, p->clamps, avx512);
     }
 }
 
@@ -562,6 +744,79 @@ MQ2_INLINE MQ2_T void mf_dw_row3(const mf_dw *p, const float *const *rows, int32
     }
 }
 
+/// mf_dw_run3 with 16 channels per 512-bit vector (the first channels of `m` where `full` is 0): the same taps in
+/// the same order, so the same bits.
+MQ2_INLINE MF5_T void mf5_dw_run3(const mf_dw *p, const float *r0, const float *r1, const float *r2, int32_t ox_lo,
+                                  int32_t ox_hi, int32_t cb, const int full, __mmask16 m, float *out_row,
+                                  const int32_t xs) {
+    const int32_t c = p->c;
+    const float *w = p->w + cb;
+#define MF5_LD(q) (full ? _mm512_loadu_ps(q) : _mm512_maskz_loadu_ps(m, q))
+    const __m512 w0 = MF5_LD(w), w1 = MF5_LD(w + c), w2 = MF5_LD(w + 2 * c);
+    const __m512 w3 = MF5_LD(w + 3 * c), w4 = MF5_LD(w + 4 * c), w5 = MF5_LD(w + 5 * c);
+    const __m512 w6 = MF5_LD(w + 6 * c), w7 = MF5_LD(w + 7 * c), w8 = MF5_LD(w + 8 * c);
+    const __m512 bias = MF5_LD(p->bias + cb);
+    const __m512 lo = _mm512_set1_ps(p->lo), hi = _mm512_set1_ps(p->hi);
+#define MF5_ST(q, v) do { if (full) _mm512_storeu_ps(q, v); else _mm512_mask_storeu_ps(q, m, v); } while (0)
+#define MF5_DW_TAP(r, fx, wv)                                                                                         \
+    if (x0 + (fx) >= 0 && x0 + (fx) < p->iw) e = _mm512_fmadd_ps(MF5_LD((r) + (size_t)(x0 + (fx)) * xs), wv, e)
+#define MF5_DW_EDGE(ox)                                                                                               \
+    do {                                                                                                              \
+        const int32_t x0 = (ox) * p->sw - p->pw;                                                                      \
+        __m512 e = bias;                                                                                              \
+        MF5_DW_TAP(r0, 0, w0); MF5_DW_TAP(r0, 1, w1); MF5_DW_TAP(r0, 2, w2);                                          \
+        MF5_DW_TAP(r1, 0, w3); MF5_DW_TAP(r1, 1, w4); MF5_DW_TAP(r1, 2, w5);                                          \
+        MF5_DW_TAP(r2, 0, w6); MF5_DW_TAP(r2, 1, w7); MF5_DW_TAP(r2, 2, w8);                                          \
+        MF5_ST(out_row + (size_t)(ox) * c + cb, mf5_clamp(e, lo, hi));                                                \
+    } while (0)
+    if (ox_lo >= ox_hi) ox_lo = ox_hi = p->ow;
+    for (int32_t ox = 0; ox < ox_lo; ox++) MF5_DW_EDGE(ox);
+    const size_t step = (size_t)p->sw * xs;
+    size_t x = ((size_t)ox_lo * p->sw - p->pw) * xs;
+    for (int32_t ox = ox_lo; ox < ox_hi; ox++, x += step) {
+        __m512 a = _mm512_fmadd_ps(MF5_LD(r0 + x), w0, bias);
+        a = _mm512_fmadd_ps(MF5_LD(r0 + x + xs), w1, a);
+        a = _mm512_fmadd_ps(MF5_LD(r0 + x + 2 * xs), w2, a);
+        a = _mm512_fmadd_ps(MF5_LD(r1 + x), w3, a);
+        a = _mm512_fmadd_ps(MF5_LD(r1 + x + xs), w4, a);
+        a = _mm512_fmadd_ps(MF5_LD(r1 + x + 2 * xs), w5, a);
+        a = _mm512_fmadd_ps(MF5_LD(r2 + x), w6, a);
+        a = _mm512_fmadd_ps(MF5_LD(r2 + x + xs), w7, a);
+        a = _mm512_fmadd_ps(MF5_LD(r2 + x + 2 * xs), w8, a);
+        MF5_ST(out_row + (size_t)ox * c + cb, mf5_clamp(a, lo, hi));
+    }
+    for (int32_t ox = ox_hi; ox < p->ow; ox++) MF5_DW_EDGE(ox);
+#undef MF5_DW_EDGE
+#undef MF5_DW_TAP
+#undef MF5_ST
+#undef MF5_LD
+}
+
+/// mf_dw_row3 with 16 channels per vector: NHWC rows when `planar` is 0, else the fused kernel's planar rows in
+/// blocks of 16 channels (block cb / 16 of column x at row + cb * planar + x * 16; the zero row at x * 16 for
+/// every block, so it must hold iw * c rounded up to 16 zeros).
+static MF5_T __attribute__((noinline)) void mf5_dw_row3(const mf_dw *p, const float *const *rows, int32_t c0,
+                                                        int32_t c1, int32_t ox_lo, int32_t ox_hi, float *out_row,
+                                                        const size_t planar) {
+    const int32_t c = p->c;
+    const __mmask16 m = (__mmask16)((1u << (c % 16 == 0 ? 16 : c % 16)) - 1u);
+    if (planar == 0) {
+        for (int32_t cb = c0; cb < c1; cb += 16) {
+            const float *r0 = rows[0] + cb, *r1 = rows[1] + cb, *r2 = rows[2] + cb;
+            if (c - cb >= 16) mf5_dw_run3(p, r0, r1, r2, ox_lo, ox_hi, cb, 1, m, out_row, c);
+            else mf5_dw_run3(p, r0, r1, r2, ox_lo, ox_hi, cb, 0, m, out_row, c);
+        }
+        return;
+    }
+    size_t step[3];
+    for (int fy = 0; fy < 3; fy++) step[fy] = rows[fy] == p->zero_row ? 0 : planar;
+    for (int32_t cb = c0; cb < c1; cb += 16) {
+        const float *r0 = rows[0] + cb * step[0], *r1 = rows[1] + cb * step[1], *r2 = rows[2] + cb * step[2];
+        if (c - cb >= 16) mf5_dw_run3(p, r0, r1, r2, ox_lo, ox_hi, cb, 1, m, out_row, 16);
+        else mf5_dw_run3(p, r0, r1, r2, ox_lo, ox_hi, cb, 0, m, out_row, 16);
+    }
+}
+
 /// Whether mf_dw_row3 applies: a 3x3 window with dilation 1 and a zero row.
 MQ2_INLINE MQ2_T int mf_dw_is3x3(const mf_dw *p) {
     return p->kh == 3 && p->kw == 3 && p->dh == 1 && p->dw == 1 && p->zero_row != NULL;
@@ -569,7 +824,7 @@ MQ2_INLINE MQ2_T int mf_dw_is3x3(const mf_dw *p) {
 
 MQ2_T void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) {
     const int32_t c = p->c;
-    const int fast = mf_dw_is3x3(p);
+    const int fast = mf_dw_is3x3(p), avx512 = mf_avx512();
     int32_t ox_lo, ox_hi;
     mq2_interior_columns(p->iw, p->ow, p->kw, p->sw, p->dw, p->pw, &ox_lo, &ox_hi);
     const __m256i tail = mf_mask(c % 8 == 0 ? 8 : c % 8);
@@ -582,7 +837,8 @@ MQ2_T void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) {
                 const int32_t y = oy * p->sh - p->ph + fy;
                 if (y >= 0 && y < p->ih) rows[fy] = p->in + ((size_t)b * p->ih + y) * p->iw * c;
             }
-            mf_dw_row3(p, rows, 0, c, ox_lo, ox_hi, tail, out_row, 0);
+            if (avx512) mf5_dw_row3(p, rows, 0, c, ox_lo, ox_hi, out_row, 0);
+            else mf_dw_row3(p, rows, 0, c, ox_lo, ox_hi, tail, out_row, 0);
             continue;
         }
         for (int32_t ox = 0; ox < p->ow; ox++) {
@@ -609,6 +865,11 @@ MQ2_T void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out,
     // missing row y starts a band [y, y + band) in the slot that ends first: the rows a window needs are in at
     // most two bands (band >= 2, bands never overlap), and that slot holds none of them.
     const size_t slot_floats = (size_t)band * mf_expand_dw_row_floats(iw, c);
+    // With AVX-512 the planar blocks are 16 channels wide (pixel r's block j / 16 at j * band * iw + r * 16), so
+    // that both the GEMM's stores and the depthwise loads take whole 512-bit vectors.
+    const int avx512 = mf_avx512();
+    const int32_t block = avx512 ? 16 : 8;
+    const mf_out ring_out = avx512 ? mf_planar16(band * iw) : mf_planar(band * iw);
     // A band stops at `y_end`, after the last row this call's windows in this image need.
     int32_t first[2] = {0, 0}, count[2] = {0, 0}, b_ring = -1, y_end = 0;
     for (int32_t row = row_begin; row < row_end; row++) {
@@ -629,17 +890,17 @@ MQ2_T void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out,
                 const int32_t n = y_end - y < band ? y_end - y : band;
                 float *slot = ring + s * slot_floats;
                 if (f->conv != NULL)
-                    mf_conv_rows_to(f->conv, in, slot, mf_planar(band * iw), (b * p->ih + y) * iw, n * iw, p0, p1,
-                                    scratch);
+                    mf_conv_rows_to(f->conv, in, slot, ring_out, (b * p->ih + y) * iw, n * iw, p0, p1, scratch);
                 else
                     mf_gemm_to(cin, in + ((size_t)b * p->ih + y) * iw * cin, cin, n * iw, f->packed, f->bias, slot,
-                               mf_planar(band * iw), c, p0, p1, 1, f->lo, f->hi, f->clamps, NULL);
+                               ring_out, c, p0, p1, 1, f->lo, f->hi, f->clamps, NULL);
                 first[s] = y; count[s] = n;
             }
-            rows[fy] = ring + s * slot_floats + (size_t)(y - first[s]) * iw * 8;
+            rows[fy] = ring + s * slot_floats + (size_t)(y - first[s]) * iw * block;
         }
-        mf_dw_row3(p, rows, 16 * p0, c1, ox_lo, ox_hi, tail, out + ((size_t)b * p->oh + oy) * p->ow * c,
-                   (size_t)band * iw);
+        float *out_row = out + ((size_t)b * p->oh + oy) * p->ow * c;
+        if (avx512) mf5_dw_row3(p, rows, 16 * p0, c1, ox_lo, ox_hi, out_row, (size_t)band * iw);
+        else mf_dw_row3(p, rows, 16 * p0, c1, ox_lo, ox_hi, tail, out_row, (size_t)band * iw);
     }
 }
 

@@ -10,6 +10,7 @@
 //   a == b == INT32_MIN (impossible here: multipliers are non-negative), computed on 64-bit products;
 //   RoundingDivideByPOT(x, e) == (x >> e) + ((x & mask) > (mask >> 1) + (x < 0)).
 #include "CMagpieKernels.h"
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -19,6 +20,9 @@
 #define MQ_INLINE static inline __attribute__((always_inline))
 
 int mq_cpu_supported(void) {
+    // MAGPIE_MAX_ISA=avx2 (or generic) keeps these kernels off, so that an AVX-512 machine can test the others.
+    const char *isa = getenv("MAGPIE_MAX_ISA");
+    if (isa != NULL && (strcmp(isa, "generic") == 0 || strcmp(isa, "avx2") == 0)) return 0;
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&

@@ -84,10 +84,10 @@ final class QuantizedKernelConvTests: XCTestCase {
     }
 
     override func setUpWithError() throws {
-        // Without AVX2 (or opt-in AVX-512 VNNI) the optimized path *is* the reference path; comparing them would
+        // Without AVX2 (or AVX-512 VNNI) the optimized path *is* the reference path; comparing them would
         // prove nothing.
         try XCTSkipUnless(QuantizedKernels.instructionSet != nil,
-                          "the optimized quantized kernels need an x86-64 CPU with AVX2 (or AVX-512 VNNI with MAGPIE_VNNI=1); this CPU runs the reference kernels")
+                          "the optimized quantized kernels need an x86-64 CPU with AVX2 or AVX-512 VNNI; this CPU runs the reference kernels")
     }
 
     /// Compares the optimized kernels with the reference at 1-3 threads; returns the reference output.

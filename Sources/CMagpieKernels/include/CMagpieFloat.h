@@ -99,8 +99,9 @@ typedef struct {
 void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out, int32_t row_begin, int32_t row_end,
                        int32_t p0, int32_t p1, float *ring, float *scratch);
 
-/// Floats in one planar ring row: iw pixels of c channels rounded up to a multiple of 8.
-static inline int32_t mf_expand_dw_row_floats(int32_t iw, int32_t c) { return iw * ((c + 7) / 8 * 8); }
+/// Floats in one planar ring row: iw pixels of c channels rounded up to a multiple of 16 (the AVX-512 kernels'
+/// blocks; the AVX2 kernels use 8 of them).
+static inline int32_t mf_expand_dw_row_floats(int32_t iw, int32_t c) { return iw * ((c + 15) / 16 * 16); }
 
 /// Floats in mf_expand_dw_rows's ring: two bands of `band` rows.
 static inline int32_t mf_expand_dw_ring_floats(int32_t iw, int32_t c, int32_t band) {
