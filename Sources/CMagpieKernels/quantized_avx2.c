@@ -476,12 +476,12 @@ MQ2_INLINE MQ2_T mq2_col3 mq2_dw_col3(const uint8_t *r0, const uint8_t *r1, cons
 /// i reads input columns x0 + i * STRIDE + {0, 1, 2}; each column is widened and interleaved once and shared by
 /// the outputs that read it (3 with stride 1, 1.5 on average with stride 2), which is what makes this cheaper
 /// than the per-pixel kernel. Channel blocks are the outer loop, so the twelve filter vectors stay in registers
-/// or L1. Needs c to be a multiple of 16.
+/// or L1. Needs c to be a multiple of 16; channels from `cstart` (a multiple of 16).
 MQ2_INLINE MQ2_T void mq2_dw_run3(const mq2_dw *p, const uint8_t *row0, const uint8_t *row1, const uint8_t *row2,
-                                  int32_t x0, int32_t count, uint8_t *dst, const int STRIDE, const int is_signed,
-                                  const int mode) {
+                                  int32_t x0, int32_t count, uint8_t *dst, int32_t cstart, const int STRIDE,
+                                  const int is_signed, const int mode) {
     const int32_t c = p->c;
-    for (int32_t c0 = 0, blk = 0; c0 < c; c0 += 16, blk++) {
+    for (int32_t c0 = cstart, blk = cstart / 16; c0 < c; c0 += 16, blk++) {
         const __m256i *w = (const __m256i *)(p->w3 + (size_t)blk * 6 * 32);
         const int32_t *rq = p->rq + (size_t)blk * 2 * MQ2_RQ;
         const __m256i bias0 = _mm256_loadu_si256((const __m256i *)rq);
@@ -514,12 +514,142 @@ MQ2_INLINE MQ2_T void mq2_dw_run3(const mq2_dw *p, const uint8_t *row0, const ui
     }
 }
 
+// MARK: AVX-512 (F, BW, VL, DQ) variant of the 3x3 depthwise run
+
+#define MQ5_T __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
+
+/// 1 when the depthwise run takes its AVX-512 variant (mq2_cpu_has_avx512), read once.
+static int mq5_use512 = -1;
+MQ2_INLINE int mq5_avx512(void) {
+    int v = __atomic_load_n(&mq5_use512, __ATOMIC_RELAXED);
+    if (v < 0) {
+        v = mq2_cpu_has_avx512();
+        __atomic_store_n(&mq5_use512, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
+/// mq2_rq on 16 lanes: `r` holds the 12 record vectors of two AVX2 records side by side (record a's 8 lanes, then
+/// record b's), so the arithmetic and the results are mq2_rq's, lane for lane.
+MQ2_INLINE MQ5_T __m512i mq5_rq(__m512i x, const __m512i *r, const int mode) {
+    if (mode == MQ2_MODE_GENERAL) x = _mm512_sllv_epi32(x, r[10]);
+    const __m512i pe = _mm512_mul_epi32(x, r[1]);
+    const __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), r[2]);
+    __m512i ne = _mm512_add_epi64(pe, r[3]);
+    __m512i no = _mm512_add_epi64(po, r[4]);
+    if (mode != MQ2_MODE_RELU) {
+        const __m512i limit = _mm512_set1_epi64(-(1LL << 30));
+        ne = _mm512_mask_add_epi64(ne, _mm512_cmpgt_epi64_mask(limit, pe), ne, r[7]);
+        no = _mm512_mask_add_epi64(no, _mm512_cmpgt_epi64_mask(limit, po), no, r[8]);
+    }
+    ne = _mm512_srlv_epi64(ne, r[5]);
+    __m512i v;
+    if (mode == MQ2_MODE_GENERAL) v = _mm512_mask_blend_epi32(0xAAAA, ne, _mm512_slli_epi64(_mm512_srlv_epi64(no, r[6]), 32));
+    else v = _mm512_mask_blend_epi32(0xAAAA, ne, _mm512_srlv_epi64(no, r[11]));
+    return _mm512_add_epi32(v, r[9]);
+}
+
+/// Two 256-bit vectors side by side in one 512-bit vector.
+MQ2_INLINE MQ5_T __m512i mq5_join(const void *lo, const void *hi) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)lo)),
+                              _mm256_loadu_si256((const __m256i *)hi), 1);
+}
+
+/// One input column of a 3x3 window, 32 channels, as mq2_dw_col3 makes it for two 16-channel blocks side by side.
+typedef struct { __m512i lo01, hi01, lo2, hi2; } mq5_col3;
+
+MQ2_INLINE MQ5_T mq5_col3 mq5_dw_col3(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, const int is_signed) {
+    const __m256i a = _mm256_loadu_si256((const __m256i *)r0), b = _mm256_loadu_si256((const __m256i *)r1);
+    const __m256i c = _mm256_loadu_si256((const __m256i *)r2);
+    const __m512i xa = is_signed ? _mm512_cvtepi8_epi16(a) : _mm512_cvtepu8_epi16(a);
+    const __m512i xb = is_signed ? _mm512_cvtepi8_epi16(b) : _mm512_cvtepu8_epi16(b);
+    const __m512i xc = is_signed ? _mm512_cvtepi8_epi16(c) : _mm512_cvtepu8_epi16(c);
+    const __m512i zero = _mm512_setzero_si512();
+    mq5_col3 col;
+    col.lo01 = _mm512_unpacklo_epi16(xa, xb);
+    col.hi01 = _mm512_unpackhi_epi16(xa, xb);
+    col.lo2 = _mm512_unpacklo_epi16(xc, zero);
+    col.hi2 = _mm512_unpackhi_epi16(xc, zero);
+    return col;
+}
+
+/// mq2_dw_run3 for the channels [0, c32) (c32 a multiple of 32), 32 per step: two of mq2_dw_run3's 16-channel
+/// blocks side by side in each 512-bit vector (VPUNPCKL/HWD and VPACKSSDW work within 128-bit lanes, so each block
+/// keeps the AVX2 kernel's lane order, filters and requantization records), the same integer arithmetic and so
+/// the same bytes. The int16 results are clamped to the activation range in every mode (in LINEAR mode that is
+/// the type's range, which the AVX2 kernel's saturating pack gives) and narrowed by VPMOVWB.
+MQ2_INLINE MQ5_T void mq5_dw_run3(const mq2_dw *p, const uint8_t *row0, const uint8_t *row1, const uint8_t *row2,
+                                  int32_t x0, int32_t count, uint8_t *dst, int32_t c32, const int STRIDE,
+                                  const int is_signed, const int mode) {
+    const int32_t c = p->c;
+    // The activation range within the type's (what the AVX2 kernel's saturating packs leave).
+    const int32_t tmin = is_signed ? -128 : 0, tmax = is_signed ? 127 : 255;
+    const __m512i amin = _mm512_set1_epi16((int16_t)(p->act_min > tmin ? p->act_min : tmin));
+    const __m512i amax = _mm512_set1_epi16((int16_t)(p->act_max < tmax ? p->act_max : tmax));
+    for (int32_t c0 = 0, blk = 0; c0 < c32; c0 += 32, blk += 2) {
+        __m512i w[12], r0[12], r1[12];
+        const int16_t *wa = p->w3 + (size_t)blk * 6 * 32, *wb = wa + 6 * 32;
+        for (int j = 0; j < 12; j++) w[j] = mq5_join(wa + j * 16, wb + j * 16);
+        const int32_t *ra = p->rq + (size_t)blk * 2 * MQ2_RQ, *rb = ra + 2 * MQ2_RQ;
+        for (int j = 0; j < 12; j++) {
+            r0[j] = mq5_join(ra + j * 8, rb + j * 8);
+            r1[j] = mq5_join(ra + MQ2_RQ + j * 8, rb + MQ2_RQ + j * 8);
+        }
+#define MQ5_COL(x) mq5_dw_col3(row0 + (size_t)(x) * c + c0, row1 + (size_t)(x) * c + c0, \
+                               row2 + (size_t)(x) * c + c0, is_signed)
+        mq5_col3 a = MQ5_COL(x0), b = a;
+        if (STRIDE == 1) b = MQ5_COL(x0 + 1);
+        uint8_t *out = dst + c0;
+        for (int32_t i = 0, x = x0; i < count; i++, x += STRIDE, out += c) {
+            if (STRIDE != 1) b = MQ5_COL(x + 1);
+            const mq5_col3 n = MQ5_COL(x + 2);
+            __m512i acc0 = _mm512_add_epi32(r0[0], _mm512_madd_epi16(a.lo01, w[0]));
+            __m512i acc1 = _mm512_add_epi32(r1[0], _mm512_madd_epi16(a.hi01, w[1]));
+            acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(b.lo01, w[2]));
+            acc1 = _mm512_add_epi32(acc1, _mm512_madd_epi16(b.hi01, w[3]));
+            acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(n.lo01, w[4]));
+            acc1 = _mm512_add_epi32(acc1, _mm512_madd_epi16(n.hi01, w[5]));
+            acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(a.lo2, w[6]));
+            acc1 = _mm512_add_epi32(acc1, _mm512_madd_epi16(a.hi2, w[7]));
+            acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(b.lo2, w[8]));
+            acc1 = _mm512_add_epi32(acc1, _mm512_madd_epi16(b.hi2, w[9]));
+            acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(n.lo2, w[10]));
+            acc1 = _mm512_add_epi32(acc1, _mm512_madd_epi16(n.hi2, w[11]));
+            __m512i v = _mm512_packs_epi32(mq5_rq(acc0, r0, mode), mq5_rq(acc1, r1, mode));
+            v = _mm512_min_epi16(_mm512_max_epi16(v, amin), amax);
+            _mm256_storeu_si256((__m256i *)out, _mm512_cvtepi16_epi8(v));
+            if (STRIDE == 1) { a = b; b = n; } else { a = n; }
+        }
+#undef MQ5_COL
+    }
+}
+
+/// mq5_dw_run3 specialised for the stride, data type and requantization mode.
+static MQ5_T __attribute__((noinline)) void mq5_dw_run3_dispatch(const mq2_dw *p, const uint8_t *row0,
+                                                                 const uint8_t *row1, const uint8_t *row2,
+                                                                 int32_t x0, int32_t count, uint8_t *dst,
+                                                                 int32_t c32) {
+    const int kind = p->rq_mode * 2 + (p->is_signed ? 1 : 0);
+#define MQ5_RUN3_S1(mode, s) mq5_dw_run3(p, row0, row1, row2, x0, count, dst, c32, 1, s, mode)
+#define MQ5_RUN3_S2(mode, s) mq5_dw_run3(p, row0, row1, row2, x0, count, dst, c32, 2, s, mode)
+    if (p->sw == 1) { MQ2_BY_KIND(kind, MQ5_RUN3_S1) } else { MQ2_BY_KIND(kind, MQ5_RUN3_S2) }
+#undef MQ5_RUN3_S1
+#undef MQ5_RUN3_S2
+}
+
 /// mq2_dw_run3 specialised for the stride, data type and requantization mode.
+/// With AVX-512, mq5_dw_run3 takes the channels in blocks of 32 and this the last 16, if any.
 static MQ2_T void mq2_dw_run3_dispatch(const mq2_dw *p, const uint8_t *row0, const uint8_t *row1,
                                        const uint8_t *row2, int32_t x0, int32_t count, uint8_t *dst) {
     const int kind = p->rq_mode * 2 + (p->is_signed ? 1 : 0);
-#define MQ2_RUN3_S1(mode, s) mq2_dw_run3(p, row0, row1, row2, x0, count, dst, 1, s, mode)
-#define MQ2_RUN3_S2(mode, s) mq2_dw_run3(p, row0, row1, row2, x0, count, dst, 2, s, mode)
+    int32_t cstart = 0;
+    if (mq5_avx512()) {
+        cstart = p->c / 32 * 32;
+        if (cstart > 0) mq5_dw_run3_dispatch(p, row0, row1, row2, x0, count, dst, cstart);
+        if (cstart == p->c) return;
+    }
+#define MQ2_RUN3_S1(mode, s) mq2_dw_run3(p, row0, row1, row2, x0, count, dst, cstart, 1, s, mode)
+#define MQ2_RUN3_S2(mode, s) mq2_dw_run3(p, row0, row1, row2, x0, count, dst, cstart, 2, s, mode)
     if (p->sw == 1) { MQ2_BY_KIND(kind, MQ2_RUN3_S1) } else { MQ2_BY_KIND(kind, MQ2_RUN3_S2) }
 #undef MQ2_RUN3_S1
 #undef MQ2_RUN3_S2

@@ -169,79 +169,9 @@ MQ_T void mq_gemm_task(const mq_gemm *p, int32_t task) {
     }
 }
 
-// MARK: Depthwise
-
-/// One output pixel, all channels, 16 at a time: int32 products of the widened input and the widened filter
-/// (already minus its zero point); the input zero point is folded into the bias and padded taps read `pad_row`.
-MQ_INLINE MQ_T void mq_dw_pixel(const mq_dw *p, const uint8_t *const *taps, const int ntaps, uint8_t *dst,
-                                const int is_signed) {
-    const int32_t c = p->c, cp = p->cp;
-    const __m512i zp = _mm512_set1_epi32(p->out_zp);
-    const __m512i lo = _mm512_set1_epi32(p->act_min), hi = _mm512_set1_epi32(p->act_max);
-    for (int32_t c0 = 0; c0 < c; c0 += 16) {
-        const __mmask16 m = mq_tail_mask(c - c0);
-        __m512i acc = _mm512_loadu_si512(p->bias + c0);
-        for (int t = 0; t < ntaps; t++) {
-            const __m128i raw = _mm_maskz_loadu_epi8(m, taps[t] + c0);
-            const __m512i x = is_signed ? _mm512_cvtepi8_epi32(raw) : _mm512_cvtepu8_epi32(raw);
-            acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(x, _mm512_loadu_si512(p->w + (size_t)t * cp + c0)));
-        }
-        __m512i v = mq_requant(acc, _mm512_loadu_si512(p->mult + c0), _mm512_loadu_si512(p->lshift + c0),
-                               _mm512_loadu_si512(p->rshift + c0), _mm512_loadu_si512(p->rmask + c0),
-                               _mm512_loadu_si512(p->rhalf + c0));
-        v = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(v, zp), lo), hi);
-        _mm_mask_storeu_epi8(dst + c0, m, _mm512_cvtepi32_epi8(v));
-    }
-}
-
-MQ_T void mq_dw_rows(const mq_dw *p, int32_t row_begin, int32_t row_end) {
-    const uint8_t *taps[64];
-    const int ntaps = p->kh * p->kw;
-    for (int32_t row = row_begin; row < row_end; row++) {
-        const int32_t b = row / p->oh, oy = row % p->oh;
-        for (int32_t ox = 0; ox < p->ow; ox++) {
-            int t = 0;
-            for (int32_t fy = 0; fy < p->kh; fy++) {
-                const int32_t y = oy * p->sh - p->ph + p->dh * fy;
-                for (int32_t fx = 0; fx < p->kw; fx++, t++) {
-                    const int32_t x = ox * p->sw - p->pw + p->dw * fx;
-                    taps[t] = (y < 0 || y >= p->ih || x < 0 || x >= p->iw)
-                        ? p->pad_row : p->in + (((size_t)b * p->ih + y) * p->iw + x) * p->c;
-                }
-            }
-            uint8_t *dst = p->out + (((size_t)b * p->oh + oy) * p->ow + ox) * p->c;
-            if (ntaps == 9) {
-                if (p->is_signed) mq_dw_pixel(p, taps, 9, dst, 1); else mq_dw_pixel(p, taps, 9, dst, 0);
-            } else {
-                if (p->is_signed) mq_dw_pixel(p, taps, ntaps, dst, 1); else mq_dw_pixel(p, taps, ntaps, dst, 0);
-            }
-        }
-    }
-}
-
 #else
 
 int mq_cpu_supported(void) { return 0; }
 void mq_gemm_task(const mq_gemm *p, int32_t task) { (void)p; (void)task; }
-void mq_dw_rows(const mq_dw *p, int32_t row_begin, int32_t row_end) { (void)p; (void)row_begin; (void)row_end; }
 
 #endif
-
-void mq_im2col_rows(const mq_im2col *p, int32_t row_begin, int32_t row_end) {
-    const int32_t k = p->kh * p->kw * p->c;
-    for (int32_t row = row_begin; row < row_end; row++) {
-        const int32_t b = row / (p->oh * p->ow), rem = row % (p->oh * p->ow);
-        const int32_t oy = rem / p->ow, ox = rem % p->ow;
-        uint8_t *dst = p->out + (size_t)row * p->kp;
-        for (int32_t fy = 0; fy < p->kh; fy++) {
-            const int32_t y = oy * p->sh - p->ph + p->dh * fy;
-            for (int32_t fx = 0; fx < p->kw; fx++) {
-                const int32_t x = ox * p->sw - p->pw + p->dw * fx;
-                if (y < 0 || y >= p->ih || x < 0 || x >= p->iw) memset(dst, p->pad_value, (size_t)p->c);
-                else memcpy(dst, p->in + (((size_t)b * p->ih + y) * p->iw + x) * p->c, (size_t)p->c);
-                dst += p->c;
-            }
-        }
-        memset(dst, 0, (size_t)(p->kp - k));
-    }
-}

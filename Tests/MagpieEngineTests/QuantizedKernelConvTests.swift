@@ -192,6 +192,10 @@ final class QuantizedKernelConvTests: XCTestCase {
                                outputScaleFactor: factor), seed: seed)
                 try check(Case(type: type, height: 6, width: 5, inputDepth: 24, outputDepth: 24, filter: 3,
                                depthwise: true, outputScaleFactor: factor), seed: seed)
+                // 48 channels in rows of 9: the 3x3 run's 32-channel (AVX-512) and 16-channel blocks in every
+                // requantization mode.
+                try check(Case(type: type, height: 4, width: 9, inputDepth: 48, outputDepth: 48, filter: 3,
+                               depthwise: true, outputScaleFactor: factor), seed: seed)
             }
         }
     }

@@ -22,29 +22,6 @@ typedef struct {
 /// Runs task `task` of the grid (`m_tasks * n_tasks` tasks).
 void mq_gemm_task(const mq_gemm *p, int32_t task);
 
-/// im2col of an NHWC 8-bit input for a convolution: row (b, oy, ox) holds the window's bytes in (fy, fx, c) order,
-/// `pad_value` outside the input, zeros from k to kp.
-typedef struct {
-    const uint8_t *in; uint8_t *out;
-    int32_t batches, ih, iw, c, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw, kp;
-    uint8_t pad_value;
-} mq_im2col;
-void mq_im2col_rows(const mq_im2col *p, int32_t row_begin, int32_t row_end);
-
-/// Depthwise convolution (multiplier 1), channels vectorized by 16 in int32.
-typedef struct {
-    const uint8_t *in; uint8_t *out;
-    int32_t batches, ih, iw, c, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw;
-    const int32_t *w;                 // [kh * kw][cp] int32 filter minus its zero point
-    const int32_t *bias, *mult, *lshift, *rshift, *rmask, *rhalf; // cp each
-    int32_t out_zp, act_min, act_max;
-    int32_t is_signed;                // int8 input
-    const uint8_t *pad_row;           // cp bytes of the input zero point
-    int32_t cp;
-} mq_dw;
-/// Output rows [row_begin, row_end) over batches * oh.
-void mq_dw_rows(const mq_dw *p, int32_t row_begin, int32_t row_end);
-
 // MARK: AVX2 (x86-64 without VNNI); quantized_avx2.c
 
 /// 1 when this CPU runs the AVX2 kernels below (x86-64 with avx2 and fma), else 0.

@@ -3,7 +3,8 @@ import CMagpieKernels
 import MagpieModel
 
 /// Optimized int8 / uint8 convolution kernels (C target `CMagpieKernels`), bit-exact with the reference kernels:
-/// AVX2 on CPUs that have it (QuantizedConvAVX2.swift, the default), AVX-512 VNNI when opted in (this file).
+/// AVX2 on CPUs that have it (QuantizedConvAVX2.swift), and on AVX-512 VNNI CPUs a VNNI GEMM for the 1x1
+/// convolutions (this file; the other convolutions and DEPTHWISE_CONV_2D keep the AVX2 kernels there).
 /// Each factory returns nil where it does not apply (neither instruction set, non-constant filters, grouped
 /// convolutions, ...), and the operator falls back to its reference kernel.
 ///
@@ -86,16 +87,19 @@ public enum QuantizedKernels {
                        parameters p: QuantizedConvolutionParameters, type: TensorType) throws -> Kernel? {
         guard type == .int8 || type == .uint8 else { return nil }
         guard g.filterDepth == g.inputDepth, g.batches > 0, g.outputHeight > 0, g.outputWidth > 0 else { return nil }
+        // VNNI for the 1x1 convolutions only: its im2col copies a window tap at a time, and MobileNetV2's first layer
+        // (3x3 over 3 channels) took 1.16 ms that way against the AVX2 kernel's register-packed windows (0.3 ms).
         if vnniAvailable, let kernel = try vnniConv2D(&context, geometry: g, tensors: tensors, parameters: p, type: type) {
             return kernel
         }
         return avx2Available ? try avx2Conv2D(&context, geometry: g, tensors: tensors, parameters: p, type: type) : nil
     }
 
-    /// CONV_2D through the VNNI GEMM, or nil where it does not apply (a reduction over `maxReduction`, an im2col
-    /// buffer over 64 MiB, a filter computed at run time).
+    /// A 1x1, stride-1 CONV_2D (its input is the GEMM's A as it is) through the VNNI GEMM, or nil where it does not
+    /// apply (a reduction over `maxReduction`, a filter computed at run time).
     static func vnniConv2D(_ context: inout PrepareContext, geometry g: ConvolutionGeometry, tensors: Conv2DTensors,
                            parameters p: QuantizedConvolutionParameters, type: TensorType) throws -> Kernel? {
+        guard g.isPointwise else { return nil }
         guard let (filterData, biasValues) = try constants(context, tensors) else { return nil }
         let n = g.outputDepth
         let k = g.filterHeight * g.filterWidth * g.inputDepth
@@ -103,7 +107,6 @@ public enum QuantizedKernels {
         let np = (n + 15) & ~15
         guard kp <= maxReduction, n > 0 else { return nil }
         let m = g.batches * g.outputHeight * g.outputWidth
-        guard g.isPointwise || m * kp <= 64 << 20 else { return nil }
         let inputZeroPoint = -p.inputOffset, filterZeroPoint = -p.filterOffset
 
         // Packed filter and folded bias.
@@ -148,7 +151,7 @@ public enum QuantizedKernels {
         let params = context.allocate(mq_gemm.self, count: 1)
         params.pointee = mq_gemm(
             m: Int32(m), k: Int32(k), kp: Int32(kp), n: Int32(n), np: Int32(np),
-            a: nil, a_stride: Int32(g.isPointwise ? k : kp), b: UnsafePointer(packed),
+            a: nil, a_stride: Int32(k), b: UnsafePointer(packed),
             bias: UnsafePointer(bias), mult: UnsafePointer(requant.mult), lshift: UnsafePointer(requant.lshift),
             rshift: UnsafePointer(requant.rshift), rmask: UnsafePointer(requant.rmask),
             rhalf: UnsafePointer(requant.rhalf),
@@ -156,101 +159,38 @@ public enum QuantizedKernels {
             flip: type == .int8 ? 1 : 0, row_corr: type == .int8 ? 0 : 128 - filterZeroPoint,
             c: nil, c_stride: Int32(n), m_tasks: Int32(mTasks), n_tasks: Int32(nTasks))
 
-        var im2col: UnsafeMutablePointer<mq_im2col>? = nil
-        if !g.isPointwise {
-            let buffer = context.allocate(UInt8.self, count: m * kp)
-            let i2c = context.allocate(mq_im2col.self, count: 1)
-            i2c.pointee = mq_im2col(
-                in: nil, out: buffer, batches: Int32(g.batches), ih: Int32(g.inputHeight), iw: Int32(g.inputWidth),
-                c: Int32(g.inputDepth), oh: Int32(g.outputHeight), ow: Int32(g.outputWidth),
-                kh: Int32(g.filterHeight), kw: Int32(g.filterWidth), sh: Int32(g.strideHeight),
-                sw: Int32(g.strideWidth), dh: Int32(g.dilationHeight), dw: Int32(g.dilationWidth),
-                ph: Int32(g.padHeight), pw: Int32(g.padWidth), kp: Int32(kp),
-                pad_value: UInt8(truncatingIfNeeded: inputZeroPoint))
-            params.pointee.a = UnsafePointer(buffer)
-            im2col = i2c
-        }
-        return QuantizedGemmConv2D(tensors: tensors, params: params, im2col: im2col, rows: m,
-                                   tasks: mTasks * nTasks, pool: context.pool)
+        return QuantizedGemmConv2D(tensors: tensors, params: params, tasks: mTasks * nTasks, pool: context.pool)
     }
 
     /// DEPTHWISE_CONV_2D (uint8 per-tensor or int8 per-channel) with depth multiplier 1 and at most 64 taps.
     static func depthwiseConv2D(_ context: inout PrepareContext, geometry g: ConvolutionGeometry,
                                 tensors: Conv2DTensors, parameters p: QuantizedConvolutionParameters,
                                 type: TensorType) throws -> Kernel? {
-        guard vnniAvailable || avx2Available, type == .int8 || type == .uint8 else { return nil }
+        guard avx2Available, type == .int8 || type == .uint8 else { return nil }
         guard g.outputDepth == g.inputDepth, g.filterHeight * g.filterWidth <= 64 else { return nil }
         guard g.batches > 0, g.outputHeight > 0, g.outputWidth > 0 else { return nil }
         guard let (filterData, biasValues) = try constants(context, tensors) else { return nil }
-        // The AVX2 kernel wherever it runs: on an AVX-512 VNNI CPU (Xeon, 2026-11-28) it took 1.3-2.1 ms per
-        // MobileNetV2 against the VNNI kernel's 2.4-3.6 (that one multiplies in int32, one VPMULLD per tap).
-        if avx2Available {
-            return avx2DepthwiseConv2D(&context, geometry: g, tensors: tensors, parameters: p, type: type,
-                                       filter: filterData, bias: biasValues)
-        }
-        let c = g.inputDepth, cp = (c + 15) & ~15
-        let taps = g.filterHeight * g.filterWidth
-        let inputZeroPoint = -p.inputOffset, filterZeroPoint = -p.filterOffset
-        let weights = context.allocate(Int32.self, count: taps * cp)
-        let bias = context.allocate(Int32.self, count: cp)
-        let bytes = filterData.bindMemory(to: UInt8.self)
-        for ch in 0..<c {
-            var sum: Int32 = 0
-            for t in 0..<taps {
-                let raw = bytes[t * c + ch]
-                let w = filterValue(raw, type) - filterZeroPoint
-                weights[t * cp + ch] = w
-                sum = sum &+ w
-            }
-            bias[ch] = (biasValues?[ch] ?? 0) &- inputZeroPoint &* sum
-        }
-        let padRow = context.allocate(UInt8.self, count: cp)
-        padRow.initialize(repeating: UInt8(truncatingIfNeeded: inputZeroPoint), count: cp)
-        let requant = Requantization(&context, multipliers: p.multipliers, shifts: p.shifts, padded: cp)
-        let params = context.allocate(mq_dw.self, count: 1)
-        params.pointee = mq_dw(
-            in: nil, out: nil, batches: Int32(g.batches), ih: Int32(g.inputHeight), iw: Int32(g.inputWidth),
-            c: Int32(c), oh: Int32(g.outputHeight), ow: Int32(g.outputWidth), kh: Int32(g.filterHeight),
-            kw: Int32(g.filterWidth), sh: Int32(g.strideHeight), sw: Int32(g.strideWidth),
-            dh: Int32(g.dilationHeight), dw: Int32(g.dilationWidth), ph: Int32(g.padHeight), pw: Int32(g.padWidth),
-            w: UnsafePointer(weights), bias: UnsafePointer(bias), mult: UnsafePointer(requant.mult),
-            lshift: UnsafePointer(requant.lshift), rshift: UnsafePointer(requant.rshift),
-            rmask: UnsafePointer(requant.rmask), rhalf: UnsafePointer(requant.rhalf),
-            out_zp: p.outputOffset, act_min: p.activationMin, act_max: p.activationMax,
-            is_signed: type == .int8 ? 1 : 0, pad_row: UnsafePointer(padRow), cp: Int32(cp))
-        return CTaskKernel.rows(g.batches * g.outputHeight, tensors: tensors, params: params, pool: context.pool,
-                                bind: { p, input, output in p.pointee.in = input; p.pointee.out = output },
-                                body: { p, begin, end in mq_dw_rows(p, begin, end) })
+        // The AVX2 kernel, also on AVX-512 VNNI CPUs: there it took 1.3-2.1 ms per MobileNetV2 against 2.4-3.6 for
+        // a VNNI-era kernel that multiplied in int32 (one VPMULLD per tap), which was then removed.
+        return avx2DepthwiseConv2D(&context, geometry: g, tensors: tensors, parameters: p, type: type,
+                                   filter: filterData, bias: biasValues)
     }
 }
 
-/// CONV_2D as im2col (skipped for 1x1 stride-1 convolutions, whose input already is the GEMM's A) plus the VNNI GEMM.
+/// A 1x1, stride-1 CONV_2D through the VNNI GEMM: its input is the GEMM's A.
 final class QuantizedGemmConv2D: Kernel {
     let tensors: Conv2DTensors
     let params: UnsafeMutablePointer<mq_gemm>
-    let im2col: UnsafeMutablePointer<mq_im2col>?
-    let rows: Int, tasks: Int
+    let tasks: Int
     let pool: ThreadPool
 
-    init(tensors: Conv2DTensors, params: UnsafeMutablePointer<mq_gemm>, im2col: UnsafeMutablePointer<mq_im2col>?,
-         rows: Int, tasks: Int, pool: ThreadPool) {
-        self.tensors = tensors; self.params = params; self.im2col = im2col
-        self.rows = rows; self.tasks = tasks; self.pool = pool
+    init(tensors: Conv2DTensors, params: UnsafeMutablePointer<mq_gemm>, tasks: Int, pool: ThreadPool) {
+        self.tensors = tensors; self.params = params; self.tasks = tasks; self.pool = pool
     }
 
     func invoke(_ t: TensorBuffers) throws {
-        let input = UnsafePointer(t.pointer(tensors.input, as: UInt8.self))
+        params.pointee.a = UnsafePointer(t.pointer(tensors.input, as: UInt8.self))
         params.pointee.c = t.pointer(tensors.output, as: UInt8.self)
-        if let im2col {
-            im2col.pointee.in = input
-            let chunks = min(rows, pool.threadCount * 4)
-            let rows = self.rows
-            pool.parallelFor(chunks) { task in
-                mq_im2col_rows(im2col, Int32(rows * task / chunks), Int32(rows * (task + 1) / chunks))
-            }
-        } else {
-            params.pointee.a = input
-        }
         let params = self.params
         pool.parallelFor(tasks) { task in mq_gemm_task(params, Int32(task)) }
     }
