@@ -1,4 +1,6 @@
 // Float32 AVX2 + FMA kernels (float_avx2.c), part of the CMagpieKernels module (included by CMagpieKernels.h).
+// On CPUs with AVX-512 (F, VL, DQ, BW) the GEMM tiles and the 3x3 depthwise runs use 512-bit vectors, with the
+// same sums in the same order (the same bits); MAGPIE_MAX_ISA=avx2 keeps them on 256-bit vectors.
 #ifndef CMAGPIE_FLOAT_H
 #define CMAGPIE_FLOAT_H
 #include <stdint.h>
@@ -28,7 +30,8 @@ void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end);
 /// the tiling); the clamp to [lo, hi] applies when `clamps` is 1. Rows go in register tiles of up to 6; panels in the
 /// outer loop when `panels_outer` is 1 (A small enough to stay in cache while each panel meets every tile), else the
 /// row tiles; 2 is 1 with `ks` already filled by mf_gemm_list_live_steps. Two panels whose last has at most 8
-/// columns (17-24 output channels) go in tiles of 4 rows x 24 columns instead, whatever `panels_outer`.
+/// columns (17-24 output channels) go in tiles of 4 rows x 24 columns instead, whatever `panels_outer`. With AVX-512:
+/// tiles of up to 6 rows x two panels (an odd last panel alone), and 8 rows x 24 columns for those two panels.
 ///
 /// With `ks` non-NULL (room for mf_gemm_live_ints(k, rows, panels_outer) ints), each row tile first lists the steps
 /// i at which one of its rows is nonzero and skips the others: the same sums, since a skipped step would add
