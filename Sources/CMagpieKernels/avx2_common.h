@@ -5,6 +5,7 @@
 #define MAGPIE_AVX2_COMMON_H
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "CMagpieKernels.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,29 @@ MQ2_INLINE int mq2_cpu_has_avx512(void) {
     __builtin_cpu_init();
     return mq2_cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
+}
+
+/// Functions that use AVX-512 (F, BW, VL, DQ): called only when mq2_cpu_has_avx512() (or the VNNI check) says so.
+#define MQ5_T __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
+
+/// mq2_rq (quantized_avx2.c) on 16 lanes: `r` holds the 12 vectors of two 8-lane requantization records side by
+/// side (record a's 8 lanes, then record b's), so the arithmetic and the results are mq2_rq's, lane for lane.
+MQ2_INLINE MQ5_T __m512i mq5_rq(__m512i x, const __m512i *r, const int mode) {
+    if (mode == MQ2_MODE_GENERAL) x = _mm512_sllv_epi32(x, _mm512_loadu_si512(r + 10));
+    const __m512i pe = _mm512_mul_epi32(x, _mm512_loadu_si512(r + 1));
+    const __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_loadu_si512(r + 2));
+    __m512i ne = _mm512_add_epi64(pe, _mm512_loadu_si512(r + 3));
+    __m512i no = _mm512_add_epi64(po, _mm512_loadu_si512(r + 4));
+    if (mode != MQ2_MODE_RELU) {
+        const __m512i limit = _mm512_set1_epi64(-(1LL << 30));
+        ne = _mm512_mask_add_epi64(ne, _mm512_cmpgt_epi64_mask(limit, pe), ne, _mm512_loadu_si512(r + 7));
+        no = _mm512_mask_add_epi64(no, _mm512_cmpgt_epi64_mask(limit, po), no, _mm512_loadu_si512(r + 8));
+    }
+    ne = _mm512_srlv_epi64(ne, _mm512_loadu_si512(r + 5));
+    __m512i v;
+    if (mode == MQ2_MODE_GENERAL) v = _mm512_mask_blend_epi32(0xAAAA, ne, _mm512_slli_epi64(_mm512_srlv_epi64(no, _mm512_loadu_si512(r + 6)), 32));
+    else v = _mm512_mask_blend_epi32(0xAAAA, ne, _mm512_srlv_epi64(no, _mm512_loadu_si512(r + 11)));
+    return _mm512_add_epi32(v, _mm512_loadu_si512(r + 9));
 }
 
 /// The output columns [*lo, *hi) of a windowed operator whose window lies inside the input horizontally (input

@@ -516,8 +516,6 @@ MQ2_INLINE MQ2_T void mq2_dw_run3(const mq2_dw *p, const uint8_t *row0, const ui
 
 // MARK: AVX-512 (F, BW, VL, DQ) variant of the 3x3 depthwise run
 
-#define MQ5_T __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
-
 /// 1 when the depthwise run takes its AVX-512 variant (mq2_cpu_has_avx512), read once.
 static int mq5_use512 = -1;
 MQ2_INLINE int mq5_avx512(void) {
@@ -527,26 +525,6 @@ MQ2_INLINE int mq5_avx512(void) {
         __atomic_store_n(&mq5_use512, v, __ATOMIC_RELAXED);
     }
     return v;
-}
-
-/// mq2_rq on 16 lanes: `r` holds the 12 record vectors of two AVX2 records side by side (record a's 8 lanes, then
-/// record b's), so the arithmetic and the results are mq2_rq's, lane for lane.
-MQ2_INLINE MQ5_T __m512i mq5_rq(__m512i x, const __m512i *r, const int mode) {
-    if (mode == MQ2_MODE_GENERAL) x = _mm512_sllv_epi32(x, r[10]);
-    const __m512i pe = _mm512_mul_epi32(x, r[1]);
-    const __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), r[2]);
-    __m512i ne = _mm512_add_epi64(pe, r[3]);
-    __m512i no = _mm512_add_epi64(po, r[4]);
-    if (mode != MQ2_MODE_RELU) {
-        const __m512i limit = _mm512_set1_epi64(-(1LL << 30));
-        ne = _mm512_mask_add_epi64(ne, _mm512_cmpgt_epi64_mask(limit, pe), ne, r[7]);
-        no = _mm512_mask_add_epi64(no, _mm512_cmpgt_epi64_mask(limit, po), no, r[8]);
-    }
-    ne = _mm512_srlv_epi64(ne, r[5]);
-    __m512i v;
-    if (mode == MQ2_MODE_GENERAL) v = _mm512_mask_blend_epi32(0xAAAA, ne, _mm512_slli_epi64(_mm512_srlv_epi64(no, r[6]), 32));
-    else v = _mm512_mask_blend_epi32(0xAAAA, ne, _mm512_srlv_epi64(no, r[11]));
-    return _mm512_add_epi32(v, r[9]);
 }
 
 /// Two 256-bit vectors side by side in one 512-bit vector.

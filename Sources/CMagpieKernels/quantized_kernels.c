@@ -5,16 +5,15 @@
 // `mq_cpu_supported()` says the CPU has the features.
 //
 // Arithmetic is exact integer arithmetic: the dot products wrap modulo 2^32 like the reference's int32
-// accumulator, and the requantization reproduces TFLite's MultiplyByQuantizedMultiplier bit for bit:
-//   SaturatingRoundingDoublingHighMul(a, b) == floor((a * b + 2^30) / 2^31) for every a, b except
-//   a == b == INT32_MIN (impossible here: multipliers are non-negative), computed on 64-bit products;
-//   RoundingDivideByPOT(x, e) == (x >> e) + ((x & mask) > (mask >> 1) + (x < 0)).
+// accumulator, and the requantization is the AVX2 kernels' one-rounding form of TFLite's
+// MultiplyByQuantizedMultiplier (mq5_rq in avx2_common.h, on the same records), bit for bit.
 #include "CMagpieKernels.h"
 #include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "avx2_common.h"
 
 #define MQ_T __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 #define MQ_INLINE static inline __attribute__((always_inline))
@@ -29,23 +28,6 @@ int mq_cpu_supported(void) {
            __builtin_cpu_supports("avx512vnni");
 }
 
-/// x * multiplier * 2^shift with TFLite's double rounding, 16 lanes at once (per-lane multiplier and shifts).
-MQ_INLINE MQ_T __m512i mq_requant(__m512i x, __m512i mult, __m512i lsh, __m512i rsh, __m512i rmask,
-                                  __m512i rhalf) {
-    x = _mm512_sllv_epi32(x, lsh);
-    const __m512i half = _mm512_set1_epi64(1LL << 30);
-    __m512i even = _mm512_mul_epi32(x, mult);
-    __m512i odd = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(mult, 32));
-    even = _mm512_srai_epi64(_mm512_add_epi64(even, half), 31);
-    odd = _mm512_srai_epi64(_mm512_add_epi64(odd, half), 31);
-    __m512i hi = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
-    __m512i rem = _mm512_and_si512(hi, rmask);
-    __m512i thr = _mm512_sub_epi32(rhalf, _mm512_srai_epi32(hi, 31));
-    __m512i q = _mm512_srav_epi32(hi, rsh);
-    __mmask16 up = _mm512_cmpgt_epi32_mask(rem, thr);
-    return _mm512_mask_sub_epi32(q, up, q, _mm512_set1_epi32(-1));
-}
-
 MQ_INLINE MQ_T __mmask16 mq_tail_mask(int32_t remaining) {
     return remaining >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << remaining) - 1u);
 }
@@ -58,11 +40,16 @@ enum { MQ_MB = 24 };
 /// holds 16 columns x 4 k per vector (int8), VPDPBUSD accumulates 4 products per int32 lane. The epilogue adds the
 /// folded bias and the row correction, requantizes, clamps and stores rows below `rows_valid`.
 MQ_INLINE MQ_T void mq_tile(const mq_gemm *p, const uint8_t *ap, const int8_t *bp, const int32_t *corr,
-                            int32_t col0, int32_t rows_valid, uint8_t *c, const int MR, const int NZ) {
+                            int32_t col0, int32_t rows_valid, uint8_t *c, const int MR, const int NZ,
+                            const int mode) {
     const int32_t kp = p->kp;
     const size_t bstride = (size_t)kp * 16;
+    const int32_t *rq = p->rq + (size_t)(col0 / 16) * MQ_RQ16_INTS;
     __m512i acc[24];
-    for (int i = 0; i < MR * NZ; i++) acc[i] = _mm512_setzero_si512();
+    for (int z = 0; z < NZ; z++) {
+        const __m512i bias = _mm512_loadu_si512(rq + z * MQ_RQ16_INTS);
+        for (int r = 0; r < MR; r++) acc[r * NZ + z] = bias;
+    }
     for (int32_t g = 0; g < kp; g += 4) {
         __m512i w[4];
         for (int z = 0; z < NZ; z++) w[z] = _mm512_loadu_si512((const void *)(bp + z * bstride + (size_t)g * 16));
@@ -73,33 +60,40 @@ MQ_INLINE MQ_T void mq_tile(const mq_gemm *p, const uint8_t *ap, const int8_t *b
             for (int z = 0; z < NZ; z++) acc[r * NZ + z] = _mm512_dpbusd_epi32(acc[r * NZ + z], x, w[z]);
         }
     }
-    const __m512i zp = _mm512_set1_epi32(p->out_zp);
     const __m512i lo = _mm512_set1_epi32(p->act_min), hi = _mm512_set1_epi32(p->act_max);
+    const int corrects = p->row_corr != 0;
     for (int z = 0; z < NZ; z++) {
         const int32_t col = col0 + z * 16;
         if (col >= p->n) break;
         const __mmask16 nm = mq_tail_mask(p->n - col);
-        const __m512i bias = _mm512_loadu_si512(p->bias + col), mult = _mm512_loadu_si512(p->mult + col);
-        const __m512i lsh = _mm512_loadu_si512(p->lshift + col), rsh = _mm512_loadu_si512(p->rshift + col);
-        const __m512i rmask = _mm512_loadu_si512(p->rmask + col), rhalf = _mm512_loadu_si512(p->rhalf + col);
+        const __m512i *r16 = (const __m512i *)(rq + z * MQ_RQ16_INTS);
         for (int r = 0; r < MR; r++) {
             if (r >= rows_valid) break;
-            __m512i v = _mm512_add_epi32(_mm512_add_epi32(acc[r * NZ + z], bias), _mm512_set1_epi32(corr[r]));
-            v = _mm512_add_epi32(mq_requant(v, mult, lsh, rsh, rmask, rhalf), zp);
-            v = _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
+            __m512i v = acc[r * NZ + z];
+            if (corrects) v = _mm512_add_epi32(v, _mm512_set1_epi32(corr[r]));
+            // The one-rounding requantization of the AVX2 kernels (zero point included), then the activation clamp
+            // (within the type's range), so the bytes are theirs and the reference's.
+            v = _mm512_min_epi32(_mm512_max_epi32(mq5_rq(v, r16, mode), lo), hi);
             _mm_mask_storeu_epi8(c + (size_t)r * p->c_stride + col, nm, _mm512_cvtepi32_epi8(v));
         }
     }
 }
 
-static MQ_T void mq_tile_6x4(const mq_gemm *p, const uint8_t *ap, const int8_t *bp, const int32_t *corr,
-                             int32_t col0, int32_t rows, uint8_t *c) { mq_tile(p, ap, bp, corr, col0, rows, c, 6, 4); }
-static MQ_T void mq_tile_8x3(const mq_gemm *p, const uint8_t *ap, const int8_t *bp, const int32_t *corr,
-                             int32_t col0, int32_t rows, uint8_t *c) { mq_tile(p, ap, bp, corr, col0, rows, c, 8, 3); }
-static MQ_T void mq_tile_12x2(const mq_gemm *p, const uint8_t *ap, const int8_t *bp, const int32_t *corr,
-                              int32_t col0, int32_t rows, uint8_t *c) { mq_tile(p, ap, bp, corr, col0, rows, c, 12, 2); }
-static MQ_T void mq_tile_24x1(const mq_gemm *p, const uint8_t *ap, const int8_t *bp, const int32_t *corr,
-                              int32_t col0, int32_t rows, uint8_t *c) { mq_tile(p, ap, bp, corr, col0, rows, c, 24, 1); }
+/// The tile shapes (rows x 16-column vectors), each specialised for the requantization mode.
+#define MQ_TILE_SHAPE(NAME, R, Z)                                                                                     \
+    static MQ_T void NAME(const mq_gemm *p, const uint8_t *ap, const int8_t *bp, const int32_t *corr, int32_t col0, \
+                          int32_t rows, uint8_t *c) {                                                               \
+        switch (p->rq_mode) {                                                                                       \
+        case MQ2_MODE_RELU: mq_tile(p, ap, bp, corr, col0, rows, c, R, Z, MQ2_MODE_RELU); break;                    \
+        case MQ2_MODE_LINEAR: mq_tile(p, ap, bp, corr, col0, rows, c, R, Z, MQ2_MODE_LINEAR); break;                \
+        default: mq_tile(p, ap, bp, corr, col0, rows, c, R, Z, MQ2_MODE_GENERAL); break;                            \
+        }                                                                                                           \
+    }
+MQ_TILE_SHAPE(mq_tile_6x4, 6, 4)
+MQ_TILE_SHAPE(mq_tile_8x3, 8, 3)
+MQ_TILE_SHAPE(mq_tile_12x2, 12, 2)
+MQ_TILE_SHAPE(mq_tile_24x1, 24, 1)
+#undef MQ_TILE_SHAPE
 
 /// Copies up to MQ_MB rows of A into `abuf` (row stride kp, zero padded), flipping int8 to uint8, and computes
 /// each row's correction `row_corr * sum(row)` (zero for int8).

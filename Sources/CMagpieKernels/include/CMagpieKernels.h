@@ -5,14 +5,19 @@
 /// 1 when this CPU runs the AVX-512 VNNI kernels below (x86-64 with avx512f/bw/vl/dq/vnni), else 0.
 int mq_cpu_supported(void);
 
+/// int32 slots of one 16-column requantization block of mq_gemm (12 vectors of 16 lanes).
+enum { MQ_RQ16_INTS = 192 };
+
 /// A quantized GEMM `C[m][n] = requant(sum_k A[m][k] * B[k][n] + bias'[n] + row_corr * rowsum_k(A[m]))`.
 /// See QuantizedConv.swift for how the corrections are folded.
 typedef struct {
     int32_t m, k, kp, n, np;          // rows, reduction (kp = k rounded up to 4), columns (np = n rounded up to 16)
     const uint8_t *a; int32_t a_stride; // row r of A at a + r * a_stride (k bytes)
     const int8_t *b;                  // packed: [np/16][kp/4][16 lanes][4 bytes]
-    const int32_t *bias, *mult, *lshift, *rshift, *rmask, *rhalf; // np each
-    int32_t out_zp, act_min, act_max;
+    /// Requantization: per 16 columns, the 12 vectors of two 8-lane AVX2 records (MQ2_RQ_INTS below: bias,
+    /// multipliers, one-rounding constants, output zero point) side by side, 16 lanes each; `rq_mode` is MQ2_MODE_*.
+    const int32_t *rq; int32_t rq_mode;
+    int32_t act_min, act_max;
     int32_t flip;                     // 1: A holds int8 (xor 0x80 to make it uint8)
     int32_t row_corr;                 // multiplier of the row sums (uint8 models: 128 - filter zero point)
     uint8_t *c; int32_t c_stride;

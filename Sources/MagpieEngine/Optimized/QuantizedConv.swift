@@ -59,29 +59,6 @@ public enum QuantizedKernels {
     /// The largest reduction a GEMM row block holds on the stack (24 x 4096 bytes).
     static let maxReduction = 4096
 
-    /// Per-channel requantization vectors of the C kernels, padded to `padded` channels.
-    struct Requantization {
-        let mult, lshift, rshift, rmask, rhalf: UnsafeMutablePointer<Int32>
-
-        init(_ context: inout PrepareContext, multipliers: [Int32], shifts: [Int], padded: Int) {
-            mult = context.allocate(Int32.self, count: padded)
-            lshift = context.allocate(Int32.self, count: padded)
-            rshift = context.allocate(Int32.self, count: padded)
-            rmask = context.allocate(Int32.self, count: padded)
-            rhalf = context.allocate(Int32.self, count: padded)
-            for c in 0..<multipliers.count {
-                let shift = shifts[c]
-                let right = shift > 0 ? 0 : -shift
-                mult[c] = multipliers[c]
-                lshift[c] = Int32(shift > 0 ? shift : 0)
-                rshift[c] = Int32(right)
-                let mask = Int32(truncatingIfNeeded: (Int64(1) << Int64(right)) - 1)
-                rmask[c] = mask
-                rhalf[c] = mask >> 1
-            }
-        }
-    }
-
     /// CONV_2D (uint8 per-tensor or int8 per-channel), any window, stride, dilation and padding, without groups.
     static func conv2D(_ context: inout PrepareContext, geometry g: ConvolutionGeometry, tensors: Conv2DTensors,
                        parameters p: QuantizedConvolutionParameters, type: TensorType) throws -> Kernel? {
@@ -96,7 +73,7 @@ public enum QuantizedKernels {
     }
 
     /// A 1x1, stride-1 CONV_2D (its input is the GEMM's A as it is) through the VNNI GEMM, or nil where it does not
-    /// apply (a reduction over `maxReduction`, a filter computed at run time).
+    /// apply (a reduction over `maxReduction`, a filter computed at run time, a shift the records cannot hold).
     static func vnniConv2D(_ context: inout PrepareContext, geometry g: ConvolutionGeometry, tensors: Conv2DTensors,
                            parameters p: QuantizedConvolutionParameters, type: TensorType) throws -> Kernel? {
         guard g.isPointwise else { return nil }
@@ -111,7 +88,7 @@ public enum QuantizedKernels {
 
         // Packed filter and folded bias.
         let packed = context.allocate(Int8.self, count: np * kp)
-        let bias = context.allocate(Int32.self, count: np)
+        var bias = [Int32](repeating: 0, count: np)
         let bytes = filterData.bindMemory(to: UInt8.self)
         for c in 0..<n {
             var sum: Int32 = 0
@@ -135,7 +112,19 @@ public enum QuantizedKernels {
                 bias[c] = b &- inputZeroPoint &* sum
             }
         }
-        let requant = Requantization(&context, multipliers: p.multipliers, shifts: p.shifts, padded: np)
+        // The AVX2 kernels' 8-lane requantization records (bias included), two side by side per 16 columns.
+        guard let records = AVX2Requantization(
+            &context, lanes: (0..<np).map { $0 < n ? $0 : nil }, bias: { bias[$0] }, parameters: p, type: type)
+        else { return nil }
+        let record = Int(MQ2_RQ_INTS), block = Int(MQ_RQ16_INTS)
+        let rq = context.allocate(Int32.self, count: np / 16 * block)
+        for b in 0..<np / 16 {
+            for v in 0..<12 {
+                for lane in 0..<16 {
+                    rq[b * block + v * 16 + lane] = records.records[(2 * b + lane / 8) * record + v * 8 + lane % 8]
+                }
+            }
+        }
 
         // Task grid: enough row blocks for every thread, and column groups when rows are scarce.
         let threads = context.pool.threadCount
@@ -152,10 +141,7 @@ public enum QuantizedKernels {
         params.pointee = mq_gemm(
             m: Int32(m), k: Int32(k), kp: Int32(kp), n: Int32(n), np: Int32(np),
             a: nil, a_stride: Int32(k), b: UnsafePointer(packed),
-            bias: UnsafePointer(bias), mult: UnsafePointer(requant.mult), lshift: UnsafePointer(requant.lshift),
-            rshift: UnsafePointer(requant.rshift), rmask: UnsafePointer(requant.rmask),
-            rhalf: UnsafePointer(requant.rhalf),
-            out_zp: p.outputOffset, act_min: p.activationMin, act_max: p.activationMax,
+            rq: UnsafePointer(rq), rq_mode: records.mode, act_min: p.activationMin, act_max: p.activationMax,
             flip: type == .int8 ? 1 : 0, row_corr: type == .int8 ? 0 : 128 - filterZeroPoint,
             c: nil, c_stride: Int32(n), m_tasks: Int32(mTasks), n_tasks: Int32(nTasks))
 
