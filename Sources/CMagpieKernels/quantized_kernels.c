@@ -37,8 +37,9 @@ MQ_INLINE MQ_T __mmask16 mq_tail_mask(int32_t remaining) {
 enum { MQ_MB = 24 };
 
 /// One MR x (16*NZ) register tile over the whole reduction: A rows are broadcast 4 bytes at a time (uint8), B
-/// holds 16 columns x 4 k per vector (int8), VPDPBUSD accumulates 4 products per int32 lane. The epilogue adds the
-/// folded bias and the row correction, requantizes, clamps and stores rows below `rows_valid`.
+/// holds 16 columns x 4 k per vector (int8), VPDPBUSD accumulates 4 products per int32 lane. The accumulators start
+/// at the folded bias; the epilogue adds the row correction (uint8 models), requantizes (`mode`, the records'
+/// MQ2_MODE_*), clamps and stores rows below `rows_valid`.
 MQ_INLINE MQ_T void mq_tile(const mq_gemm *p, const uint8_t *ap, const int8_t *bp, const int32_t *corr,
                             int32_t col0, int32_t rows_valid, uint8_t *c, const int MR, const int NZ,
                             const int mode) {
