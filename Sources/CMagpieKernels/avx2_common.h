@@ -33,7 +33,8 @@ MQ2_INLINE int mq2_cpu_has_avx512(void) {
            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
 }
 
-/// Functions that use AVX-512 (F, BW, VL, DQ): called only when mq2_cpu_has_avx512() (or the VNNI check) says so.
+/// Functions that use AVX-512 (F, BW, VL, DQ): called only when mq5_cpu_supported() (CMagpieKernels.h)
+/// or the VNNI check says so.
 #define MQ5_T __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
 
 /// mq2_rq (quantized_avx2.c) on 16 lanes: `r` holds the 12 vectors of two 8-lane requantization records side by

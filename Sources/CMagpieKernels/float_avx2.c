@@ -389,28 +389,14 @@ MQ2_INLINE MQ2_T void mf_gemm24(int32_t k, const float *a, int32_t a_stride, int
 
 // MARK: AVX-512 tile
 
-/// Functions that use AVX-512 (F, VL, DQ, BW): called only when mf_avx512() says the CPU has it.
-#define MF5_T __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")))
-
-/// 1 when the GEMM runs its AVX-512 tile (mq2_cpu_has_avx512), read once.
-static int mf_use512 = -1;
-MQ2_INLINE int mf_avx512(void) {
-    int v = __atomic_load_n(&mf_use512, __ATOMIC_RELAXED);
-    if (v < 0) {
-        v = mq2_cpu_has_avx512();
-        __atomic_store_n(&mf_use512, v, __ATOMIC_RELAXED);
-    }
-    return v;
-}
-
-MQ2_INLINE MF5_T __m512 mf5_clamp(__m512 x, __m512 lo, __m512 hi) {
+MQ2_INLINE MQ5_T __m512 mf5_clamp(__m512 x, __m512 lo, __m512 hi) {
     return _mm512_min_ps(hi, _mm512_max_ps(lo, x));
 }
 
 /// One panel's 16 lanes of one tile row, the first `columns` (1...16) stored: lanes 0-7 at dst and 8-15 at
 /// dst + o->half (one 16-lane store when they are adjacent, as in NHWC rows), with mf_store_row's clamp and
 /// residual ADD (NHWC only).
-MQ2_INLINE MF5_T void mf5_store_panel(float *dst, __m512 v, int32_t columns, float lo, float hi, int32_t clamps,
+MQ2_INLINE MQ5_T void mf5_store_panel(float *dst, __m512 v, int32_t columns, float lo, float hi, int32_t clamps,
                                       const mf_out *o) {
     const __mmask16 m = columns >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << columns) - 1u);
     if (clamps) v = mf5_clamp(v, _mm512_set1_ps(lo), _mm512_set1_ps(hi));
@@ -430,7 +416,7 @@ MQ2_INLINE MF5_T void mf5_store_panel(float *dst, __m512 v, int32_t columns, flo
 /// mf_tile_rows with 512-bit vectors: R rows (1...6) x P panels (1 or 2; panel 1's weights `b_next` floats after
 /// panel 0's, its biases 16 after), R x P accumulators of 16 lanes, one broadcast per row and step feeding P FMAs.
 /// Each output is summed from its bias in k order with one FMA per step, as in mf_tile_rows: the same bits.
-MQ2_INLINE MF5_T void mf5_tile_rows(const mf_rows *a, const float *b, size_t b_next, const float *bias, float *c,
+MQ2_INLINE MQ5_T void mf5_tile_rows(const mf_rows *a, const float *b, size_t b_next, const float *bias, float *c,
                                     const mf_out *o, int32_t columns, float lo, float hi, int32_t clamps, const int R,
                                     const int P) {
     __m512 acc[12];
@@ -480,22 +466,22 @@ MQ2_INLINE MF5_T void mf5_tile_rows(const mf_rows *a, const float *b, size_t b_n
 
 /// The AVX-512 register tile: rows r < `rows` (1...6) of A times one weight panel (`columns` <= 16) or two
 /// (`columns` 17...32, the second panel k * 16 floats after the first), as mf_tile computes them.
-static MF5_T __attribute__((noinline)) void mf5_tile(const mf_rows *a, int32_t rows, const float *b, size_t b_next,
+static MQ5_T __attribute__((noinline)) void mf5_tile(const mf_rows *a, int32_t rows, const float *b, size_t b_next,
                                                      const float *bias, float *c, const mf_out *o, int32_t columns,
                                                      float lo, float hi, int32_t clamps) {
-#define MF5_TILE(R, P) mf5_tile_rows(a, b, b_next, bias, c, o, columns, lo, hi, clamps, R, P); break;
-#define MF5_TILES(P) switch (rows) { \
-    case 1: MF5_TILE(1, P) case 2: MF5_TILE(2, P) case 3: MF5_TILE(3, P) \
-    case 4: MF5_TILE(4, P) case 5: MF5_TILE(5, P) default: MF5_TILE(6, P) }
-    if (columns > 16) { MF5_TILES(2) } else { MF5_TILES(1) }
-#undef MF5_TILES
-#undef MF5_TILE
+#define MQ5_TILE(R, P) mf5_tile_rows(a, b, b_next, bias, c, o, columns, lo, hi, clamps, R, P); break;
+#define MQ5_TILES(P) switch (rows) { \
+    case 1: MQ5_TILE(1, P) case 2: MQ5_TILE(2, P) case 3: MQ5_TILE(3, P) \
+    case 4: MQ5_TILE(4, P) case 5: MQ5_TILE(5, P) default: MQ5_TILE(6, P) }
+    if (columns > 16) { MQ5_TILES(2) } else { MQ5_TILES(1) }
+#undef MQ5_TILES
+#undef MQ5_TILE
 }
 
 /// mf_tile24_rows with AVX-512: R rows (1...8) x 24 columns, each row's first 16 in a 512-bit accumulator and the
 /// next 8 (the second panel's, `columns` of them stored) in a 256-bit one; 2R accumulators, each A broadcast feeding
 /// two FMAs. Each output is summed from its bias in k order with one FMA per step: the same bits.
-MQ2_INLINE MF5_T void mf5_tile24_rows(const float *const *ar, int32_t k, const float *b, const float *bias, float *c,
+MQ2_INLINE MQ5_T void mf5_tile24_rows(const float *const *ar, int32_t k, const float *b, const float *bias, float *c,
                                       const mf_out *o, int32_t columns, float lo, float hi, int32_t clamps,
                                       const int R) {
     const float *b2 = b + (size_t)k * 16;
@@ -522,7 +508,7 @@ MQ2_INLINE MF5_T void mf5_tile24_rows(const float *const *ar, int32_t k, const f
 }
 
 /// mf_gemm24 with AVX-512: 8-row tiles, then one of the remaining 1-7 rows.
-static MF5_T __attribute__((noinline)) void mf5_gemm24(int32_t k, const float *a, int32_t a_stride, int32_t rows,
+static MQ5_T __attribute__((noinline)) void mf5_gemm24(int32_t k, const float *a, int32_t a_stride, int32_t rows,
                                                        const float *b, const float *bias, float *c, const mf_out *o,
                                                        int32_t columns, float lo, float hi, int32_t clamps) {
     for (int32_t r = 0; r < rows; r += 8) {
@@ -594,7 +580,7 @@ MQ2_INLINE MQ2_T void mf_live_lists(int32_t k, const float *a, int32_t a_stride,
 static MQ2_T void mf_gemm_to(int32_t k, const float *a, int32_t a_stride, int32_t rows, const float *packed,
                              const float *bias, float *c, mf_out o, int32_t n, int32_t p0, int32_t p1,
                              int32_t panels_outer, float lo, float hi, int32_t clamps, int32_t *ks) {
-    const int avx512 = mf_avx512();
+    const int avx512 = mq5_cpu_supported();
     if (ks == NULL && p1 - p0 == 2 && n - (p1 - 1) * 16 <= 8) {
         // Two panels, the last of at most 8 columns: 24-column tiles.
         (avx512 ? mf5_gemm24 : mf_gemm24)(k, a, a_stride, rows, packed + (size_t)p0 * k * 16, bias + (size_t)p0 * 16,
@@ -654,7 +640,7 @@ MQ2_T void mf_gemm(int32_t k, const float *a, int32_t a_stride, int32_t rows, co
 static MQ2_T void mf_conv_rows_to(const mf_conv *p, const float *in, float *out, mf_out o, int32_t row0,
                                   int32_t rows, int32_t p0, int32_t p1, float *scratch) {
     const int32_t c = p->c, k = p->kh * p->kw * c, run = p->kw * c;
-    const int avx512 = mf_avx512();
+    const int avx512 = mq5_cpu_supported();
     for (int32_t t = row0; t < row0 + rows; t += 6) {
         const int32_t count = row0 + rows - t < 6 ? row0 + rows - t : 6;
         mf_rows a;
@@ -746,7 +732,7 @@ MQ2_INLINE MQ2_T void mf_dw_row3(const mf_dw *p, const float *const *rows, int32
 
 /// mf_dw_run3 with 16 channels per 512-bit vector (the first channels of `m` where `full` is 0): the same taps in
 /// the same order, so the same bits.
-MQ2_INLINE MF5_T void mf5_dw_run3(const mf_dw *p, const float *r0, const float *r1, const float *r2, int32_t ox_lo,
+MQ2_INLINE MQ5_T void mf5_dw_run3(const mf_dw *p, const float *r0, const float *r1, const float *r2, int32_t ox_lo,
                                   int32_t ox_hi, int32_t cb, const int full, __mmask16 m, float *out_row,
                                   const int32_t xs) {
     const int32_t c = p->c;
@@ -795,7 +781,7 @@ MQ2_INLINE MF5_T void mf5_dw_run3(const mf_dw *p, const float *r0, const float *
 /// mf_dw_row3 with 16 channels per vector: NHWC rows when `planar` is 0, else the fused kernel's planar rows in
 /// blocks of 16 channels (block cb / 16 of column x at row + cb * planar + x * 16; the zero row at x * 16 for
 /// every block, so it must hold iw * c rounded up to 16 zeros).
-static MF5_T __attribute__((noinline)) void mf5_dw_row3(const mf_dw *p, const float *const *rows, int32_t c0,
+static MQ5_T __attribute__((noinline)) void mf5_dw_row3(const mf_dw *p, const float *const *rows, int32_t c0,
                                                         int32_t c1, int32_t ox_lo, int32_t ox_hi, float *out_row,
                                                         const size_t planar) {
     const int32_t c = p->c;
@@ -824,7 +810,7 @@ MQ2_INLINE MQ2_T int mf_dw_is3x3(const mf_dw *p) {
 
 MQ2_T void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) {
     const int32_t c = p->c;
-    const int fast = mf_dw_is3x3(p), avx512 = mf_avx512();
+    const int fast = mf_dw_is3x3(p), avx512 = mq5_cpu_supported();
     int32_t ox_lo, ox_hi;
     mq2_interior_columns(p->iw, p->ow, p->kw, p->sw, p->dw, p->pw, &ox_lo, &ox_hi);
     const __m256i tail = mf_mask(c % 8 == 0 ? 8 : c % 8);
@@ -867,7 +853,7 @@ MQ2_T void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out,
     const size_t slot_floats = (size_t)band * mf_expand_dw_row_floats(iw, c);
     // With AVX-512 the planar blocks are 16 channels wide (pixel r's block j / 16 at j * band * iw + r * 16), so
     // that both the GEMM's stores and the depthwise loads take whole 512-bit vectors.
-    const int avx512 = mf_avx512();
+    const int avx512 = mq5_cpu_supported();
     const int32_t block = avx512 ? 16 : 8;
     const mf_out ring_out = avx512 ? mf_planar16(band * iw) : mf_planar(band * iw);
     // A band stops at `y_end`, after the last row this call's windows in this image need.

@@ -18,6 +18,16 @@
 
 int mq2_cpu_supported(void) { return mq2_cpu_has_avx2(); }
 
+static int mq5_supported = -1;
+int mq5_cpu_supported(void) {
+    int v = __atomic_load_n(&mq5_supported, __ATOMIC_RELAXED);
+    if (v < 0) {
+        v = mq2_cpu_has_avx512();
+        __atomic_store_n(&mq5_supported, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
 // MARK: Packing
 
 enum { MQ2_MB = 24, MQ2_MR = 6, MQ2_RQ = MQ2_RQ_INTS };
@@ -471,23 +481,28 @@ MQ2_INLINE MQ2_T mq2_col3 mq2_dw_col3(const uint8_t *r0, const uint8_t *r1, cons
     return col;
 }
 
-/// `count` neighbouring outputs of one row of a 3x3, dilation-1 depthwise convolution whose windows lie inside the
-/// input horizontally, from input rows `row0..row2` (each a whole input row; a padding row is `pad_row`). Output
-/// i reads input columns x0 + i * STRIDE + {0, 1, 2}; each column is widened and interleaved once and shared by
-/// the outputs that read it (3 with stride 1, 1.5 on average with stride 2), which is what makes this cheaper
-/// than the per-pixel kernel. Channel blocks are the outer loop, so the twelve filter vectors stay in registers
-/// or L1. Needs c to be a multiple of 16; channels from `cstart` (a multiple of 16).
+/// `count` neighbouring outputs of one row of a 3x3, dilation-1 depthwise convolution, from input rows
+/// `row0..row2` (each a whole input row; a row above or below the input is `pad_row`). Output i reads input
+/// columns x0 + i * STRIDE + {0, 1, 2}; a column left or right of the input reads `pad_row` too, so the run
+/// covers whole output rows, borders included. Each column is widened and interleaved once and shared by the
+/// outputs that read it (3 with stride 1, 1.5 on average with stride 2), which is what makes this cheaper than
+/// the per-pixel kernel. Channel blocks are the outer loop, so the twelve filter vectors stay in registers or L1.
+/// Needs c to be a multiple of 16; channels from `cstart` (a multiple of 16).
 MQ2_INLINE MQ2_T void mq2_dw_run3(const mq2_dw *p, const uint8_t *row0, const uint8_t *row1, const uint8_t *row2,
                                   int32_t x0, int32_t count, uint8_t *dst, int32_t cstart, const int STRIDE,
                                   const int is_signed, const int mode) {
     const int32_t c = p->c;
+    const uint32_t iw = (uint32_t)p->iw;
     for (int32_t c0 = cstart, blk = cstart / 16; c0 < c; c0 += 16, blk++) {
         const __m256i *w = (const __m256i *)(p->w3 + (size_t)blk * 6 * 32);
+        const uint8_t *pad = p->pad_row + c0;
         const int32_t *rq = p->rq + (size_t)blk * 2 * MQ2_RQ;
         const __m256i bias0 = _mm256_loadu_si256((const __m256i *)rq);
         const __m256i bias1 = _mm256_loadu_si256((const __m256i *)(rq + MQ2_RQ));
-#define MQ2_COL(x) mq2_dw_col3(row0 + (size_t)(x) * c + c0, row1 + (size_t)(x) * c + c0, \
-                               row2 + (size_t)(x) * c + c0, is_signed)
+#define MQ2_COL(x) ((uint32_t)(x) < iw                                                                           \
+                        ? mq2_dw_col3(row0 + (size_t)(x) * c + c0, row1 + (size_t)(x) * c + c0,                  \
+                                      row2 + (size_t)(x) * c + c0, is_signed)                                    \
+                        : mq2_dw_col3(pad, pad, pad, is_signed))
         mq2_col3 a = MQ2_COL(x0), b = a;
         if (STRIDE == 1) b = MQ2_COL(x0 + 1);
         uint8_t *out = dst + c0;
@@ -516,23 +531,6 @@ MQ2_INLINE MQ2_T void mq2_dw_run3(const mq2_dw *p, const uint8_t *row0, const ui
 
 // MARK: AVX-512 (F, BW, VL, DQ) variant of the 3x3 depthwise run
 
-/// 1 when the depthwise run takes its AVX-512 variant (mq2_cpu_has_avx512), read once.
-static int mq5_use512 = -1;
-MQ2_INLINE int mq5_avx512(void) {
-    int v = __atomic_load_n(&mq5_use512, __ATOMIC_RELAXED);
-    if (v < 0) {
-        v = mq2_cpu_has_avx512();
-        __atomic_store_n(&mq5_use512, v, __ATOMIC_RELAXED);
-    }
-    return v;
-}
-
-/// Two 256-bit vectors side by side in one 512-bit vector.
-MQ2_INLINE MQ5_T __m512i mq5_join(const void *lo, const void *hi) {
-    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)lo)),
-                              _mm256_loadu_si256((const __m256i *)hi), 1);
-}
-
 /// One input column of a 3x3 window, 32 channels, as mq2_dw_col3 makes it for two 16-channel blocks side by side.
 typedef struct { __m512i lo01, hi01, lo2, hi2; } mq5_col3;
 
@@ -552,7 +550,7 @@ MQ2_INLINE MQ5_T mq5_col3 mq5_dw_col3(const uint8_t *r0, const uint8_t *r1, cons
 }
 
 /// mq2_dw_run3 for the channels [0, c32) (c32 a multiple of 32), 32 per step: two of mq2_dw_run3's 16-channel
-/// blocks side by side in each 512-bit vector (VPUNPCKL/HWD and VPACKSSDW work within 128-bit lanes, so each block
+/// blocks side by side in each 512-bit vector (`w5`, `rq5`) (VPUNPCKL/HWD and VPACKSSDW work within 128-bit lanes, so each block
 /// keeps the AVX2 kernel's lane order, filters and requantization records), the same integer arithmetic and so
 /// the same bytes. The int16 results are clamped to the activation range in every mode (in LINEAR mode that is
 /// the type's range, which the AVX2 kernel's saturating pack gives) and narrowed by VPMOVWB.
@@ -560,39 +558,39 @@ MQ2_INLINE MQ5_T void mq5_dw_run3(const mq2_dw *p, const uint8_t *row0, const ui
                                   int32_t x0, int32_t count, uint8_t *dst, int32_t c32, const int STRIDE,
                                   const int is_signed, const int mode) {
     const int32_t c = p->c;
+    const uint32_t iw = (uint32_t)p->iw;
     // The activation range within the type's (what the AVX2 kernel's saturating packs leave).
     const int32_t tmin = is_signed ? -128 : 0, tmax = is_signed ? 127 : 255;
     const __m512i amin = _mm512_set1_epi16((int16_t)(p->act_min > tmin ? p->act_min : tmin));
     const __m512i amax = _mm512_set1_epi16((int16_t)(p->act_max < tmax ? p->act_max : tmax));
-    for (int32_t c0 = 0, blk = 0; c0 < c32; c0 += 32, blk += 2) {
-        __m512i w[12], r0[12], r1[12];
-        const int16_t *wa = p->w3 + (size_t)blk * 6 * 32, *wb = wa + 6 * 32;
-        for (int j = 0; j < 12; j++) w[j] = mq5_join(wa + j * 16, wb + j * 16);
-        const int32_t *ra = p->rq + (size_t)blk * 2 * MQ2_RQ, *rb = ra + 2 * MQ2_RQ;
-        for (int j = 0; j < 12; j++) {
-            r0[j] = mq5_join(ra + j * 8, rb + j * 8);
-            r1[j] = mq5_join(ra + MQ2_RQ + j * 8, rb + MQ2_RQ + j * 8);
-        }
-#define MQ5_COL(x) mq5_dw_col3(row0 + (size_t)(x) * c + c0, row1 + (size_t)(x) * c + c0, \
-                               row2 + (size_t)(x) * c + c0, is_signed)
+    for (int32_t c0 = 0, blk = 0; c0 < c32; c0 += 32, blk++) {
+        const __m512i *w = (const __m512i *)(p->w5 + (size_t)blk * 12 * 32);
+        const __m512i *r0 = (const __m512i *)(p->rq5 + (size_t)blk * 24 * 16), *r1 = r0 + 12;
+        const __m512i bias0 = _mm512_loadu_si512(r0), bias1 = _mm512_loadu_si512(r1);
+        const uint8_t *pad = p->pad_row + c0;
+        // Column x of the three rows; a column left or right of the input reads the padding row.
+#define MQ5_COL(x) ((uint32_t)(x) < iw                                                                           \
+                        ? mq5_dw_col3(row0 + (size_t)(x) * c + c0, row1 + (size_t)(x) * c + c0,                  \
+                                      row2 + (size_t)(x) * c + c0, is_signed)                                    \
+                        : mq5_dw_col3(pad, pad, pad, is_signed))
         mq5_col3 a = MQ5_COL(x0), b = a;
         if (STRIDE == 1) b = MQ5_COL(x0 + 1);
         uint8_t *out = dst + c0;
         for (int32_t i = 0, x = x0; i < count; i++, x += STRIDE, out += c) {
             if (STRIDE != 1) b = MQ5_COL(x + 1);
             const mq5_col3 n = MQ5_COL(x + 2);
-            __m512i acc0 = _mm512_add_epi32(r0[0], _mm512_madd_epi16(a.lo01, w[0]));
-            __m512i acc1 = _mm512_add_epi32(r1[0], _mm512_madd_epi16(a.hi01, w[1]));
-            acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(b.lo01, w[2]));
-            acc1 = _mm512_add_epi32(acc1, _mm512_madd_epi16(b.hi01, w[3]));
-            acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(n.lo01, w[4]));
-            acc1 = _mm512_add_epi32(acc1, _mm512_madd_epi16(n.hi01, w[5]));
-            acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(a.lo2, w[6]));
-            acc1 = _mm512_add_epi32(acc1, _mm512_madd_epi16(a.hi2, w[7]));
-            acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(b.lo2, w[8]));
-            acc1 = _mm512_add_epi32(acc1, _mm512_madd_epi16(b.hi2, w[9]));
-            acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(n.lo2, w[10]));
-            acc1 = _mm512_add_epi32(acc1, _mm512_madd_epi16(n.hi2, w[11]));
+            __m512i acc0 = _mm512_add_epi32(bias0, _mm512_madd_epi16(a.lo01, _mm512_loadu_si512(w + 0)));
+            __m512i acc1 = _mm512_add_epi32(bias1, _mm512_madd_epi16(a.hi01, _mm512_loadu_si512(w + 1)));
+            acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(b.lo01, _mm512_loadu_si512(w + 2)));
+            acc1 = _mm512_add_epi32(acc1, _mm512_madd_epi16(b.hi01, _mm512_loadu_si512(w + 3)));
+            acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(n.lo01, _mm512_loadu_si512(w + 4)));
+            acc1 = _mm512_add_epi32(acc1, _mm512_madd_epi16(n.hi01, _mm512_loadu_si512(w + 5)));
+            acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(a.lo2, _mm512_loadu_si512(w + 6)));
+            acc1 = _mm512_add_epi32(acc1, _mm512_madd_epi16(a.hi2, _mm512_loadu_si512(w + 7)));
+            acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(b.lo2, _mm512_loadu_si512(w + 8)));
+            acc1 = _mm512_add_epi32(acc1, _mm512_madd_epi16(b.hi2, _mm512_loadu_si512(w + 9)));
+            acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(n.lo2, _mm512_loadu_si512(w + 10)));
+            acc1 = _mm512_add_epi32(acc1, _mm512_madd_epi16(n.hi2, _mm512_loadu_si512(w + 11)));
             __m512i v = _mm512_packs_epi32(mq5_rq(acc0, r0, mode), mq5_rq(acc1, r1, mode));
             v = _mm512_min_epi16(_mm512_max_epi16(v, amin), amax);
             _mm256_storeu_si256((__m256i *)out, _mm512_cvtepi16_epi8(v));
@@ -616,12 +614,12 @@ static MQ5_T __attribute__((noinline)) void mq5_dw_run3_dispatch(const mq2_dw *p
 }
 
 /// mq2_dw_run3 specialised for the stride, data type and requantization mode.
-/// With AVX-512, mq5_dw_run3 takes the channels in blocks of 32 and this the last 16, if any.
+/// With `w5` (AVX-512), mq5_dw_run3 takes the channels in blocks of 32 and this the last 16, if any.
 static MQ2_T void mq2_dw_run3_dispatch(const mq2_dw *p, const uint8_t *row0, const uint8_t *row1,
                                        const uint8_t *row2, int32_t x0, int32_t count, uint8_t *dst) {
     const int kind = p->rq_mode * 2 + (p->is_signed ? 1 : 0);
     int32_t cstart = 0;
-    if (mq5_avx512()) {
+    if (p->w5 != NULL) {
         cstart = p->c / 32 * 32;
         if (cstart > 0) mq5_dw_run3_dispatch(p, row0, row1, row2, x0, count, dst, cstart);
         if (cstart == p->c) return;
@@ -651,20 +649,18 @@ MQ2_T void mq2_dw_rows(const mq2_dw *p, int32_t row_begin, int32_t row_end) {
         const int32_t y0 = oy * p->sh - p->ph;
         const int inside_y = y0 >= 0 && y0 + (p->kh - 1) * p->dh < p->ih;
         uint8_t *out_row = p->out + ((size_t)b * p->oh + oy) * p->ow * p->c;
-        const int run3 = p->w3 != NULL && ox_lo < ox_hi;
-        if (run3) {
-            // The interior columns of this output row in one run; rows above or below the input read the padding
-            // row, so only the border columns take the per-pixel path below.
+        if (p->w3 != NULL) {
+            // The whole output row in one run: rows above or below the input, and columns left or right of it,
+            // read the padding row.
             const uint8_t *rows[3];
             for (int fy = 0; fy < 3; fy++) {
                 const int32_t y = y0 + fy;
                 rows[fy] = (y < 0 || y >= p->ih) ? p->pad_row : p->in + ((size_t)b * p->ih + y) * p->iw * p->c;
             }
-            mq2_dw_run3_dispatch(p, rows[0], rows[1], rows[2], ox_lo * p->sw - p->pw, ox_hi - ox_lo,
-                                 out_row + (size_t)ox_lo * p->c);
+            mq2_dw_run3_dispatch(p, rows[0], rows[1], rows[2], -p->pw, p->ow, out_row);
+            continue;
         }
         for (int32_t ox = 0; ox < p->ow; ox++) {
-            if (run3 && ox == ox_lo) { ox = ox_hi - 1; continue; }
             if (inside_y && ox >= ox_lo && ox < ox_hi) {
                 const uint8_t *corner = p->in + (((size_t)b * p->ih + y0) * p->iw + (ox * p->sw - p->pw)) * p->c;
                 for (int t = 0; t < ntaps; t++) taps[t] = corner + offsets[t];
@@ -687,6 +683,7 @@ MQ2_T void mq2_dw_rows(const mq2_dw *p, int32_t row_begin, int32_t row_end) {
 #else
 
 int mq2_cpu_supported(void) { return 0; }
+int mq5_cpu_supported(void) { return 0; }
 void mq2_gemm_task(const mq2_gemm *p, int32_t task) { (void)p; (void)task; }
 void mq2_dw_rows(const mq2_dw *p, int32_t row_begin, int32_t row_end) { (void)p; (void)row_begin; (void)row_end; }
 

@@ -211,6 +211,9 @@ final class QuantizedKernelConvTests: XCTestCase {
                 (7, 9, 24, 2, 2, 1, .valid), (10, 10, 16, 3, 3, 1, .same),
                 // Long rows for the column-pair path (3x3, stride 1 or 2, whole blocks of 16 channels).
                 (5, 19, 48, 3, 1, 1, .valid), (9, 17, 32, 3, 2, 1, .valid), (6, 20, 16, 3, 2, 1, .same),
+                // Rows that are mostly border (columns left or right of the input read the padding row).
+                (1, 1, 16, 3, 1, 1, .same), (3, 2, 32, 3, 1, 1, .same), (5, 6, 48, 3, 2, 1, .same),
+                (2, 1, 64, 3, 2, 1, .same),
             ] {
                 seed += 1
                 try check(Case(type: type, height: h, width: w, inputDepth: c, outputDepth: c, filter: f, stride: s,

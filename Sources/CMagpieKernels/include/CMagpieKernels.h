@@ -32,6 +32,10 @@ void mq_gemm_task(const mq_gemm *p, int32_t task);
 /// 1 when this CPU runs the AVX2 kernels below (x86-64 with avx2 and fma), else 0.
 int mq2_cpu_supported(void);
 
+/// 1 when the AVX2 kernels below may run their 512-bit variants: the CPU has AVX-512 F, BW, VL and DQ, and the
+/// environment variable MAGPIE_MAX_ISA is neither "avx2" nor "generic". Asked once per process; else 0.
+int mq5_cpu_supported(void);
+
 /// int32 slots of one requantization record: 8 output channels, 12 vectors of 32 bytes:
 /// 0 bias, 1 multiplier, 2 multipliers of the odd lanes moved to the even ones, 3/4 the 64-bit rounding constants
 /// 2^62 + 2^30 + 2^(e+30) (e >= 1) of the even/odd lanes, 5/6 the 64-bit shifts 31 + e, 7/8 the 64-bit tie terms
@@ -87,6 +91,12 @@ typedef struct {
     /// per block of 16 channels, each two vectors in the order of `w`: rows (0, 1) of columns 0, 1, 2, then
     /// (row 2, 0) of columns 0, 1, 2. Lets neighbouring outputs share each input column's widened pairs.
     const int16_t *w3;
+    /// With w3 and mq5_cpu_supported() (else NULL), for the 512-bit run, per block of 32 channels (c / 32 of
+    /// them): `w5`, w3's twelve vectors of the block's two 16-channel halves side by side (12 x 32 int16);
+    /// `rq5`, the halves' two requantization records side by side (2 x 12 vectors of 16 int32: record 0 of
+    /// both halves, then record 1).
+    const int16_t *w5;
+    const int32_t *rq5;
 } mq2_dw;
 
 /// Output rows [row_begin, row_end) over batches * oh.

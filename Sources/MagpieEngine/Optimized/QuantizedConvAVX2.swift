@@ -147,6 +147,31 @@ extension QuantizedKernels {
             }
             columnWeights = w3
         }
+        // With AVX-512, the 512-bit run takes 32 channels per step: pairs of 16-channel blocks side by side.
+        var joinedWeights: UnsafeMutablePointer<Int16>? = nil, joinedRecords: UnsafeMutablePointer<Int32>? = nil
+        if let w3 = columnWeights, c >= 32, mq5_cpu_supported() != 0 {
+            let pairsOfBlocks = c / 32, record = Int(MQ2_RQ_INTS)
+            let w5 = context.allocate(Int16.self, count: pairsOfBlocks * 12 * 32)
+            let rq5 = context.allocate(Int32.self, count: pairsOfBlocks * 24 * 16)
+            for pb in 0..<pairsOfBlocks {
+                for half in 0..<2 {
+                    let block = 2 * pb + half
+                    for v in 0..<12 {
+                        for i in 0..<16 { w5[(pb * 12 + v) * 32 + half * 16 + i] = w3[(block * 12 + v) * 16 + i] }
+                    }
+                    for r in 0..<2 {
+                        for v in 0..<12 {
+                            for lane in 0..<8 {
+                                rq5[((pb * 2 + r) * 12 + v) * 16 + half * 8 + lane] =
+                                    records.records[(block * 2 + r) * record + v * 8 + lane]
+                            }
+                        }
+                    }
+                }
+            }
+            joinedWeights = w5
+            joinedRecords = rq5
+        }
         // A padding tap, or (for the column-pair path) a whole padding input row.
         let padCount = max(blocks * 16, g.inputWidth * c)
         let padRow = context.allocate(UInt8.self, count: padCount)
@@ -160,7 +185,8 @@ extension QuantizedKernels {
             w: UnsafePointer(weights), rq: UnsafePointer(records.records), rq_mode: records.mode,
             act_min: p.activationMin, act_max: p.activationMax,
             is_signed: type == .int8 ? 1 : 0, pad_row: UnsafePointer(padRow),
-            w3: columnWeights.map { UnsafePointer($0) })
+            w3: columnWeights.map { UnsafePointer($0) }, w5: joinedWeights.map { UnsafePointer($0) },
+            rq5: joinedRecords.map { UnsafePointer($0) })
         return CTaskKernel.rows(g.batches * g.outputHeight, tensors: tensors, params: params, pool: context.pool,
                                 bind: { p, input, output in p.pointee.in = input; p.pointee.out = output },
                                 body: { p, begin, end in mq2_dw_rows(p, begin, end) })
