@@ -83,6 +83,7 @@ final class FloatKernelTests: XCTestCase {
     }
 
     func testPointwiseLargeChannels() throws {
+        // Panels outside (a small A): 1.6 MB of weights split by panels at 2 and 3 threads; 14 KB split by rows.
         try check(ConvCase(h: 7, w: 7, cin: 320, cout: 1280, activation: .relu6), seed: 100)
         try check(ConvCase(h: 14, w: 14, cin: 144, cout: 24), seed: 101)
         try check(ConvCase(h: 2, w: 3, cin: 960, cout: 160), seed: 102)
@@ -188,8 +189,8 @@ final class FloatKernelTests: XCTestCase {
     /// stride 2 like the first layer), the 3×3 depthwise convolution, a projection; operators 1 and 2 fuse) gives
     /// the unfused kernels' bits (and so the reference within 1e-4) at strides 1 and 2, batches, odd sizes (a
     /// last band of one row), channel counts that are not a multiple of 8 (20: the 24-column tile) and 1-3 threads:
-    /// tasks that split the rows (sharing expanded rows), the weight panels (24 panels at 2 and 3 threads, 6 with a
-    /// partial last one at 2, 9 at 3), or both. The convolution before the pair makes the expansion's input an
+    /// tasks that split the rows (sharing expanded rows), or where the rows are few, the weight panels too (24
+    /// panels in 3 ranges for 8 rows, 6 with a partial last one in 2 ranges for 6 rows, 9 in 3 for 4 rows). The convolution before the pair makes the expansion's input an
     /// arena tensor: a memory plan that let the depthwise output, now written one operator early, share its space
     /// would change the result.
     func testExpansionDepthwiseFusion() throws {
@@ -212,7 +213,10 @@ final class FloatKernelTests: XCTestCase {
                      // MobileNetV2's 14x14 blocks; 90 channels: six panels, the last of 10 channels.
                      ExpansionBlock(n: 1, h: 14, w: 14, cin: 64, expanded: 384, stride: 1, activation: .relu6),
                      ExpansionBlock(n: 1, h: 15, w: 13, cin: 40, expanded: 384, stride: 2, activation: .relu6),
-                     ExpansionBlock(n: 2, h: 28, w: 27, cin: 12, expanded: 90, stride: 1, activation: .relu6)]
+                     ExpansionBlock(n: 2, h: 28, w: 27, cin: 12, expanded: 90, stride: 1, activation: .relu6),
+                     // Few rows (expanded tensors of 256 KB or more, so they fuse): the panels split too.
+                     ExpansionBlock(n: 1, h: 6, w: 128, cin: 12, expanded: 90, stride: 1, activation: .relu6),
+                     ExpansionBlock(n: 1, h: 7, w: 72, cin: 24, expanded: 144, stride: 2, activation: .relu6)]
         try checkAgainstDisabled(cases, seed: 500, fuses: false) { c, unfused, fused in
             XCTAssertEqual(unfused.fused, [:])
             XCTAssertEqual(fused.fused, KernelFusion.available ? [2: 1] : [:],
