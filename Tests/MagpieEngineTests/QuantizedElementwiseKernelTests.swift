@@ -5,11 +5,11 @@ import MagpieModel
 import MagpieTestSupport
 
 /// The optimized quantized elementwise kernels against the reference kernels, byte for byte: AVX2 ADD / SUB at the
-/// vector edges (sizes around 8 and 32), over the threading threshold (1-3 threads), with input scales close and far
+/// vector edges (sizes around 8, 32 and 64), over the threading threshold (1-3 threads), with input scales close and far
 /// apart in both orders and fused activations; and the 8-bit lookup tables (QUANTIZE's requantization, quantized
 /// RELU / RELU6 / RELU_N1_TO_1 / HARD_SWISH) on every one of the 256 input values.
 final class QuantizedElementwiseKernelTests: XCTestCase {
-    static let sizes = [1, 7, 8, 9, 31, 32, 33, 1000]
+    static let sizes = [1, 7, 8, 9, 31, 32, 33, 64, 95, 128, 1000]
     /// Above `QuantizedElementwise.parallelThreshold`, and not a multiple of 32.
     static let largeSize = 100_003
     /// Above `QuantizedElementwise.addParallelThreshold` (ADD / SUB split) but below `parallelThreshold`: a 28x28x32
