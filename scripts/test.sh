@@ -11,13 +11,13 @@ if ! python3 -c "import ai_edge_litert.interpreter, numpy" 2>/dev/null; then
         || python3 -m pip install -q --break-system-packages ai-edge-litert numpy pillow \
         || echo "magpie: could not install ai-edge-litert; LiteRT differential tests will be skipped" >&2
 fi
-# Headless Chromium, its driver and selenium for the hub's browser test (BrowserTests skip with a message without them).
 # ONNX Runtime, the second peer runtime (EndToEndTests.testPeersAgreeOnARealModel).
 if ! python3 -c "import onnxruntime" 2>/dev/null; then
     python3 -m pip install -q onnxruntime 2>/dev/null \
         || python3 -m pip install -q --break-system-packages onnxruntime \
         || echo "magpie: could not install onnxruntime; the ONNX Runtime peer test will be skipped" >&2
 fi
+# Headless Chromium, its driver and selenium for the hub's browser test (BrowserTests skip with a message without them).
 magpie_install_packages chromium chromium-driver \
     || echo "magpie: could not install chromium/chromium-driver; browser tests will be skipped" >&2
 if ! python3 -c "import selenium" 2>/dev/null; then

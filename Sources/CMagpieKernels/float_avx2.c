@@ -469,13 +469,13 @@ MQ2_INLINE MQ5_T void mf5_tile_rows(const mf_rows *a, const float *b, size_t b_n
 static MQ5_T __attribute__((noinline)) void mf5_tile(const mf_rows *a, int32_t rows, const float *b, size_t b_next,
                                                      const float *bias, float *c, const mf_out *o, int32_t columns,
                                                      float lo, float hi, int32_t clamps) {
-#define MQ5_TILE(R, P) mf5_tile_rows(a, b, b_next, bias, c, o, columns, lo, hi, clamps, R, P); break;
-#define MQ5_TILES(P) switch (rows) { \
-    case 1: MQ5_TILE(1, P) case 2: MQ5_TILE(2, P) case 3: MQ5_TILE(3, P) \
-    case 4: MQ5_TILE(4, P) case 5: MQ5_TILE(5, P) default: MQ5_TILE(6, P) }
-    if (columns > 16) { MQ5_TILES(2) } else { MQ5_TILES(1) }
-#undef MQ5_TILES
-#undef MQ5_TILE
+#define MF5_TILE(R, P) mf5_tile_rows(a, b, b_next, bias, c, o, columns, lo, hi, clamps, R, P); break;
+#define MF5_TILES(P) switch (rows) { \
+    case 1: MF5_TILE(1, P) case 2: MF5_TILE(2, P) case 3: MF5_TILE(3, P) \
+    case 4: MF5_TILE(4, P) case 5: MF5_TILE(5, P) default: MF5_TILE(6, P) }
+    if (columns > 16) { MF5_TILES(2) } else { MF5_TILES(1) }
+#undef MF5_TILES
+#undef MF5_TILE
 }
 
 /// mf_tile24_rows with AVX-512: R rows (1...8) x 24 columns, each row's first 16 in a 512-bit accumulator and the
