@@ -56,16 +56,17 @@ if [ "$status" -eq 0 ] && grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
 fi
 # The portable build (MAGPIE_PORTABLE=1: no -target-cpu, what a distributable binary uses) in its own build folder:
 # the kernel and conformance tests again, so code that only works with the native CPU's features cannot slip in.
-# The C kernels pick AVX2 (or the reference path) at run time; a second run with MAGPIE_MAX_ISA=generic makes them
-# report no AVX2, so the kernels a CPU without it runs (Swift SIMD float kernels, the reference quantized ones) are
-# tested against the reference too. Skip with MAGPIE_TEST_PORTABLE=0.
+# The C kernels pick AMX, AVX-512 or AVX2 (or the reference path) at run time. This first run caps them at AVX-512
+# (MAGPIE_MAX_ISA=avx512), so on an AMX machine the VNNI GEMM is tested too; a second run with MAGPIE_MAX_ISA=generic
+# makes them report no AVX2, so the kernels a CPU without it runs (Swift SIMD float kernels, the reference quantized
+# ones) are tested against the reference too. Skip with MAGPIE_TEST_PORTABLE=0.
 if [ "$status" -eq 0 ] && [ "${MAGPIE_TEST_PORTABLE:-1}" = "1" ] && [ "${MAGPIE_PORTABLE:-0}" != "1" ]; then
     echo "magpie: portable build (MAGPIE_PORTABLE=1) kernel and conformance tests" >&2
     portable_filter='QuantizedKernelConvTests|QuantizedElementwiseKernelTests|FloatKernelTests|GoldenConformanceTests'
     generic_filter='FloatKernelTests|GoldenConformanceTests|ConvolutionModelLayerTests'
     swift build -c release -Xswiftc -enable-testing --build-path .build-portable --build-tests
     set +e
-    swift test -c release -Xswiftc -enable-testing --build-path .build-portable --skip-build \
+    MAGPIE_MAX_ISA=avx512 swift test -c release -Xswiftc -enable-testing --build-path .build-portable --skip-build \
         --filter "$portable_filter" 2>&1 | grep -E "error|Executed .* tests" | tail -20
     status=${PIPESTATUS[0]}
     echo "magpie: the same build with MAGPIE_MAX_ISA=generic (the kernels of CPUs without AVX2)" >&2

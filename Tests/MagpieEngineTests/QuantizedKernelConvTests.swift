@@ -4,10 +4,10 @@ import MagpieEngine
 import MagpieModel
 import MagpieTestSupport
 
-/// The optimized quantized CONV_2D / DEPTHWISE_CONV_2D kernels (AVX2, or AVX-512 VNNI when opted in) against the
-/// reference kernels: byte-identical outputs at tile edges (rows around multiples of 6/8/12/24, columns around
-/// multiples of 8/16/64, reductions around multiples of 2/4/64), strides, paddings, dilations, activations, zero
-/// points, and 1-3 threads.
+/// The optimized quantized CONV_2D / DEPTHWISE_CONV_2D kernels (AVX2, AVX-512 VNNI or AMX, whichever this CPU and
+/// `MAGPIE_MAX_ISA` select) against the reference kernels: byte-identical outputs at tile edges (rows around
+/// multiples of 6/8/12/24/32, columns around multiples of 8/16/64, reductions around multiples of 2/4/64), strides,
+/// paddings, dilations, activations, zero points, and 1-3 threads.
 final class QuantizedKernelConvTests: XCTestCase {
     struct Case {
         var type: TensorType
@@ -131,8 +131,10 @@ final class QuantizedKernelConvTests: XCTestCase {
     func testPointwiseTileEdges() throws {
         var seed: UInt64 = 1
         for type in [TensorType.int8, .uint8] {
-            // Rows (pixels): 1, 5, 6, 7, 23, 24, 25, 49, 97; columns around 16 and 64; reductions around 4 and 64.
-            for (h, w) in [(1, 1), (1, 5), (2, 3), (1, 7), (1, 23), (4, 6), (5, 5), (7, 7), (1, 97)] {
+            // Rows (pixels): 1, 5, 6, 7, 23, 24, 25, 32, 33, 49, 64, 97 (VNNI blocks of 24, AMX blocks of 32);
+            // columns around 16 and 64; reductions around 4 and 64.
+            for (h, w) in [(1, 1), (1, 5), (2, 3), (1, 7), (1, 23), (4, 6), (5, 5), (4, 8), (1, 33), (7, 7), (8, 8),
+                           (1, 97)] {
                 for (cin, cout) in [(1, 1), (3, 8), (8, 17), (17, 31), (32, 32), (33, 33), (64, 64), (96, 24),
                                     (144, 48), (31, 65), (320, 1280), (63, 96), (65, 80)] {
                     seed += 1

@@ -13,6 +13,7 @@ enum { MQ_RQ16_INTS = 192 };
 typedef struct {
     int32_t m, k, kp, n, np;          // rows, reduction (kp = k rounded up to 4), columns (np = n rounded up to 16)
     const uint8_t *a; int32_t a_stride; // row r of A at a + r * a_stride (k bytes)
+    int64_t a_size;                   // bytes of A's tensor (the AMX GEMM reads nothing at or past a + a_size)
     const int8_t *b;                  // packed: [np/16][kp/4][16 lanes][4 bytes]
     /// Requantization: per 16 columns, the 12 vectors of two 8-lane AVX2 records (MQ2_RQ_INTS below: bias,
     /// multipliers, one-rounding constants, output zero point) side by side, 16 lanes each; `rq_mode` is MQ2_MODE_*.
@@ -26,6 +27,17 @@ typedef struct {
 
 /// Runs task `task` of the grid (`m_tasks * n_tasks` tasks).
 void mq_gemm_task(const mq_gemm *p, int32_t task);
+
+/// 1 when this CPU runs the AMX GEMM below: mq_cpu_supported(), AMX-TILE and AMX-INT8, the tile state enabled by
+/// the OS and granted to this process (Linux arch_prctl), and MAGPIE_MAX_ISA none of "avx512", "avx2" or
+/// "generic". Asked once per process; else 0.
+int mqa_cpu_supported(void);
+
+/// Task `task` of an mq_gemm on AMX tiles (quantized_amx.c). The parameters differ from the VNNI GEMM's in three
+/// ways: kp is k rounded up to 4 when that is at most 64, else to a multiple of 64 (the filter is zero-padded to
+/// it); for int8 (`flip` 1) A is not flipped, so the bias holds `-zx * sum(w)` instead of `-(128 + zx) * sum(w)`;
+/// and `a_size` must be set.
+void mqa_gemm_task(const mq_gemm *p, int32_t task);
 
 // MARK: AVX2 (x86-64 without VNNI); quantized_avx2.c
 

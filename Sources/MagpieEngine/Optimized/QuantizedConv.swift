@@ -17,7 +17,12 @@ import MagpieModel
 ///   while packing) and folds `-zx * sum(w - zw)` into the bias.
 /// All sums wrap modulo 2^32 exactly as the reference's int32 accumulator does, so the results are identical.
 ///
-/// Blocking: rows in blocks of 24 pixels (packed into a stack buffer with the reduction padded to a multiple of 4);
+/// On CPUs with AMX-INT8 (Sapphire Rapids and later) the same GEMM runs on tiles (`mqa_gemm_task`, quantized_amx.c):
+/// int8 activations are multiplied as they are (TDPBSSD, so the bias folds `-zx * sum(w)` without the 128), uint8
+/// ones as for VNNI; the reduction is padded to whole 64-byte steps, rows go in blocks of 32 and columns in pairs of
+/// 16-column panels, and the requantization is the same, so the bytes are too.
+///
+/// VNNI blocking: rows in blocks of 24 pixels (packed into a stack buffer with the reduction padded to a multiple of 4);
 /// for each block, columns in 64-wide panels with 6x64 register tiles (24 accumulators), and 8x48, 12x32 or
 /// 24x16 tiles for the last 48/32/16 columns. Filters are packed at prepare as
 /// `[columns/16][k/4][16 columns][4 k]`. Tasks for the thread pool split the row blocks, and the 64-wide column
@@ -27,13 +32,18 @@ public enum QuantizedKernels {
     /// `avx2` nor `generic`). DEPTHWISE_CONV_2D keeps the AVX2 kernel there: it ran faster than the VNNI one.
     public static let vnniAvailable: Bool = mq_cpu_supported() != 0
 
+    /// Whether the 1x1 convolutions run on AMX tiles (`mqa_gemm_task`, quantized_amx.c): VNNI, AMX-TILE and
+    /// AMX-INT8, the tile state granted by the OS, and `MAGPIE_MAX_ISA` none of `avx512`, `avx2` or `generic`.
+    public static let amxAvailable: Bool = mqa_cpu_supported() != 0
+
     /// Whether this CPU runs the AVX2 kernels (x86-64 with AVX2 and FMA).
     public static let avx2Available: Bool = mq2_cpu_supported() != 0
 
-    /// The instruction set the optimized quantized convolutions use on this CPU: "avx512-vnni", "avx2", or nil
+    /// The instruction set the optimized quantized convolutions use on this CPU: "amx-int8" (1x1 convolutions on AMX,
+    /// the others on AVX-512), "avx512-vnni", "avx2", or nil
     /// where they run on the reference kernels.
     public static var instructionSet: String? {
-        vnniAvailable ? "avx512-vnni" : avx2Available ? "avx2" : nil
+        amxAvailable ? "amx-int8" : vnniAvailable ? "avx512-vnni" : avx2Available ? "avx2" : nil
     }
 
     /// A filter byte as the integer it stores: signed for int8 filters, unsigned for uint8.
@@ -59,6 +69,10 @@ public enum QuantizedKernels {
     /// The largest reduction a GEMM row block holds on the stack (24 x 4096 bytes).
     static let maxReduction = 4096
 
+    /// The largest reduction of the AMX GEMM, whose last row block of a layer is copied into a stack buffer of 32
+    /// rows (64 KB); longer ones run on VNNI.
+    static let amxMaxReduction = 2048
+
     /// CONV_2D (uint8 per-tensor or int8 per-channel), any window, stride, dilation and padding, without groups.
     static func conv2D(_ context: inout PrepareContext, geometry g: ConvolutionGeometry, tensors: Conv2DTensors,
                        parameters p: QuantizedConvolutionParameters, type: TensorType) throws -> Kernel? {
@@ -81,7 +95,10 @@ public enum QuantizedKernels {
         guard let (filterData, biasValues) = try constants(context, tensors) else { return nil }
         let n = g.outputDepth
         let k = g.filterHeight * g.filterWidth * g.inputDepth
-        let kp = (k + 3) & ~3
+        // AMX steps through the reduction 64 bytes at a time (or all of it, when it is at most 64): the filter is
+        // zero-padded to whole steps.
+        let amx = amxAvailable && k <= amxMaxReduction
+        let kp = amx && k > 64 ? (k + 63) & ~63 : (k + 3) & ~3
         let np = (n + 15) & ~15
         guard kp <= maxReduction, n > 0 else { return nil }
         let m = g.batches * g.outputHeight * g.outputWidth
@@ -108,7 +125,8 @@ public enum QuantizedKernels {
             }
             let b = biasValues?[c] ?? 0
             if type == .int8 {
-                bias[c] = b &- (128 &+ inputZeroPoint) &* sum
+                // VNNI flips int8 activations to uint8 (x + 128); AMX multiplies them as they are.
+                bias[c] = b &- ((amx ? 0 : 128) &+ inputZeroPoint) &* sum
             } else {
                 bias[c] = b &- inputZeroPoint &* sum
             }
@@ -129,8 +147,8 @@ public enum QuantizedKernels {
 
         // Task grid: enough row blocks for every thread, and column groups when rows are scarce.
         let threads = context.pool.threadCount
-        let rowBlocks = (m + 23) / 24
-        let columnGroups = (np / 16 + 3) / 4
+        let rowBlocks = amx ? (m + 31) / 32 : (m + 23) / 24
+        let columnGroups = amx ? (np / 16 + 1) / 2 : (np / 16 + 3) / 4
         var mTasks = 1, nTasks = 1
         if threads > 1 {
             let wanted = threads * 4
@@ -141,12 +159,13 @@ public enum QuantizedKernels {
         let params = context.allocate(mq_gemm.self, count: 1)
         params.pointee = mq_gemm(
             m: Int32(m), k: Int32(k), kp: Int32(kp), n: Int32(n), np: Int32(np),
-            a: nil, a_stride: Int32(k), b: UnsafePointer(packed),
+            a: nil, a_stride: Int32(k), a_size: Int64(m * k), b: UnsafePointer(packed),
             rq: UnsafePointer(rq), rq_mode: records.mode, act_min: p.activationMin, act_max: p.activationMax,
             flip: type == .int8 ? 1 : 0, row_corr: type == .int8 ? 0 : 128 - filterZeroPoint,
             c: nil, c_stride: Int32(n), m_tasks: Int32(mTasks), n_tasks: Int32(nTasks))
 
-        return QuantizedGemmConv2D(tensors: tensors, params: params, tasks: mTasks * nTasks, pool: context.pool)
+        return QuantizedGemmConv2D(tensors: tensors, params: params, tasks: mTasks * nTasks, amx: amx,
+                                   pool: context.pool)
     }
 
     /// DEPTHWISE_CONV_2D (uint8 per-tensor or int8 per-channel) with depth multiplier 1 and at most 64 taps.
@@ -169,17 +188,22 @@ final class QuantizedGemmConv2D: Kernel {
     let tensors: Conv2DTensors
     let params: UnsafeMutablePointer<mq_gemm>
     let tasks: Int
+    let amx: Bool
     let pool: ThreadPool
 
-    init(tensors: Conv2DTensors, params: UnsafeMutablePointer<mq_gemm>, tasks: Int, pool: ThreadPool) {
-        self.tensors = tensors; self.params = params; self.tasks = tasks; self.pool = pool
+    init(tensors: Conv2DTensors, params: UnsafeMutablePointer<mq_gemm>, tasks: Int, amx: Bool, pool: ThreadPool) {
+        self.tensors = tensors; self.params = params; self.tasks = tasks; self.amx = amx; self.pool = pool
     }
 
     func invoke(_ t: TensorBuffers) throws {
         params.pointee.a = UnsafePointer(t.pointer(tensors.input, as: UInt8.self))
         params.pointee.c = t.pointer(tensors.output, as: UInt8.self)
         let params = self.params
-        pool.parallelFor(tasks) { task in mq_gemm_task(params, Int32(task)) }
+        if amx {
+            pool.parallelFor(tasks) { task in mqa_gemm_task(params, Int32(task)) }
+        } else {
+            pool.parallelFor(tasks) { task in mq_gemm_task(params, Int32(task)) }
+        }
     }
 }
 
