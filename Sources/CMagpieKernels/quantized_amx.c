@@ -203,6 +203,44 @@ MQA_INLINE MQA_T void mqa_row_sums(const mq_gemm *p, const uint8_t *a, size_t as
     }
 }
 
+/// Copies `rows` receptive fields, from GEMM row r0 on, into `abuf` (row stride kp): one run of kw * c bytes per
+/// filter row where the window lies inside the input horizontally, else tap by tap; taps outside the input are the
+/// input zero point. Bytes [k, kp) of each row are left as they are (zero: they meet zero filter bytes anyway).
+MQA_INLINE MQA_T void mqa_gather(const mq_gemm *p, int32_t r0, int32_t rows, uint8_t *abuf) {
+    const mq_window *w = p->window;
+    const int32_t c = w->c, run = w->kw * c, kp = p->kp;
+    const uint8_t zp = (uint8_t)w->in_zp;
+    int32_t b = r0 / (w->oh * w->ow);
+    const int32_t rem = r0 % (w->oh * w->ow);
+    int32_t oy = rem / w->ow, ox = rem % w->ow;
+    for (int32_t r = 0; r < rows; r++) {
+        uint8_t *d = abuf + (size_t)r * kp;
+        const int32_t x0 = ox * w->sw - w->pw;
+        const int inside_x = w->dw == 1 && x0 >= 0 && x0 + w->kw <= w->iw;
+        for (int32_t fy = 0; fy < w->kh; fy++, d += run) {
+            const int32_t y = oy * w->sh - w->ph + w->dh * fy;
+            if (y < 0 || y >= w->ih) { memset(d, zp, (size_t)run); continue; }
+            const uint8_t *line = p->a + ((size_t)b * w->ih + y) * w->iw * c;
+            if (inside_x) {
+                if (run <= 64) {
+                    // One masked load and store (MobileNetV2's first layer: 9 bytes); masked-off bytes are not read.
+                    const __mmask64 m = run == 64 ? ~(__mmask64)0 : (((__mmask64)1 << run) - 1);
+                    _mm512_mask_storeu_epi8(d, m, _mm512_maskz_loadu_epi8(m, line + (size_t)x0 * c));
+                } else {
+                    memcpy(d, line + (size_t)x0 * c, (size_t)run);
+                }
+                continue;
+            }
+            for (int32_t fx = 0; fx < w->kw; fx++) {
+                const int32_t x = x0 + w->dw * fx;
+                if (x < 0 || x >= w->iw) memset(d + fx * c, zp, (size_t)c);
+                else memcpy(d + fx * c, line + (size_t)x * c, (size_t)c);
+            }
+        }
+        if (++ox == w->ow) { ox = 0; if (++oy == w->oh) { oy = 0; b++; } }
+    }
+}
+
 MQA_INLINE MQA_T void mqa_task(const mq_gemm *p, int32_t task, const int mode, const int is_signed) {
     const int32_t mt = task / p->n_tasks, nt = task % p->n_tasks;
     const int32_t mblocks = (p->m + MQA_MB - 1) / MQA_MB;
@@ -218,19 +256,32 @@ MQA_INLINE MQA_T void mqa_task(const mq_gemm *p, int32_t task, const int mode, c
     int32_t acc[MQA_MB * 32] __attribute__((aligned(64)));
     int32_t corr[MQA_MB];
     uint8_t *abuf = NULL;
+    if (p->window != NULL) {
+        abuf = __builtin_alloca((size_t)MQA_MB * kp + 64);
+        memset(abuf, 0, (size_t)MQA_MB * kp);
+    }
     mqa_configure(kp < 64 ? kp : 64);
     for (int32_t mb = mb0; mb < mb1; mb++) {
         const int32_t r0 = mb * MQA_MB;
         const int32_t rows = p->m - r0 < MQA_MB ? p->m - r0 : MQA_MB;
-        const uint8_t *a = p->a + (size_t)r0 * p->a_stride;
-        size_t as = (size_t)p->a_stride;
-        // The last byte a tile load reads: row 31, reduction byte kp - 1.
-        if (rows < MQA_MB || (int64_t)(r0 + MQA_MB - 1) * p->a_stride + kp > p->a_size) {
-            if (abuf == NULL) abuf = __builtin_alloca((size_t)MQA_MB * kp + 64);
-            memset(abuf, 0, (size_t)MQA_MB * kp);
-            for (int32_t r = 0; r < rows; r++) memcpy(abuf + (size_t)r * kp, a + (size_t)r * as, (size_t)p->k);
+        const uint8_t *a;
+        size_t as;
+        if (p->window != NULL) {
+            // Rows past m keep the previous block's fields: computed, never stored.
+            mqa_gather(p, r0, rows, abuf);
             a = abuf;
             as = (size_t)kp;
+        } else {
+            a = p->a + (size_t)r0 * p->a_stride;
+            as = (size_t)p->a_stride;
+            // The last byte a tile load reads: row 31, reduction byte kp - 1.
+            if (rows < MQA_MB || (int64_t)(r0 + MQA_MB - 1) * p->a_stride + kp > p->a_size) {
+                if (abuf == NULL) abuf = __builtin_alloca((size_t)MQA_MB * kp + 64);
+                memset(abuf, 0, (size_t)MQA_MB * kp);
+                for (int32_t r = 0; r < rows; r++) memcpy(abuf + (size_t)r * kp, a + (size_t)r * as, (size_t)p->k);
+                a = abuf;
+                as = (size_t)kp;
+            }
         }
         if (!is_signed) mqa_row_sums(p, a, as, rows, corr);
         mqa_block(p, a, as, is_signed ? NULL : corr, rows, j0, j1, p->c + (size_t)r0 * p->c_stride, acc, mode,

@@ -8,6 +8,13 @@ int mq_cpu_supported(void);
 /// int32 slots of one 16-column requantization block of mq_gemm (12 vectors of 16 lanes).
 enum { MQ_RQ16_INTS = 192 };
 
+/// The window of a convolution whose GEMM rows are receptive fields (im2col rows, (fy, fx, c) order, built while
+/// a row block is packed; taps outside the input hold the input zero point `in_zp`).
+typedef struct {
+    int32_t batches, ih, iw, c, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw;
+    int32_t in_zp;
+} mq_window;
+
 /// A quantized GEMM `C[m][n] = requant(sum_k A[m][k] * B[k][n] + bias'[n] + row_corr * rowsum_k(A[m]))`.
 /// See QuantizedConv.swift for how the corrections are folded.
 typedef struct {
@@ -23,6 +30,9 @@ typedef struct {
     int32_t row_corr;                 // multiplier of the row sums (uint8 models: 128 - filter zero point)
     uint8_t *c; int32_t c_stride;
     int32_t m_tasks, n_tasks;         // task grid: task = mt * n_tasks + nt
+    /// AMX only: NULL for a pointwise convolution (row r of A is input pixel r), else the window whose receptive
+    /// fields are the rows (a_stride unused).
+    const mq_window *window;
 } mq_gemm;
 
 /// Runs task `task` of the grid (`m_tasks * n_tasks` tasks).
@@ -36,7 +46,7 @@ int mqa_cpu_supported(void);
 /// Task `task` of an mq_gemm on AMX tiles (quantized_amx.c). The parameters differ from the VNNI GEMM's in three
 /// ways: kp is k rounded up to 4 when that is at most 64, else to a multiple of 64 (the filter is zero-padded to
 /// it); for int8 (`flip` 1) A is not flipped, so the bias holds `-zx * sum(w)` instead of `-(128 + zx) * sum(w)`;
-/// and `a_size` must be set.
+/// and `a_size` must be set. With `window`, the rows are receptive fields gathered into a stack buffer.
 void mqa_gemm_task(const mq_gemm *p, int32_t task);
 
 // MARK: AVX2 (x86-64 without VNNI); quantized_avx2.c

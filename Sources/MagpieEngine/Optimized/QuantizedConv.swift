@@ -80,28 +80,32 @@ public enum QuantizedKernels {
         guard g.filterDepth == g.inputDepth, g.batches > 0, g.outputHeight > 0, g.outputWidth > 0 else { return nil }
         // VNNI for the 1x1 convolutions only (vnniConv2D declines the others): MobileNetV2's first layer (3x3 over
         // 3 channels) took 1.16 ms through an im2col buffer and 0.59-0.96 ms with its windows gathered while packing,
-        // against 0.39-0.67 ms on the AVX2 kernel's register-packed windows.
+        // against 0.39-0.67 ms on the AVX2 kernel's register-packed windows. AMX takes windowed ones too: its
+        // multiply-adds cost little next to the gathering.
         if vnniAvailable, let kernel = try vnniConv2D(&context, geometry: g, tensors: tensors, parameters: p, type: type) {
             return kernel
         }
         return avx2Available ? try avx2Conv2D(&context, geometry: g, tensors: tensors, parameters: p, type: type) : nil
     }
 
-    /// A 1x1, stride-1 CONV_2D (its input is the GEMM's A as it is) through the VNNI GEMM, or nil where it does not
-    /// apply (a reduction over `maxReduction`, a filter computed at run time, a shift the records cannot hold).
+    /// A 1x1, stride-1 CONV_2D (its input is the GEMM's A as it is) through the VNNI or AMX GEMM, or any other
+    /// CONV_2D through the AMX GEMM (rows gathered from the windows), or nil where neither applies (a reduction over
+    /// `maxReduction`, a filter computed at run time, a shift the records cannot hold).
     static func vnniConv2D(_ context: inout PrepareContext, geometry g: ConvolutionGeometry, tensors: Conv2DTensors,
                            parameters p: QuantizedConvolutionParameters, type: TensorType) throws -> Kernel? {
-        guard g.isPointwise else { return nil }
-        guard let (filterData, biasValues) = try constants(context, tensors) else { return nil }
         let n = g.outputDepth
         let k = g.filterHeight * g.filterWidth * g.inputDepth
+        let m = g.batches * g.outputHeight * g.outputWidth
         // AMX steps through the reduction 64 bytes at a time (or all of it, when it is at most 64): the filter is
-        // zero-padded to whole steps.
-        let amx = amxAvailable && k <= amxMaxReduction
+        // zero-padded to whole steps. Fewer rows than one tile's 16 stay on VNNI: the classifier's single pixel
+        // (1280 -> 1001) took about 1.6 times as long on tiles, most of whose rows would be padding.
+        let amx = amxAvailable && k <= amxMaxReduction && m >= 16
+        // Windowed convolutions (MobileNetV2's first layer) only on AMX, which gathers their receptive fields.
+        guard g.isPointwise || amx else { return nil }
+        guard let (filterData, biasValues) = try constants(context, tensors) else { return nil }
         let kp = amx && k > 64 ? (k + 63) & ~63 : (k + 3) & ~3
         let np = (n + 15) & ~15
         guard kp <= maxReduction, n > 0 else { return nil }
-        let m = g.batches * g.outputHeight * g.outputWidth
         let inputZeroPoint = -p.inputOffset, filterZeroPoint = -p.filterOffset
 
         // Packed filter and folded bias.
@@ -156,13 +160,25 @@ public enum QuantizedKernels {
             if mTasks < wanted { nTasks = min(columnGroups, max(1, wanted / mTasks)) }
         }
 
+        var window: UnsafeMutablePointer<mq_window>? = nil
+        if !g.isPointwise {
+            window = context.allocate(mq_window.self, count: 1)
+            window?.pointee = mq_window(
+                batches: Int32(g.batches), ih: Int32(g.inputHeight), iw: Int32(g.inputWidth), c: Int32(g.inputDepth),
+                oh: Int32(g.outputHeight), ow: Int32(g.outputWidth), kh: Int32(g.filterHeight),
+                kw: Int32(g.filterWidth), sh: Int32(g.strideHeight), sw: Int32(g.strideWidth),
+                dh: Int32(g.dilationHeight), dw: Int32(g.dilationWidth), ph: Int32(g.padHeight), pw: Int32(g.padWidth),
+                in_zp: inputZeroPoint)
+        }
         let params = context.allocate(mq_gemm.self, count: 1)
         params.pointee = mq_gemm(
             m: Int32(m), k: Int32(k), kp: Int32(kp), n: Int32(n), np: Int32(np),
-            a: nil, a_stride: Int32(k), a_size: Int64(m * k), b: UnsafePointer(packed),
+            a: nil, a_stride: Int32(k), a_size: Int64(g.batches * g.inputHeight * g.inputWidth * g.inputDepth),
+            b: UnsafePointer(packed),
             rq: UnsafePointer(rq), rq_mode: records.mode, act_min: p.activationMin, act_max: p.activationMax,
             flip: type == .int8 ? 1 : 0, row_corr: type == .int8 ? 0 : 128 - filterZeroPoint,
-            c: nil, c_stride: Int32(n), m_tasks: Int32(mTasks), n_tasks: Int32(nTasks))
+            c: nil, c_stride: Int32(n), m_tasks: Int32(mTasks), n_tasks: Int32(nTasks),
+            window: window.map { UnsafePointer($0) })
 
         return QuantizedGemmConv2D(tensors: tensors, params: params, tasks: mTasks * nTasks, amx: amx,
                                    pool: context.pool)
@@ -183,7 +199,7 @@ public enum QuantizedKernels {
     }
 }
 
-/// A 1x1, stride-1 CONV_2D through the VNNI GEMM: its input is the GEMM's A.
+/// A CONV_2D through the VNNI GEMM (1x1, stride 1: its input is the GEMM's A) or the AMX GEMM.
 final class QuantizedGemmConv2D: Kernel {
     let tensors: Conv2DTensors
     let params: UnsafeMutablePointer<mq_gemm>
