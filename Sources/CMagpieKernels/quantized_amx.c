@@ -1,4 +1,4 @@
-// AMX (Advanced Matrix Extensions) GEMM for Magpie's quantized 1x1 convolutions.
+// AMX (Advanced Matrix Extensions) GEMM for Magpie's quantized convolutions.
 //
 // An AMX tile register holds 16 rows of 64 bytes. TDPBSSD / TDPBUSD multiply a 16 x 64-byte tile of A (16 pixels,
 // 64 input channels) by a tile of B (16 groups of 4 input channels x 16 output channels, each row 16 x 4 bytes)
@@ -11,7 +11,8 @@
 //
 // A is read straight from the input tensor (row stride a_stride) whenever every byte a tile load touches lies
 // inside it: a last step's bytes past k belong to the next pixel (or the padding) and meet zero filter bytes, so
-// they add nothing. Row blocks at the end of the tensor are copied into a zero-padded buffer first.
+// they add nothing. Row blocks at the end of the tensor are copied into a zero-padded buffer first. A windowed
+// convolution (`window` set) gathers each block's receptive fields into that buffer.
 //
 // Signs: int8 models multiply int8 by int8 (TDPBSSD), so nothing is flipped and `-zx * sum(w)` is folded into the
 // bias; uint8 models use the VNNI GEMM's unsigned x signed form (TDPBUSD on `w - 128`) with the same per-row
