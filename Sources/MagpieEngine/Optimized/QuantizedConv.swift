@@ -20,7 +20,8 @@ import MagpieModel
 /// On CPUs with AMX-INT8 (Sapphire Rapids and later) the same GEMM runs on tiles (`mqa_gemm_task`, quantized_amx.c):
 /// int8 activations are multiplied as they are (TDPBSSD, so the bias folds `-zx * sum(w)` without the 128), uint8
 /// ones as for VNNI; the reduction is padded to whole 64-byte steps, rows go in blocks of 32 and columns in pairs of
-/// 16-column panels, and the requantization is the same, so the bytes are too.
+/// 16-column panels, and the requantization is the same, so the bytes are too. There windowed convolutions (the
+/// first layer) go to the GEMM as well, their receptive fields gathered per row block.
 ///
 /// VNNI blocking: rows in blocks of 24 pixels (packed into a stack buffer with the reduction padded to a multiple of 4);
 /// for each block, columns in 64-wide panels with 6x64 register tiles (24 accumulators), and 8x48, 12x32 or
@@ -32,16 +33,16 @@ public enum QuantizedKernels {
     /// `avx2` nor `generic`). DEPTHWISE_CONV_2D keeps the AVX2 kernel there: it ran faster than the VNNI one.
     public static let vnniAvailable: Bool = mq_cpu_supported() != 0
 
-    /// Whether the 1x1 convolutions run on AMX tiles (`mqa_gemm_task`, quantized_amx.c): VNNI, AMX-TILE and
-    /// AMX-INT8, the tile state granted by the OS, and `MAGPIE_MAX_ISA` none of `avx512`, `avx2` or `generic`.
+    /// Whether CONV_2D runs on AMX tiles (`mqa_gemm_task`, quantized_amx.c; 1x1 and windowed, of at least 16 output
+    /// pixels): VNNI, AMX-TILE and AMX-INT8, the tile state granted by the OS, and `MAGPIE_MAX_ISA` none of `avx512`,
+    /// `avx2` or `generic`.
     public static let amxAvailable: Bool = mqa_cpu_supported() != 0
 
     /// Whether this CPU runs the AVX2 kernels (x86-64 with AVX2 and FMA).
     public static let avx2Available: Bool = mq2_cpu_supported() != 0
 
-    /// The instruction set the optimized quantized convolutions use on this CPU: "amx-int8" (1x1 convolutions on AMX,
-    /// the others on AVX-512), "avx512-vnni", "avx2", or nil
-    /// where they run on the reference kernels.
+    /// The instruction set the optimized quantized convolutions use on this CPU: "amx-int8" (CONV_2D on AMX tiles,
+    /// DEPTHWISE_CONV_2D on AVX-512), "avx512-vnni", "avx2", or nil where they run on the reference kernels.
     public static var instructionSet: String? {
         amxAvailable ? "amx-int8" : vnniAvailable ? "avx512-vnni" : avx2Available ? "avx2" : nil
     }
@@ -69,8 +70,8 @@ public enum QuantizedKernels {
     /// The largest reduction a GEMM row block holds on the stack (24 x 4096 bytes).
     static let maxReduction = 4096
 
-    /// The largest reduction of the AMX GEMM, whose last row block of a layer is copied into a stack buffer of 32
-    /// rows (64 KB); longer ones run on VNNI.
+    /// The largest reduction of the AMX GEMM, which copies a layer's last row block (and every block of a windowed
+    /// convolution) into a stack buffer of 32 rows (64 KB); longer ones run on VNNI or AVX2.
     static let amxMaxReduction = 2048
 
     /// CONV_2D (uint8 per-tensor or int8 per-channel), any window, stride, dilation and padding, without groups.
