@@ -33,6 +33,31 @@ MQ2_INLINE int mq2_cpu_has_avx512(void) {
            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
 }
 
+/// A CPU check asked once per process: `*slot` starts at -1 and keeps `detect()`'s answer (a race between threads
+/// runs `detect` twice and stores the same value).
+MQ2_INLINE int mq_cached_check(int *slot, int (*detect)(void)) {
+    int v = __atomic_load_n(slot, __ATOMIC_RELAXED);
+    if (v < 0) {
+        v = detect();
+        __atomic_store_n(slot, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
+/// Task `task`'s share of an mq_gemm grid (task = mt * n_tasks + nt): row blocks [*mb0, *mb1) of `block` rows, and
+/// 16-column panels [*j0, *j1), split in groups of `group` panels (the width of one register or tile block).
+MQ2_INLINE void mq_task_range(const mq_gemm *p, int32_t task, int32_t block, int32_t group, int32_t *mb0,
+                              int32_t *mb1, int32_t *j0, int32_t *j1) {
+    const int32_t mt = task / p->n_tasks, nt = task % p->n_tasks;
+    const int32_t mblocks = (p->m + block - 1) / block;
+    *mb0 = (int32_t)((int64_t)mblocks * mt / p->m_tasks);
+    *mb1 = (int32_t)((int64_t)mblocks * (mt + 1) / p->m_tasks);
+    const int32_t nb = p->np / 16, ng = (nb + group - 1) / group;
+    *j0 = group * (int32_t)((int64_t)ng * nt / p->n_tasks);
+    const int32_t end = group * (int32_t)((int64_t)ng * (nt + 1) / p->n_tasks);
+    *j1 = end < nb ? end : nb;
+}
+
 /// Functions that use AVX-512 (F, BW, VL, DQ): called only when mq5_cpu_supported() (CMagpieKernels.h)
 /// or the VNNI check says so.
 #define MQ5_T __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))

@@ -57,14 +57,7 @@ static int mqa_detect(void) {
 #endif
 }
 
-int mqa_cpu_supported(void) {
-    int v = __atomic_load_n(&mqa_supported, __ATOMIC_ACQUIRE);
-    if (v < 0) {
-        v = mqa_detect();
-        __atomic_store_n(&mqa_supported, v, __ATOMIC_RELEASE);
-    }
-    return v;
-}
+int mqa_cpu_supported(void) { return mq_cached_check(&mqa_supported, mqa_detect); }
 
 /// The 64-byte tile configuration (palette 1): tiles 0-3 are the 16 x 16 int32 accumulators, 4-5 the A tiles
 /// (16 rows x kstep bytes), 6-7 the B tiles (kstep / 4 rows x 64 bytes).
@@ -243,15 +236,9 @@ MQA_INLINE MQA_T void mqa_gather(const mq_gemm *p, int32_t r0, int32_t rows, uin
 }
 
 MQA_INLINE MQA_T void mqa_task(const mq_gemm *p, int32_t task, const int mode, const int is_signed) {
-    const int32_t mt = task / p->n_tasks, nt = task % p->n_tasks;
-    const int32_t mblocks = (p->m + MQA_MB - 1) / MQA_MB;
-    const int32_t mb0 = (int32_t)((int64_t)mblocks * mt / p->m_tasks);
-    const int32_t mb1 = (int32_t)((int64_t)mblocks * (mt + 1) / p->m_tasks);
-    const int32_t nb = p->np / 16;
-    const int32_t ng = (nb + 1) / 2;
-    const int32_t j0 = 2 * (int32_t)((int64_t)ng * nt / p->n_tasks);
-    int32_t j1 = 2 * (int32_t)((int64_t)ng * (nt + 1) / p->n_tasks);
-    if (j1 > nb) j1 = nb;
+    // Panels in pairs (four accumulator tiles).
+    int32_t mb0, mb1, j0, j1;
+    mq_task_range(p, task, MQA_MB, 2, &mb0, &mb1, &j0, &j1);
     if (mb0 >= mb1 || j0 >= j1) return;
     const int32_t kp = p->kp;
     int32_t acc[MQA_MB * 32] __attribute__((aligned(64)));

@@ -19,14 +19,7 @@
 int mq2_cpu_supported(void) { return mq2_cpu_has_avx2(); }
 
 static int mq5_supported = -1;
-int mq5_cpu_supported(void) {
-    int v = __atomic_load_n(&mq5_supported, __ATOMIC_RELAXED);
-    if (v < 0) {
-        v = mq2_cpu_has_avx512();
-        __atomic_store_n(&mq5_supported, v, __ATOMIC_RELAXED);
-    }
-    return v;
-}
+int mq5_cpu_supported(void) { return mq_cached_check(&mq5_supported, mq2_cpu_has_avx512); }
 
 // MARK: Packing
 

@@ -122,16 +122,9 @@ static MQ_T void mq_pack_rows(const mq_gemm *p, int32_t r0, int32_t rows, uint8_
 }
 
 MQ_T void mq_gemm_task(const mq_gemm *p, int32_t task) {
-    const int32_t mt = task / p->n_tasks, nt = task % p->n_tasks;
-    const int32_t mblocks = (p->m + MQ_MB - 1) / MQ_MB;
-    const int32_t mb0 = (int32_t)((int64_t)mblocks * mt / p->m_tasks);
-    const int32_t mb1 = (int32_t)((int64_t)mblocks * (mt + 1) / p->m_tasks);
-    const int32_t nb = p->np / 16;
     // Column blocks are split in groups of 4 (one 64-wide tile).
-    const int32_t ng = (nb + 3) / 4;
-    const int32_t nb0 = 4 * (int32_t)((int64_t)ng * nt / p->n_tasks);
-    int32_t nb1 = 4 * (int32_t)((int64_t)ng * (nt + 1) / p->n_tasks);
-    if (nb1 > nb) nb1 = nb;
+    int32_t mb0, mb1, nb0, nb1;
+    mq_task_range(p, task, MQ_MB, 4, &mb0, &mb1, &nb0, &nb1);
     const int32_t kp = p->kp;
     uint8_t abuf[MQ_MB * kp] __attribute__((aligned(64)));
     int32_t corr[MQ_MB];
