@@ -59,11 +59,13 @@ fi
 # The C kernels pick AMX, AVX-512 or AVX2 (or the reference path) at run time. This first run caps them at AVX-512
 # (MAGPIE_MAX_ISA=avx512), so on an AMX machine the VNNI GEMM is tested too; a second run with MAGPIE_MAX_ISA=generic
 # makes them report no AVX2, so the kernels a CPU without it runs (Swift SIMD float kernels, the reference quantized
-# ones) are tested against the reference too. Skip with MAGPIE_TEST_PORTABLE=0.
+# ones) are tested against the reference too. Both runs check that the opt-in bfloat16 precision, without AMX, gives
+# the float32 results. Skip with MAGPIE_TEST_PORTABLE=0.
 if [ "$status" -eq 0 ] && [ "${MAGPIE_TEST_PORTABLE:-1}" = "1" ] && [ "${MAGPIE_PORTABLE:-0}" != "1" ]; then
     echo "magpie: portable build (MAGPIE_PORTABLE=1) kernel and conformance tests" >&2
-    portable_filter='QuantizedKernelConvTests|QuantizedElementwiseKernelTests|FloatKernelTests|GoldenConformanceTests'
-    generic_filter='FloatKernelTests|GoldenConformanceTests|ConvolutionModelLayerTests'
+    fallback='BFloat16Tests/testBFloat16FallsBackToFloat32'
+    portable_filter="QuantizedKernelConvTests|QuantizedElementwiseKernelTests|FloatKernelTests|GoldenConformanceTests|$fallback"
+    generic_filter="FloatKernelTests|GoldenConformanceTests|ConvolutionModelLayerTests|$fallback"
     swift build -c release -Xswiftc -enable-testing --build-path .build-portable --build-tests
     set +e
     MAGPIE_MAX_ISA=avx512 swift test -c release -Xswiftc -enable-testing --build-path .build-portable --skip-build \

@@ -123,5 +123,24 @@ MQ2_INLINE MQ2_T __m256i mq2_requant(__m256i x, __m256i mult, __m256i lsh, __m25
     return mq2_rounding_shift(mq2_high_mul(_mm256_sllv_epi32(x, lsh), mult), rsh, rmask, rhalf);
 }
 
+/// An AMX tile configuration (palette 1) for the GEMMs of quantized_amx.c and float_amx.c: tiles 0-3 the 16 x 16
+/// 32-bit accumulators, 4-5 A tiles of 16 rows x `a_bytes`, 6-7 B tiles of `b_rows` rows x 64 bytes.
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} __attribute__((packed, aligned(64))) mq_tile_config;
+
+static inline __attribute__((always_inline, target("amx-tile"))) void mq_tile_configure(int32_t a_bytes,
+                                                                                         int32_t b_rows) {
+    mq_tile_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 4; t++) { cfg.colsb[t] = 64; cfg.rows[t] = 16; }
+    for (int t = 4; t < 6; t++) { cfg.colsb[t] = (uint16_t)a_bytes; cfg.rows[t] = 16; }
+    for (int t = 6; t < 8; t++) { cfg.colsb[t] = 64; cfg.rows[t] = (uint8_t)b_rows; }
+    _tile_loadconfig(&cfg);
+}
+
 #endif
 #endif

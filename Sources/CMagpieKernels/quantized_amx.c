@@ -59,24 +59,6 @@ static int mqa_detect(void) {
 
 int mqa_cpu_supported(void) { return mq_cached_check(&mqa_supported, mqa_detect); }
 
-/// The 64-byte tile configuration (palette 1): tiles 0-3 are the 16 x 16 int32 accumulators, 4-5 the A tiles
-/// (16 rows x kstep bytes), 6-7 the B tiles (kstep / 4 rows x 64 bytes).
-typedef struct {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-} __attribute__((packed, aligned(64))) mqa_config;
-
-MQA_INLINE MQA_T void mqa_configure(int32_t kstep) {
-    mqa_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int t = 0; t < 4; t++) { cfg.colsb[t] = 64; cfg.rows[t] = 16; }
-    for (int t = 4; t < 6; t++) { cfg.colsb[t] = (uint16_t)kstep; cfg.rows[t] = 16; }
-    for (int t = 6; t < 8; t++) { cfg.colsb[t] = 64; cfg.rows[t] = (uint8_t)(kstep / 4); }
-    _tile_loadconfig(&cfg);
-}
-
 enum { MQA_MB = 32 };
 
 /// Requantizes a 32 x (16 * panels) block of accumulators (`acc`, row stride 32 int32) for rows below `rows` and
@@ -248,7 +230,8 @@ MQA_INLINE MQA_T void mqa_task(const mq_gemm *p, int32_t task, const int mode, c
         abuf = __builtin_alloca((size_t)MQA_MB * kp + 64);
         memset(abuf, 0, (size_t)MQA_MB * kp);
     }
-    mqa_configure(kp < 64 ? kp : 64);
+    // A tiles of kstep bytes, B tiles of kstep / 4 rows (groups of 4 bytes).
+    mq_tile_configure(kp < 64 ? kp : 64, (kp < 64 ? kp : 64) / 4);
     for (int32_t mb = mb0; mb < mb1; mb++) {
         const int32_t r0 = mb * MQA_MB;
         const int32_t rows = p->m - r0 < MQA_MB ? p->m - r0 : MQA_MB;

@@ -24,19 +24,24 @@ public struct BenchModel {
 
 /// Which engine runs a configuration.
 public enum BenchRuntime: Hashable, Sendable, CustomStringConvertible {
-    /// Magpie in this process, with the given kernels.
-    case magpie(KernelSet)
+    /// Magpie in this process, with the given kernels and float precision (`magpie-bf16`: the opt-in bfloat16).
+    case magpie(KernelSet, precision: FloatPrecision = .float32)
     /// A peer through `scripts/peer_runner.py`.
     case peer(PeerRunner.Runtime)
 
-    /// Parses `magpie`, `litert`, `litert-builtin`, `litert-ref`, `onnxruntime` (also `ort`).
+    /// Parses `magpie`, `magpie-bf16`, `litert`, `litert-builtin`, `litert-ref`, `onnxruntime` (also `ort`).
     public init(parsing text: String, kernels: KernelSet) throws {
         switch text.lowercased() {
         case "magpie": self = .magpie(kernels)
+        case "magpie-bf16":
+            guard kernels == .optimized else {
+                throw BenchError.invalidArgument("magpie-bf16 runs the optimized kernels; drop --kernels reference")
+            }
+            self = .magpie(kernels, precision: .bfloat16)
         case "ort": self = .peer(.onnxruntime)
         default:
             guard let peer = PeerRunner.Runtime(rawValue: text.lowercased()) else {
-                throw BenchError.invalidArgument("unknown runtime '\(text)'; use magpie, litert, litert-builtin, litert-ref or onnxruntime")
+                throw BenchError.invalidArgument("unknown runtime '\(text)'; use magpie, magpie-bf16, litert, litert-builtin, litert-ref or onnxruntime")
             }
             self = .peer(peer)
         }
@@ -44,7 +49,7 @@ public enum BenchRuntime: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .magpie(let k): "magpie/\(k.rawValue)"
+        case .magpie(let k, let precision): "magpie/\(k.rawValue)" + (precision == .float32 ? "" : "-bf16")
         case .peer(let p): p.rawValue
         }
     }
@@ -215,13 +220,16 @@ public final class BenchSession {
             let measurement: Measurement
             let runtime: RuntimeInfo
             switch item.runtime {
-            case .magpie(let kernels):
+            case .magpie(let kernels, let precision):
                 let inputs = p.inputs
-                let target = MagpieTarget(source: m.source, options: .init(threadCount: item.threads, kernels: kernels),
+                let target = MagpieTarget(source: m.source,
+                                          options: .init(threadCount: item.threads, kernels: kernels,
+                                                         floatPrecision: precision),
                                           inputs: { _ in inputs })
                 measurement = try plan.method.measure(target, label: id, progress: progress,
                                                       onLoopStart: { meter?.mark() }, onLoopEnd: { meter?.mark() })
-                runtime = RuntimeInfo(name: "magpie", version: MagpieBuild.version, configuration: kernels.rawValue)
+                runtime = RuntimeInfo(name: "magpie", version: MagpieBuild.version,
+                                      configuration: kernels.rawValue + (precision == .float32 ? "" : "-bf16"))
             case .peer(let peer):
                 let runner = try PeerRunner(runtime: peer)
                 let modelPath = try runner.modelPath(forTFLite: p.tflitePath, onnxDirectory: plan.onnxDirectory)

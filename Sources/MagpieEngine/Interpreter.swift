@@ -35,10 +35,13 @@ public final class Interpreter {
         /// Whether optimized pointwise convolutions that read a ReLU's output skip the steps at which their input
         /// is zero (`zeroSkippingOperators`); the results are the same values either way (a zero may change sign).
         public var skipsZeros: Bool
+        /// The arithmetic of the optimized float convolutions: float32 (the default) or the opt-in bfloat16.
+        public var floatPrecision: FloatPrecision
 
         public init(threadCount: Int? = nil, kernels: KernelSet = .optimized,
                     memoryPlanner: any MemoryPlanner = GreedyMemoryPlanner(), memoryLimit: Int = 1 << 30,
-                    fusesOperators: Bool = true, skipsZeros: Bool = true) {
+                    fusesOperators: Bool = true, skipsZeros: Bool = true, floatPrecision: FloatPrecision = .float32) {
+            self.floatPrecision = floatPrecision
             self.threadCount = threadCount
             self.kernels = kernels
             self.memoryPlanner = memoryPlanner
@@ -160,6 +163,7 @@ public final class Interpreter {
             var context = PrepareContext(index: i, op: op, code: code, kernels: options.kernels,
                                          threadCount: options.threadCount ?? ProcessInfo.processInfo.activeProcessorCount,
                                          pool: pool, tensors: [], scratch: scratch)
+            context.floatPrecision = options.floatPrecision
             swap(&context.tensors, &infos)
             do {
                 let kernel = try registration.prepare(&context)

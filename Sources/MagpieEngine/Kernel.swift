@@ -8,6 +8,17 @@ public enum KernelSet: String, Sendable, CaseIterable {
     case optimized
 }
 
+/// The arithmetic of the optimized float32 convolutions.
+public enum FloatPrecision: String, Sendable, CaseIterable {
+    /// float32 throughout, within 1e-4 (relative) of the reference kernels: the default.
+    case float32
+    /// Opt-in: the pointwise convolutions multiply in bfloat16 (8-bit significands) with float32 sums, on AMX-BF16
+    /// tiles where the CPU has them, and the rest stays float32. Faster, and less accurate: each product errs by up
+    /// to about 2^-8 relative. `magpie bench --runtime magpie-bf16` measures the loss against float32.
+    /// Without AMX-BF16 (or with the reference kernels) the model runs in float32.
+    case bfloat16
+}
+
 /// Raw data pointers of every tensor of the running subgraph, indexed by tensor index.
 ///
 /// Set once per `allocateTensors()`; kernels look their tensors up by index (an array access, no hashing).
@@ -66,6 +77,8 @@ public struct PrepareContext {
     public let op: OperatorDescription
     public let code: OperatorCode
     public let kernels: KernelSet
+    /// The arithmetic of the optimized float convolutions.
+    public var floatPrecision: FloatPrecision = .float32
     public let threadCount: Int
     /// The interpreter's thread pool, for kernels that split their work.
     public let pool: ThreadPool

@@ -74,7 +74,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Magpie's kernel set: reference or optimized.")
     var kernels: KernelSet = .optimized
 
-    @Option(name: .customLong("runtime"), help: "Runtimes, comma-separated: magpie, litert, litert-builtin, litert-ref, onnxruntime.")
+    @Option(name: .customLong("runtime"), help: "Runtimes, comma-separated: magpie, magpie-bf16 (float convolutions in bfloat16, opt-in), litert, litert-builtin, litert-ref, onnxruntime.")
     var runtimes: [String] = ["magpie"]
 
     @Option(help: "Directory with STEM.onnx for --runtime onnxruntime (default: next to the .tflite).")

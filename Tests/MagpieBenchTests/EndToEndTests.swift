@@ -147,6 +147,26 @@ final class EndToEndTests: XCTestCase {
         XCTAssertThrowsError(try BenchRuntime(parsing: "tensorrt", kernels: .optimized))
     }
 
+    /// `magpie-bf16` is Magpie with the opt-in bfloat16 float precision, labelled apart from float32 Magpie so that
+    /// the ratio and agreement tables show both; it needs the optimized kernels.
+    func testBFloat16Runtime() throws {
+        let bf16 = try BenchRuntime(parsing: "magpie-bf16", kernels: .optimized)
+        XCTAssertEqual(bf16, .magpie(.optimized, precision: .bfloat16))
+        XCTAssertEqual(bf16.description, "magpie/optimized-bf16")
+        XCTAssertEqual(try BenchRuntime(parsing: "magpie", kernels: .optimized).description, "magpie/optimized")
+        XCTAssertThrowsError(try BenchRuntime(parsing: "magpie-bf16", kernels: .reference))
+        // A float model through both: two results, each with its own configuration.
+        let model = ExpansionBlock(n: 1, h: 8, w: 8, cin: 64, expanded: 96, stride: 1, activation: .relu6)
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("magpie-bench-bf16-\(UUID().uuidString).tflite")
+        try Data(model.build(seed: 3).model).write(to: url)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        let plan = BenchPlan(models: [.file(url.path)], threads: [1], runtimes: [.magpie(.optimized), bf16],
+                             method: BenchMethod(warmupRuns: 1, pauseSeconds: 0, runs: 3),
+                             inputDescription: "random (seed 5)", makeInputs: RandomInput.provider(seed: 5))
+        let doc = try BenchSession(plan: plan).run()
+        XCTAssertEqual(doc.results.map(\.runtime.configuration), ["optimized", "optimized-bf16"])
+    }
+
     func testMagpieAndLiteRTAgreeOnIdenticalInputs() throws {
         if let reason = LiteRTReference.unavailableReason { throw XCTSkip(reason) }
         // Model bytes, as the built-in models come: the peer gets them as a temporary NAME.tflite.

@@ -111,4 +111,36 @@ static inline int32_t mf_expand_dw_ring_floats(int32_t iw, int32_t c, int32_t ba
     return 2 * band * mf_expand_dw_row_floats(iw, c);
 }
 
+/// The float GEMM in bfloat16 on AMX-BF16 tiles (float_amx.c): A and the weights rounded to bfloat16 (RNE), the
+/// products summed in fp32. For the opt-in bfloat16 precision. `b` comes from mfa_pack.
+typedef struct {
+    int32_t k, kp, n;                 // reduction, reduction padded (mfa_kp), output columns
+    const uint16_t *b;                // mfa_pack's panels
+    const float *bias;                // (n + 15) / 16 * 16 floats
+    float lo, hi; int32_t clamps;     // the convolution's clamp, applied when clamps is 1
+} mfa_gemm;
+
+/// 1 when this CPU and OS run mfa_ (AMX-TILE, AMX-BF16, AVX512_BF16, the tile state granted) and MAGPIE_MAX_ISA
+/// does not rule AMX out.
+int mfa_cpu_supported(void);
+
+/// The reduction padded to the tile step: to even up to 32, else to a multiple of 32.
+static inline int32_t mfa_kp(int32_t k) { return k <= 32 ? (k + 1) / 2 * 2 : (k + 31) / 32 * 32; }
+
+/// bf16 elements mfa_pack writes: (n + 15) / 16 panels of kp x 16.
+static inline int64_t mfa_packed_count(int32_t k, int32_t n) { return (int64_t)(n + 15) / 16 * mfa_kp(k) * 16; }
+
+/// bf16 elements of mfa_gemm_rows's `abuf` (one per concurrent caller): 32 rows x kp.
+static inline int64_t mfa_abuf_count(int32_t k) { return (int64_t)32 * mfa_kp(k); }
+
+/// Packs the filter `w` (n rows of k floats) as bf16 panels of 16 columns, [panel][kp / 2][16][2], zeros past k
+/// and n.
+void mfa_pack(const float *w, int32_t k, int32_t n, int32_t kp, uint16_t *out);
+
+/// c[r][j] = clamp(bias[j] + sum over i < k of bf16(a[r][i]) * bf16(w[j][i])) for rows [r0, r1) and the columns of
+/// panels [j0, j1) (j0 even), A row stride `a_stride`, C row stride `c_stride`; with `add` (laid out like c) each
+/// output then becomes clamp(c + add, add_lo, add_hi). `abuf`: mfa_abuf_count bf16.
+void mfa_gemm_rows(const mfa_gemm *p, const float *a, int32_t a_stride, float *c, int32_t c_stride, int32_t r0,
+                   int32_t r1, int32_t j0, int32_t j1, uint16_t *abuf, const float *add, float add_lo, float add_hi);
+
 #endif

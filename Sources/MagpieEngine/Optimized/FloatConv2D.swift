@@ -38,6 +38,11 @@ enum FloatKernels {
         // (row kk holds the N filters' weight kk, rounded up to 8 with zeros), so that a zero input skips a whole
         // row. Anything else: panel p holds, for each k, the 16 filters p·16 ..< p·16+16 (zeros past N).
         let kMajorStride = direct && m == 1 && avx2Available ? (n + 7) / 8 * 8 : 0
+        if context.floatPrecision == .bfloat16 && direct && m >= amxMinimumRows && k >= amxMinimumDepth
+            && amxAvailable {
+            return amxConv2D(&context, geometry: g, tensors: tensors, filter: filterData, bias: biasData, k: k,
+                             min: lo, max: hi)
+        }
         let packed = context.allocate(Float.self, count: kMajorStride > 0 ? k * kMajorStride : panels * k * panelWidth)
         // 16 filters at a time, so that both layouts are written 64 bytes at a time (k-major rows one by one would
         // touch a new 4 KB row per weight: the classifier's packing took 40 ms that way).
@@ -75,6 +80,80 @@ enum FloatKernels {
         return FloatGEMMConv2D(geometry: g, tensors: tensors, packed: packed, bias: bias, k: k, panels: panels,
                                kMajorStride: kMajorStride, plan: plan, scratch: scratch, conv: conv,
                                pool: context.pool, min: lo, max: hi)
+    }
+}
+
+extension FloatKernels {
+    /// Whether the float GEMM runs on AMX-BF16 tiles (`mfa_gemm_rows`, float_amx.c): AMX-TILE, AMX-BF16 and
+    /// AVX512_BF16, the tile state granted, and `MAGPIE_MAX_ISA` none of `avx512`, `avx2` or `generic`.
+    static let amxAvailable = mfa_cpu_supported() != 0
+
+    /// Pointwise convolutions on AMX-BF16 (the bfloat16 precision) need at least this many output pixels (one tile
+    /// has 16 rows; the classifier's single pixel stays on the float32 matrix-vector product)...
+    static let amxMinimumRows = 16
+    /// ...and at least this long a reduction. C harness, one thread, bfloat16 tiles against the float32 GEMM on
+    /// MobileNetV2's shapes: K = 16 0.65x, K = 24 0.9x, K = 32 1.3x (their time is the split and the stores), and
+    /// K >= 64 2.3-5x. The expansions of fewer channels stay float32 and fused with their depthwise convolution.
+    static let amxMinimumDepth = 64
+
+    /// CONV_2D 1x1 stride 1 in bfloat16 on AMX tiles (`FloatPrecision.bfloat16`): the filter rounded to bfloat16
+    /// once, each row block of A when it is multiplied, float32 sums, bias and clamp.
+    static func amxConv2D(_ context: inout PrepareContext, geometry g: ConvolutionGeometry, tensors: Conv2DTensors,
+                          filter: UnsafeRawBufferPointer, bias biasData: UnsafeRawBufferPointer?, k: Int,
+                          min lo: Float, max hi: Float) -> Kernel {
+        let n = g.outputDepth, panels = (n + panelWidth - 1) / panelWidth
+        let m = g.batches * g.outputHeight * g.outputWidth
+        let weights = [Float](unsafeUninitializedCapacity: n * k) { buffer, count in
+            for i in 0..<n * k { buffer[i] = filter.loadUnaligned(fromByteOffset: i * 4, as: Float.self) }
+            count = n * k
+        }
+        let packed = context.allocate(UInt16.self, count: Int(mfa_packed_count(Int32(k), Int32(n))))
+        mfa_pack(weights, Int32(k), Int32(n), mfa_kp(Int32(k)), packed)
+        let bias = context.allocate(Float.self, count: panels * panelWidth)
+        if let biasData {
+            for oc in 0..<n { bias[oc] = biasData.loadUnaligned(fromByteOffset: oc * 4, as: Float.self) }
+        }
+        let params = context.allocate(mfa_gemm.self, count: 1)
+        params.pointee = mfa_gemm(k: Int32(k), kp: mfa_kp(Int32(k)), n: Int32(n),
+                                  b: UnsafePointer(packed), bias: UnsafePointer(bias), lo: lo, hi: hi,
+                                  clamps: clamps(lo, hi) ? 1 : 0)
+        let plan = AMXTaskPlan(rows: m, panels: panels, threads: context.pool.threadCount)
+        let bufferCount = Int(mfa_abuf_count(Int32(k)))
+        let buffers = context.allocate(UInt16.self, count: plan.taskCount * bufferCount)
+        let amx = FloatGEMMConv2D.AMX(params: UnsafePointer(params), plan: plan, buffers: buffers,
+                                      bufferCount: bufferCount)
+        return FloatGEMMConv2D(geometry: g, tensors: tensors, packed: context.allocate(Float.self, count: 1),
+                               bias: bias, k: k, panels: panels, plan: GEMMTaskPlan(rows: m, panels: panels, threads: 1),
+                               scratch: nil, conv: nil, pool: context.pool, min: lo, max: hi, amx: amx)
+    }
+}
+
+/// How an AMX GEMM is cut into pool tasks: 32-row blocks by pairs of weight panels (one block of four accumulator
+/// tiles). Rows first, about four groups per thread; pairs only when the blocks are fewer than two per thread.
+struct AMXTaskPlan {
+    static let blockRows = 32
+    let rows: Int, panels: Int, rowGroups: Int, pairGroups: Int
+    var taskCount: Int { rowGroups * pairGroups }
+
+    init(rows: Int, panels: Int, threads: Int) {
+        self.rows = rows; self.panels = panels
+        let blocks = (rows + Self.blockRows - 1) / Self.blockRows, pairs = (panels + 1) / 2
+        if threads <= 1 {
+            rowGroups = 1; pairGroups = 1
+        } else if blocks >= threads * 2 {
+            rowGroups = min(blocks, threads * 4); pairGroups = 1
+        } else {
+            rowGroups = blocks; pairGroups = max(1, min(pairs, (threads * 4 + blocks - 1) / blocks))
+        }
+    }
+
+    /// Rows and panels (the first even) of `task`.
+    func ranges(_ task: Int) -> (rows: Range<Int>, panels: Range<Int>) {
+        let blocks = (rows + Self.blockRows - 1) / Self.blockRows, pairs = (panels + 1) / 2
+        let rg = task / pairGroups, pg = task % pairGroups
+        let b0 = blocks * rg / rowGroups, b1 = blocks * (rg + 1) / rowGroups
+        let p0 = pairs * pg / pairGroups, p1 = pairs * (pg + 1) / pairGroups
+        return (b0 * Self.blockRows ..< min(b1 * Self.blockRows, rows), 2 * p0 ..< min(2 * p1, panels))
     }
 }
 
@@ -152,6 +231,15 @@ final class FloatGEMMConv2D: Kernel {
     let avx2: Bool
     /// The ADD fused into this convolution's store (`ResidualAdd`): the kernel then writes the ADD's output.
     private(set) var residual: ResidualAdd? = nil
+    /// The bfloat16 GEMM on AMX tiles (`FloatKernels.amxConv2D`): then `packed` is unused.
+    struct AMX {
+        let params: UnsafePointer<mfa_gemm>
+        let plan: AMXTaskPlan
+        /// `bufferCount` bf16 per task for `mfa_gemm_rows`'s split of A.
+        let buffers: UnsafeMutablePointer<UInt16>
+        let bufferCount: Int
+    }
+    let amx: AMX?
     /// With zero skipping on (`skipZeroSteps`), `liveInts` Int32 per task for `mf_gemm`'s lists of live steps.
     private(set) var live: UnsafeMutablePointer<Int32>? = nil
     private(set) var liveInts = 0
@@ -159,7 +247,8 @@ final class FloatGEMMConv2D: Kernel {
     init(geometry: ConvolutionGeometry, tensors: Conv2DTensors, packed: UnsafeMutablePointer<Float>,
          bias: UnsafeMutablePointer<Float>, k: Int, panels: Int, kMajorStride: Int = 0, plan: GEMMTaskPlan,
          scratch: UnsafeMutablePointer<Float>?, conv: UnsafeMutablePointer<mf_conv>?, pool: ThreadPool,
-         min: Float, max: Float) {
+         min: Float, max: Float, amx: AMX? = nil) {
+        self.amx = amx
         g = geometry; self.tensors = tensors; self.packed = packed; self.bias = bias; self.k = k
         self.panels = panels; self.kMajorStride = kMajorStride; self.plan = plan; self.scratch = scratch
         self.conv = conv.map { UnsafePointer($0) }
@@ -167,9 +256,9 @@ final class FloatGEMMConv2D: Kernel {
         avx2 = FloatKernels.avx2Available
     }
 
-    /// Whether `fuseResidualAdd` applies: a pointwise GEMM of more than one row on an AVX2 + FMA host.
+    /// Whether `fuseResidualAdd` applies: a pointwise GEMM of more than one row on an AVX2 + FMA host, or on AMX.
     var canFuseResidualAdd: Bool {
-        avx2 && scratch == nil && conv == nil && kMajorStride == 0 && g.batches * g.outputHeight * g.outputWidth > 1
+        (avx2 || amx != nil) && scratch == nil && conv == nil && kMajorStride == 0 && g.batches * g.outputHeight * g.outputWidth > 1
     }
 
     /// From now on each output is `clamp(convolution + residual, add.lo, add.hi)`, written to `add.output`.
@@ -183,7 +272,7 @@ final class FloatGEMMConv2D: Kernel {
 
     /// Whether `skipZeroSteps` applies: a pointwise GEMM (A read in place) on an AVX2 + FMA host, with finite
     /// weights (a skipped 0 × inf would be NaN in the dense sum).
-    var canSkipZeroSteps: Bool { avx2 && scratch == nil && finiteWeights }
+    var canSkipZeroSteps: Bool { amx == nil && avx2 && scratch == nil && finiteWeights }
     private lazy var finiteWeights = FloatKernels.allFinite(
         UnsafePointer(packed), count: kMajorStride > 0 ? k * kMajorStride : panels * k * FloatKernels.panelWidth)
 
@@ -208,6 +297,18 @@ final class FloatGEMMConv2D: Kernel {
         let input = UnsafePointer(t.pointer(tensors.input, as: Float.self))
         let output = t.pointer(writes, as: Float.self)
         let add = residual.map { UnsafePointer(t.pointer($0.input, as: Float.self)) }
+        if let amx {
+            let k = Int32(k), n = Int32(g.outputDepth), lo = residual?.lo ?? 0, hi = residual?.hi ?? 0
+            let plan = amx.plan
+            func run(_ task: Int) {
+                let (rows, panels) = plan.ranges(task)
+                mfa_gemm_rows(amx.params, input, k, output, n, Int32(rows.lowerBound), Int32(rows.upperBound),
+                              Int32(panels.lowerBound), Int32(panels.upperBound),
+                              amx.buffers + task * amx.bufferCount, add, lo, hi)
+            }
+            if plan.taskCount == 1 { run(0) } else { pool.parallelFor(plan.taskCount, run) }
+            return
+        }
         if plan.taskCount == 1 {
             run(task: 0, input: input, output: output, add: add)
         } else {

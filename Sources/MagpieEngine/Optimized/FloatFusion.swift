@@ -57,7 +57,8 @@ public enum KernelFusion {
             // The producer: a pointwise expansion (A read in place) or a convolution with `mf_conv_rows` (the first
             // layer, 3x3 stride 2 on the image).
             guard let conv = kernels[i] as? FloatGEMMConv2D, let dw = kernels[i + 1] as? CTaskKernel<mf_dw>,
-                  (conv.scratch == nil && conv.g.isPointwise) || conv.conv != nil, conv.tensors.output == dw.input,
+                  conv.amx == nil, (conv.scratch == nil && conv.g.isPointwise) || conv.conv != nil,
+                  conv.tensors.output == dw.input,
                   readers[dw.input] == 1, !graphOutputs.contains(dw.input), !infos[dw.input].isVariable
             else { continue }
             let d = dw.params.pointee

@@ -1,0 +1,161 @@
+// Float GEMM in bfloat16 on AMX-BF16 tiles (`mfa_`): the pointwise float convolutions of the opt-in bfloat16
+// precision (`FloatPrecision.bfloat16`).
+//
+// TDPBF16PS multiplies a 16 x 32 tile of bfloat16 A (16 pixels, 32 input channels) by a tile of B (16 pairs of
+// input channels x 16 output channels) and adds the products, each exact in fp32, into a 16 x 16 tile of fp32 sums
+// (RNE, denormals flushed, MXCSR ignored). Both operands are rounded to bfloat16 (8 significant bits, RNE), so each
+// product errs by up to about 2^-8 relative; the sums, the bias and the clamp are fp32. In the tests' measure
+// (relative error, floored at 1% of the largest output) MobileNetV2's GEMM shapes err by 0.16-0.26.
+//
+// Tiles (palette 1): 0-3 the fp32 accumulators of a 32-row x 32-column block, 4-5 A tiles (16 rows x kstep bf16),
+// 6-7 B tiles (kstep / 2 rows of 16 columns x 2 bf16). B is packed at prepare as `[np/16][kp/2][16 columns][2 k]`,
+// kp the reduction padded with zeros to the tile step. Each 32-row block of A is rounded into `abuf` ([32][kp]
+// bf16, zeros past k) once and meets every panel pair of the call.
+//
+// (Tried: exact float32 on the same tiles, each float split into three bfloat16 parts and six products summed,
+// "bf16x6". Its error was below the fp32 GEMM's, but in a C harness it ran at 0.5-1.3 times the fp32 AVX-512 GEMM's
+// speed on MobileNetV2's shapes, so the float32 precision stays on FMAs. See docs/performance.md.)
+#include "CMagpieKernels.h"
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include "avx2_common.h"
+
+#define MFA_T __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma")))
+#define MFA_INLINE static inline __attribute__((always_inline))
+
+static int mfa_supported = -1;
+
+static int mfa_detect(void) {
+    // mqa_cpu_supported checks AMX-TILE, the OS's tile state and MAGPIE_MAX_ISA, and requests the permission.
+    if (!mqa_cpu_supported()) return 0;
+    // CPUID leaf 7: EDX bit 22 AMX-BF16; subleaf 1: EAX bit 5 AVX512_BF16 (the split's conversions).
+    unsigned a = 7, b = 0, c = 0, d = 0;
+    __asm__ __volatile__("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+    if (!((d >> 22) & 1)) return 0;
+    a = 7; c = 1;
+    __asm__ __volatile__("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+    return (a >> 5) & 1;
+}
+
+int mfa_cpu_supported(void) { return mq_cached_check(&mfa_supported, mfa_detect); }
+
+/// bfloat16 of x, rounded to nearest even (the bits of VCVTNEPS2BF16 for finite, normal x).
+static uint16_t mfa_bf16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if ((u & 0x7f800000u) == 0x7f800000u) return (uint16_t)((u >> 16) | ((u & 0xffffu) ? 0x40u : 0u));
+    if ((u & 0x7f800000u) == 0) u &= 0x80000000u;  // denormals flush to zero, as VCVTNEPS2BF16 does
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+void mfa_pack(const float *w, int32_t k, int32_t n, int32_t kp, uint16_t *out) {
+    const int32_t np = (n + 15) / 16;
+    memset(out, 0, (size_t)np * 16 * (size_t)kp * 2);
+    for (int32_t j = 0; j < n; j++) {
+        uint16_t *panel = out + (size_t)(j / 16) * kp * 16;
+        for (int32_t i = 0; i < k; i++) panel[(size_t)(i / 2) * 32 + (j % 16) * 2 + i % 2] = mfa_bf16(w[(size_t)j * k + i]);
+    }
+}
+
+enum { MFA_MB = 32 };
+
+/// Rounds `rows` rows of A (k floats each, row stride `as`) to bf16 rows of kp in `abuf`. Columns past k get zeros;
+/// rows past `rows` keep what the buffer held: their products are computed, never stored.
+MFA_INLINE MFA_T void mfa_round(const float *a, size_t as, int32_t rows, int32_t k, int32_t kp, uint16_t *abuf) {
+    for (int32_t r = 0; r < rows; r++) {
+        const float *src = a + (size_t)r * as;
+        uint16_t *d = abuf + (size_t)r * kp;
+        for (int32_t i = 0; i < kp; i += 16) {
+            const __mmask16 m = k - i >= 16 ? (__mmask16)0xFFFF : k > i ? (__mmask16)((1u << (k - i)) - 1u) : 0;
+            // kp is a multiple of 16, or below 32 and even: the last store may be partial.
+            const __mmask16 sm = kp - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (kp - i)) - 1u);
+            _mm256_mask_storeu_epi16(d + i, sm, (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + i)));
+        }
+    }
+}
+
+/// One block's products: A rows 0-15 and 16-31 at `a` (row stride kp) against panels b0 and, when `two`, b1.
+MFA_INLINE MFA_T void mfa_steps(const uint16_t *a, int32_t kp, int32_t kstep, const uint16_t *b0, const uint16_t *b1,
+                                int two) {
+    const size_t as = (size_t)kp * 2;
+    const uint16_t *a1 = a + (size_t)16 * kp;
+    for (int32_t g = 0; g < kp; g += kstep) {
+        _tile_loadd(4, a + g, as);
+        _tile_loadd(5, a1 + g, as);
+        _tile_loadd(6, b0 + (size_t)g * 16, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(2, 5, 6);
+        if (two) {
+            _tile_loadd(7, b1 + (size_t)g * 16, 64);
+            _tile_dpbf16ps(1, 4, 7);
+            _tile_dpbf16ps(3, 5, 7);
+        }
+    }
+}
+
+/// Stores `rows` rows of a 32 x (16 * panels) accumulator block: bias, clamp, and the residual ADD when `add` is set.
+MFA_INLINE MFA_T void mfa_store(const mfa_gemm *p, const float *acc, int32_t rows, int32_t col0, int32_t panels,
+                                float *c, size_t cs, const float *add, float add_lo, float add_hi) {
+    const __m512 lo = _mm512_set1_ps(p->lo), hi = _mm512_set1_ps(p->hi);
+    const __m512 alo = _mm512_set1_ps(add_lo), ahi = _mm512_set1_ps(add_hi);
+    for (int32_t z = 0; z < panels; z++) {
+        const int32_t col = col0 + z * 16;
+        if (col >= p->n) break;
+        const int32_t left = p->n - col;
+        const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+        const __m512 bias = _mm512_loadu_ps(p->bias + col);
+        for (int32_t r = 0; r < rows; r++) {
+            __m512 v = _mm512_add_ps(_mm512_loadu_ps(acc + (size_t)r * 32 + z * 16), bias);
+            if (p->clamps) v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+            if (add != NULL) {
+                v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, add + (size_t)r * cs + col));
+                v = _mm512_min_ps(_mm512_max_ps(v, alo), ahi);
+            }
+            _mm512_mask_storeu_ps(c + (size_t)r * cs + col, m, v);
+        }
+    }
+}
+
+MFA_T void mfa_gemm_rows(const mfa_gemm *p, const float *a, int32_t a_stride, float *c, int32_t c_stride, int32_t r0,
+                         int32_t r1, int32_t j0, int32_t j1, uint16_t *abuf, const float *add, float add_lo,
+                         float add_hi) {
+    if (r0 >= r1 || j0 >= j1) return;
+    const int32_t kp = p->kp, kstep = kp < 32 ? kp : 32;
+    const size_t bpanel = (size_t)kp * 16, as = (size_t)a_stride, cs = (size_t)c_stride;
+    float acc[MFA_MB * 32] __attribute__((aligned(64)));
+    mq_tile_configure(kstep * 2, kstep / 2);  // A: kstep bf16 per row; B: kstep / 2 rows of pairs
+    for (int32_t r = r0; r < r1; r += MFA_MB) {
+        const int32_t rows = r1 - r < MFA_MB ? r1 - r : MFA_MB;
+        mfa_round(a + (size_t)r * as, as, rows, p->k, kp, abuf);
+        for (int32_t j = j0; j < j1; j += 2) {
+            const int two = j + 1 < j1;
+            const uint16_t *b0 = p->b + (size_t)j * bpanel;
+            _tile_zero(0); _tile_zero(2);
+            if (two) { _tile_zero(1); _tile_zero(3); }
+            mfa_steps(abuf, kp, kstep, b0, b0 + bpanel, two);
+            _tile_stored(0, acc, 128);
+            _tile_stored(2, acc + 16 * 32, 128);
+            if (two) { _tile_stored(1, acc + 16, 128); _tile_stored(3, acc + 16 * 32 + 16, 128); }
+            mfa_store(p, acc, rows, j * 16, two ? 2 : 1, c + (size_t)r * cs, cs,
+                      add != NULL ? add + (size_t)r * cs : NULL, add_lo, add_hi);
+        }
+    }
+    _tile_release();
+}
+
+#else
+
+int mfa_cpu_supported(void) { return 0; }
+void mfa_pack(const float *w, int32_t k, int32_t n, int32_t kp, uint16_t *out) {
+    (void)w; (void)k; (void)n; (void)kp; (void)out;
+}
+void mfa_gemm_rows(const mfa_gemm *p, const float *a, int32_t a_stride, float *c, int32_t c_stride, int32_t r0,
+                   int32_t r1, int32_t j0, int32_t j1, uint16_t *abuf, const float *add, float add_lo, float add_hi) {
+    (void)p; (void)a; (void)a_stride; (void)c; (void)c_stride; (void)r0; (void)r1; (void)j0; (void)j1; (void)abuf;
+    (void)add; (void)add_lo; (void)add_hi;
+}
+
+#endif
