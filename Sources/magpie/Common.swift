@@ -10,6 +10,7 @@ struct CommandFailure: Error, CustomStringConvertible {
 }
 
 extension KernelSet: ExpressibleByArgument {}
+extension FloatPrecision: ExpressibleByArgument {}
 
 /// Loads a model, turning the engine's typed errors into one-line messages that name the file.
 func loadModel(_ path: String) throws -> Model {
@@ -21,10 +22,12 @@ func loadModel(_ path: String) throws -> Model {
     }
 }
 
-/// Creates an interpreter with the requested kernels and threads.
-func makeInterpreter(_ model: Model, path: String, kernels: KernelSet, threads: Int?) throws -> Interpreter {
+/// Creates an interpreter with the requested kernels, threads and float precision.
+func makeInterpreter(_ model: Model, path: String, kernels: KernelSet, threads: Int?,
+                     precision: FloatPrecision = .float32) throws -> Interpreter {
     do {
-        let interpreter = try Interpreter(model: model, options: .init(threadCount: threads, kernels: kernels))
+        let interpreter = try Interpreter(model: model, options: .init(threadCount: threads, kernels: kernels,
+                                                                       floatPrecision: precision))
         try interpreter.allocateTensors()
         return interpreter
     } catch let e as EngineError {

@@ -38,6 +38,9 @@ struct Run: ParsableCommand {
     @Option(help: "Threads for the optimized kernels.")
     var threads: Int?
 
+    @Option(help: "Float convolutions: float32, or bfloat16 (opt-in: faster on CPUs with AMX-BF16, less accurate).")
+    var precision: FloatPrecision = .float32
+
     func validate() throws {
         if randomInput == !inputs.isEmpty {
             throw ValidationError("give either --input FILE for each model input or --random-input")
@@ -47,7 +50,8 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let source = try ModelSource.load(model)
-        let interpreter = try makeInterpreter(source.model, path: source.name, kernels: kernels, threads: threads)
+        let interpreter = try makeInterpreter(source.model, path: source.name, kernels: kernels, threads: threads,
+                                              precision: precision)
         if randomInput {
             var generator = RandomInputGenerator(seed: seed)
             for i in 0..<interpreter.inputTensorCount {
