@@ -10,7 +10,9 @@
 // Tiles (palette 1): 0-3 the fp32 accumulators of a 32-row x 32-column block, 4-5 A tiles (16 rows x kstep bf16),
 // 6-7 B tiles (kstep / 2 rows of 16 columns x 2 bf16). B is packed at prepare as `[np/16][kp/2][16 columns][2 k]`,
 // kp the reduction padded with zeros to the tile step. Each 32-row block of A is rounded into `abuf` ([32][kp]
-// bf16, zeros past k) once and meets every panel pair of the call.
+// bf16, zeros past k) once and meets every panel pair of the call. mfa_gemm_rows stores through a buffer (bias,
+// clamp, residual ADD, partial columns); mfa_gemm_planar, the fused expansion of mf_expand_dw_rows, stores each
+// 16-pixel x 16-channel tile straight into the ring's planar block of those channels, then adds the bias in place.
 //
 // (Tried: exact float32 on the same tiles, each float split into three bfloat16 parts and six products summed,
 // "bf16x6". Its error was below the fp32 GEMM's, but in a C harness it ran at 0.5-1.3 times the fp32 AVX-512 GEMM's
@@ -29,7 +31,8 @@ static int mfa_supported = -1;
 
 static int mfa_detect(void) {
     // mqa_cpu_supported checks AMX-TILE, the OS's tile state and MAGPIE_MAX_ISA, and requests the permission.
-    if (!mqa_cpu_supported()) return 0;
+    // mq5_cpu_supported: AVX-512 F/BW/VL/DQ, so that the fused expansion's ring is in 16-channel blocks.
+    if (!mqa_cpu_supported() || !mq5_cpu_supported()) return 0;
     // CPUID leaf 7: EDX bit 22 AMX-BF16; subleaf 1: EAX bit 5 AVX512_BF16 (the split's conversions).
     unsigned a = 7, b = 0, c = 0, d = 0;
     __asm__ __volatile__("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
@@ -96,6 +99,15 @@ MFA_INLINE MFA_T void mfa_steps(const uint16_t *a, int32_t kp, int32_t kstep, co
     }
 }
 
+/// Zeroes the accumulators and multiplies the rounded block in `abuf` by panel j, and by panel j + 1 when `two`.
+MFA_INLINE MFA_T void mfa_multiply(const mfa_gemm *p, const uint16_t *abuf, int32_t kstep, int32_t j, int two) {
+    const size_t bpanel = (size_t)p->kp * 16;
+    const uint16_t *b0 = p->b + (size_t)j * bpanel;
+    _tile_zero(0); _tile_zero(2);
+    if (two) { _tile_zero(1); _tile_zero(3); }
+    mfa_steps(abuf, p->kp, kstep, b0, b0 + bpanel, two);
+}
+
 /// Stores `rows` rows of a 32 x (16 * panels) accumulator block: bias, clamp, and the residual ADD when `add` is set.
 MFA_INLINE MFA_T void mfa_store(const mfa_gemm *p, const float *acc, int32_t rows, int32_t col0, int32_t panels,
                                 float *c, size_t cs, const float *add, float add_lo, float add_hi) {
@@ -124,7 +136,7 @@ MFA_T void mfa_gemm_rows(const mfa_gemm *p, const float *a, int32_t a_stride, fl
                          float add_hi) {
     if (r0 >= r1 || j0 >= j1) return;
     const int32_t kp = p->kp, kstep = kp < 32 ? kp : 32;
-    const size_t bpanel = (size_t)kp * 16, as = (size_t)a_stride, cs = (size_t)c_stride;
+    const size_t as = (size_t)a_stride, cs = (size_t)c_stride;
     float acc[MFA_MB * 32] __attribute__((aligned(64)));
     mq_tile_configure(kstep * 2, kstep / 2);  // A: kstep bf16 per row; B: kstep / 2 rows of pairs
     for (int32_t r = r0; r < r1; r += MFA_MB) {
@@ -132,10 +144,7 @@ MFA_T void mfa_gemm_rows(const mfa_gemm *p, const float *a, int32_t a_stride, fl
         mfa_round(a + (size_t)r * as, as, rows, p->k, kp, abuf);
         for (int32_t j = j0; j < j1; j += 2) {
             const int two = j + 1 < j1;
-            const uint16_t *b0 = p->b + (size_t)j * bpanel;
-            _tile_zero(0); _tile_zero(2);
-            if (two) { _tile_zero(1); _tile_zero(3); }
-            mfa_steps(abuf, kp, kstep, b0, b0 + bpanel, two);
+            mfa_multiply(p, abuf, kstep, j, two);
             _tile_stored(0, acc, 128);
             _tile_stored(2, acc + 16 * 32, 128);
             if (two) { _tile_stored(1, acc + 16, 128); _tile_stored(3, acc + 16 * 32 + 16, 128); }
@@ -146,11 +155,64 @@ MFA_T void mfa_gemm_rows(const mfa_gemm *p, const float *a, int32_t a_stride, fl
     _tile_release();
 }
 
+/// Adds the bias to `rows` (<= 16) planar rows of 16 channels at `c` and clamps them.
+MFA_INLINE MFA_T void mfa_bias_planar(const mfa_gemm *p, float *c, int32_t rows, __m512 bias) {
+    const __m512 lo = _mm512_set1_ps(p->lo), hi = _mm512_set1_ps(p->hi);
+    for (int32_t r = 0; r < rows; r++) {
+        __m512 v = _mm512_add_ps(_mm512_loadu_ps(c + r * 16), bias);
+        if (p->clamps) v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+        _mm512_storeu_ps(c + r * 16, v);
+    }
+}
+
+MFA_T void mfa_gemm_planar(const mfa_gemm *p, const float *a, int32_t a_stride, int32_t rows, float *c,
+                           size_t block_stride, int32_t j0, int32_t j1, uint16_t *abuf) {
+    if (rows <= 0 || j0 >= j1) return;
+    const int32_t kp = p->kp, kstep = kp < 32 ? kp : 32;
+    const size_t as = (size_t)a_stride;
+    float acc[16 * 16] __attribute__((aligned(64)));
+    mq_tile_configure(kstep * 2, kstep / 2);
+    for (int32_t r = 0; r < rows; r += MFA_MB) {
+        const int32_t left = rows - r < MFA_MB ? rows - r : MFA_MB;
+        mfa_round(a + (size_t)r * as, as, left, p->k, kp, abuf);
+        for (int32_t j = j0; j < j1; j += 2) {
+            const int two = j + 1 < j1;
+            mfa_multiply(p, abuf, kstep, j, two);
+            // Each accumulator tile is 16 pixels x one block of 16 channels: whole tiles go straight into the planar
+            // rows (64 bytes per pixel), a partial one through `acc`.
+            for (int32_t z = 0; z < (two ? 2 : 1); z++) {
+                float *block = c + (size_t)(j + z) * block_stride + (size_t)r * 16;
+                const __m512 bias = _mm512_loadu_ps(p->bias + (j + z) * 16);
+                for (int32_t h = 0; h < 2; h++) {
+                    const int32_t n = left - 16 * h < 16 ? left - 16 * h : 16;
+                    if (n <= 0) break;
+                    float *dst = block + h * 256;
+                    if (n == 16) {
+                        // Tile numbers must be constants: tile 2h + z.
+                        if (h == 0) { if (z == 0) _tile_stored(0, dst, 64); else _tile_stored(1, dst, 64); }
+                        else { if (z == 0) _tile_stored(2, dst, 64); else _tile_stored(3, dst, 64); }
+                    } else {
+                        if (h == 0) { if (z == 0) _tile_stored(0, acc, 64); else _tile_stored(1, acc, 64); }
+                        else { if (z == 0) _tile_stored(2, acc, 64); else _tile_stored(3, acc, 64); }
+                        memcpy(dst, acc, (size_t)n * 64);
+                    }
+                    mfa_bias_planar(p, dst, n, bias);
+                }
+            }
+        }
+    }
+    _tile_release();
+}
+
 #else
 
 int mfa_cpu_supported(void) { return 0; }
 void mfa_pack(const float *w, int32_t k, int32_t n, int32_t kp, uint16_t *out) {
     (void)w; (void)k; (void)n; (void)kp; (void)out;
+}
+void mfa_gemm_planar(const mfa_gemm *p, const float *a, int32_t a_stride, int32_t rows, float *c,
+                     size_t block_stride, int32_t j0, int32_t j1, uint16_t *abuf) {
+    (void)p; (void)a; (void)a_stride; (void)rows; (void)c; (void)block_stride; (void)j0; (void)j1; (void)abuf;
 }
 void mfa_gemm_rows(const mfa_gemm *p, const float *a, int32_t a_stride, float *c, int32_t c_stride, int32_t r0,
                    int32_t r1, int32_t j0, int32_t j1, uint16_t *abuf, const float *add, float add_lo, float add_hi) {

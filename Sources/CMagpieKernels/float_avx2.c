@@ -877,6 +877,9 @@ MQ2_T void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out,
                 float *slot = ring + s * slot_floats;
                 if (f->conv != NULL)
                     mf_conv_rows_to(f->conv, in, slot, ring_out, (b * p->ih + y) * iw, n * iw, p0, p1, scratch);
+                else if (f->amx != NULL)  // (only set where mfa_cpu_supported, which implies avx512)
+                    mfa_gemm_planar(f->amx, in + ((size_t)b * p->ih + y) * iw * cin, cin, n * iw, slot,
+                                    (size_t)16 * band * iw, p0, p1, (uint16_t *)scratch);
                 else
                     mf_gemm_to(cin, in + ((size_t)b * p->ih + y) * iw * cin, cin, n * iw, f->packed, f->bias, slot,
                                ring_out, c, p0, p1, 1, f->lo, f->hi, f->clamps, NULL);

@@ -4,8 +4,9 @@ import XCTest
 import MagpieModel
 import MagpieTestSupport
 
-/// The opt-in bfloat16 precision (`FloatPrecision.bfloat16`): pointwise convolutions of at least 64 input channels
-/// and 16 output pixels multiply bfloat16 operands on AMX-BF16 tiles (`mfa_gemm_rows`) and sum in float32.
+/// The opt-in bfloat16 precision (`FloatPrecision.bfloat16`): pointwise convolutions of at least 32 input channels
+/// and 16 output pixels, and every expansion fused with its depthwise convolution, multiply bfloat16 operands on
+/// AMX-BF16 tiles (`mfa_gemm_rows`, `mfa_gemm_planar`) and sum in float32.
 final class BFloat16Tests: XCTestCase {
     /// bfloat16 of x, rounded to nearest even, as a float (finite, normal x).
     static func bf16(_ x: Float) -> Float {
@@ -37,11 +38,16 @@ final class BFloat16Tests: XCTestCase {
 
     func run(_ model: [UInt8], _ input: [Float], precision: FloatPrecision, threads: Int = 1,
              fuses: Bool = true) throws -> (output: [Float], fused: [Int: Int]) {
+        try run(model, Bytes.of(input), precision: precision, threads: threads, fuses: fuses)
+    }
+
+    func run(_ model: [UInt8], _ input: [UInt8], precision: FloatPrecision, threads: Int = 1,
+             fuses: Bool = true) throws -> (output: [Float], fused: [Int: Int]) {
         let interpreter = try Interpreter(model: try Model(data: model),
                                           options: .init(threadCount: threads, kernels: .optimized,
                                                          fusesOperators: fuses, floatPrecision: precision))
         try interpreter.allocateTensors()
-        try interpreter.copy(Data(Bytes.of(input)), toInputAt: 0)
+        try interpreter.copy(Data(input), toInputAt: 0)
         try interpreter.invoke()
         return (Bytes.floats(Array(try interpreter.output(at: interpreter.outputTensorCount - 1).data)),
                 interpreter.fusedOperators)
@@ -88,7 +94,7 @@ final class BFloat16Tests: XCTestCase {
                     XCTFail("\(c) threads \(threads): output \(o) is \(a), bfloat16 products give \(e)")
                     break
                 }
-                XCTAssertNotEqual(actual, float32, "\(c): the bfloat16 kernel ran")
+                XCTAssertFalse(actual == float32, "\(c): the bfloat16 kernel ran")
             }
         }
     }
@@ -116,21 +122,50 @@ final class BFloat16Tests: XCTestCase {
             let unfused = try run(model, input, precision: .bfloat16, threads: threads, fuses: false)
             XCTAssertEqual(fused.fused, [1: 0])
             XCTAssertEqual(try run(model, input, precision: .float32, threads: threads).fused, [1: 0])
-            XCTAssertEqual(fused.output, unfused.output, "threads \(threads)")
-            XCTAssertNotEqual(fused.output, try run(model, input, precision: .float32, threads: threads).output)
+            XCTAssertTrue(fused.output == unfused.output, "threads \(threads)")
+            XCTAssertFalse(fused.output == (try run(model, input, precision: .float32, threads: threads).output))
         }
     }
 
-    /// Where bfloat16 does not apply the precision changes nothing: convolutions of fewer than 64 input channels or
-    /// 16 pixels everywhere, and every convolution on CPUs without AMX-BF16.
+    /// The bfloat16 precision multiplies a fused expansion on AMX tiles too (`mfa_gemm_planar`, into the fused
+    /// kernel's ring). From 32 input channels on, the unfused expansion runs the same tiles (`mfa_gemm_rows`), so
+    /// fusing changes no bit; below that the unfused expansion is float32, and the fused output stays within
+    /// bfloat16's error of it. Row counts that leave partial 16-row tiles in a band, stride 2, two images, 1-3 threads.
+    func testFusedExpansion() throws {
+        try requireAMX()
+        let tiled = [ExpansionBlock(n: 1, h: 32, w: 40, cin: 40, expanded: 64, stride: 1, activation: .relu6),
+                     ExpansionBlock(n: 2, h: 33, w: 31, cin: 33, expanded: 80, stride: 2, activation: .relu6)]
+        let narrow = [ExpansionBlock(n: 1, h: 64, w: 64, cin: 8, expanded: 32, stride: 1, activation: .relu6),
+                      ExpansionBlock(n: 1, h: 45, w: 27, cin: 24, expanded: 96, stride: 2, activation: .relu)]
+        for (i, c) in (tiled + narrow).enumerated() {
+            let (model, input) = c.build(seed: 1600 + UInt64(i))
+            let float32 = try run(model, input, precision: .float32, threads: 2)
+            for threads in [1, 2, 3] {
+                let fused = try run(model, input, precision: .bfloat16, threads: threads)
+                XCTAssertEqual(fused.fused, [2: 1], "\(c)")
+                XCTAssertFalse(fused.output == float32.output, "\(c): the bfloat16 tiles ran")
+                if c.cin >= FloatKernels.amxMinimumDepth {
+                    let unfused = try run(model, input, precision: .bfloat16, threads: threads, fuses: false)
+                    XCTAssertTrue(fused.output == unfused.output, "\(c) threads \(threads)")
+                } else {
+                    let scale = float32.output.map { abs($0) }.max() ?? 1
+                    let error = zip(fused.output, float32.output).map { abs($0 - $1) }.max() ?? 0
+                    XCTAssertLessThanOrEqual(error, scale * 0.02, "\(c) threads \(threads)")
+                }
+            }
+        }
+    }
+
+    /// Where bfloat16 does not apply the precision changes nothing: unfused convolutions of fewer than 32 input
+    /// channels or 16 pixels everywhere, and every convolution on CPUs without AMX-BF16.
     func testBFloat16FallsBackToFloat32() throws {
-        var cases = [Case(h: 8, w: 8, cin: 32, cout: 40), Case(h: 3, w: 5, cin: 96, cout: 24)]
+        var cases = [Case(h: 8, w: 8, cin: 24, cout: 40), Case(h: 3, w: 5, cin: 96, cout: 24)]
         if !FloatKernels.amxAvailable { cases.append(Case(h: 6, w: 6, cin: 64, cout: 32)) }
         for (i, c) in cases.enumerated() {
             let (model, input, _, _) = model(c, seed: 1500 + UInt64(i))
             for threads in [1, 2] {
-                XCTAssertEqual(try run(model, input, precision: .bfloat16, threads: threads).output,
-                               try run(model, input, precision: .float32, threads: threads).output, "\(c)")
+                let bf16 = try run(model, input, precision: .bfloat16, threads: threads).output
+                XCTAssertTrue(bf16 == (try run(model, input, precision: .float32, threads: threads).output), "\(c)")
             }
         }
     }

@@ -3,6 +3,7 @@
 // same sums in the same order (the same bits); MAGPIE_MAX_ISA=avx2 keeps them on 256-bit vectors.
 #ifndef CMAGPIE_FLOAT_H
 #define CMAGPIE_FLOAT_H
+#include <stddef.h>
 #include <stdint.h>
 
 /// Float32 depthwise convolution (multiplier 1) on AVX2 + FMA (float_avx2.c).
@@ -90,6 +91,9 @@ typedef struct {
     float lo, hi; int32_t clamps;     // the expansion's clamp
     const mf_conv *conv;              // or NULL
     int32_t band;                     // expanded rows computed at a time (at least 2)
+    /// The expansion in bfloat16 on AMX tiles (mfa_gemm_planar; the bfloat16 precision on AVX-512 hosts), else
+    /// NULL. `scratch` then holds mfa_abuf_count(cin) bf16.
+    const struct mfa_gemm_s *amx;
 } mf_expand_dw;
 
 /// Depthwise output rows [row_begin, row_end) (over batches * oh), channels [16 * p0, 16 * p1) (the convolution's
@@ -113,7 +117,7 @@ static inline int32_t mf_expand_dw_ring_floats(int32_t iw, int32_t c, int32_t ba
 
 /// The float GEMM in bfloat16 on AMX-BF16 tiles (float_amx.c): A and the weights rounded to bfloat16 (RNE), the
 /// products summed in fp32. For the opt-in bfloat16 precision. `b` comes from mfa_pack.
-typedef struct {
+typedef struct mfa_gemm_s {
     int32_t k, kp, n;                 // reduction, reduction padded (mfa_kp), output columns
     const uint16_t *b;                // mfa_pack's panels
     const float *bias;                // (n + 15) / 16 * 16 floats
@@ -142,5 +146,11 @@ void mfa_pack(const float *w, int32_t k, int32_t n, int32_t kp, uint16_t *out);
 /// output then becomes clamp(c + add, add_lo, add_hi). `abuf`: mfa_abuf_count bf16.
 void mfa_gemm_rows(const mfa_gemm *p, const float *a, int32_t a_stride, float *c, int32_t c_stride, int32_t r0,
                    int32_t r1, int32_t j0, int32_t j1, uint16_t *abuf, const float *add, float add_lo, float add_hi);
+
+/// The same products for `rows` rows of A into planar blocks (mf_expand_dw_rows's ring): output column j of row r at
+/// c[(j / 16) * block_stride + r * 16 + j % 16], `block_stride` a multiple of 16 floats and c 64-byte aligned, for
+/// the panels [j0, j1); the bias and the clamp applied, no residual.
+void mfa_gemm_planar(const mfa_gemm *p, const float *a, int32_t a_stride, int32_t rows, float *c,
+                     size_t block_stride, int32_t j0, int32_t j1, uint16_t *abuf);
 
 #endif

@@ -92,9 +92,10 @@ extension FloatKernels {
     /// has 16 rows; the classifier's single pixel stays on the float32 matrix-vector product)...
     static let amxMinimumRows = 16
     /// ...and at least this long a reduction. C harness, one thread, bfloat16 tiles against the float32 GEMM on
-    /// MobileNetV2's shapes: K = 16 0.65x, K = 24 0.9x, K = 32 1.3x (their time is the split and the stores), and
-    /// K >= 64 2.3-5x. The expansions of fewer channels stay float32 and fused with their depthwise convolution.
-    static let amxMinimumDepth = 64
+    /// MobileNetV2's shapes: K = 16 0.65x, K = 24 0.9x, K = 32 1.3x (their time is rounding A and storing through a
+    /// buffer), K >= 64 2.3-5x; in the model the 112 x 112 32 -> 16 projection took 0.155 -> 0.117 ms. Expansions
+    /// that are fused with their depthwise convolution use the tiles whatever their K (`KernelFusion`).
+    static let amxMinimumDepth = 32
 
     /// CONV_2D 1x1 stride 1 in bfloat16 on AMX tiles (`FloatPrecision.bfloat16`): the filter rounded to bfloat16
     /// once, each row block of A when it is multiplied, float32 sums, bias and clamp.
@@ -103,28 +104,39 @@ extension FloatKernels {
                           min lo: Float, max hi: Float) -> Kernel {
         let n = g.outputDepth, panels = (n + panelWidth - 1) / panelWidth
         let m = g.batches * g.outputHeight * g.outputWidth
-        let weights = [Float](unsafeUninitializedCapacity: n * k) { buffer, count in
-            for i in 0..<n * k { buffer[i] = filter.loadUnaligned(fromByteOffset: i * 4, as: Float.self) }
-            count = n * k
-        }
-        let packed = context.allocate(UInt16.self, count: Int(mfa_packed_count(Int32(k), Int32(n))))
-        mfa_pack(weights, Int32(k), Int32(n), mfa_kp(Int32(k)), packed)
         let bias = context.allocate(Float.self, count: panels * panelWidth)
         if let biasData {
             for oc in 0..<n { bias[oc] = biasData.loadUnaligned(fromByteOffset: oc * 4, as: Float.self) }
         }
-        let params = context.allocate(mfa_gemm.self, count: 1)
-        params.pointee = mfa_gemm(k: Int32(k), kp: mfa_kp(Int32(k)), n: Int32(n),
-                                  b: UnsafePointer(packed), bias: UnsafePointer(bias), lo: lo, hi: hi,
-                                  clamps: clamps(lo, hi) ? 1 : 0)
+        let params = amxGEMM(context.scratch, k: k, n: n, bias: bias, lo: lo, hi: hi) { oc, kk in
+            filter.loadUnaligned(fromByteOffset: (oc * k + kk) * 4, as: Float.self)
+        }
         let plan = AMXTaskPlan(rows: m, panels: panels, threads: context.pool.threadCount)
         let bufferCount = Int(mfa_abuf_count(Int32(k)))
         let buffers = context.allocate(UInt16.self, count: plan.taskCount * bufferCount)
-        let amx = FloatGEMMConv2D.AMX(params: UnsafePointer(params), plan: plan, buffers: buffers,
+        let amx = FloatGEMMConv2D.AMX(params: params, plan: plan, buffers: buffers,
                                       bufferCount: bufferCount)
         return FloatGEMMConv2D(geometry: g, tensors: tensors, packed: context.allocate(Float.self, count: 1),
                                bias: bias, k: k, panels: panels, plan: GEMMTaskPlan(rows: m, panels: panels, threads: 1),
                                scratch: nil, conv: nil, pool: context.pool, min: lo, max: hi, amx: amx)
+    }
+}
+
+extension FloatKernels {
+    /// `mfa_gemm_rows`'s parameters for a filter of n rows of k weights (`weight(oc, kk)`), rounded to bfloat16 and
+    /// packed; `bias` holds the output channels rounded up to panels of 16.
+    static func amxGEMM(_ scratch: ScratchAllocations, k: Int, n: Int, bias: UnsafePointer<Float>, lo: Float,
+                        hi: Float, weight: (Int, Int) -> Float) -> UnsafePointer<mfa_gemm> {
+        let weights = [Float](unsafeUninitializedCapacity: n * k) { buffer, count in
+            for oc in 0..<n { for kk in 0..<k { buffer[oc * k + kk] = weight(oc, kk) } }
+            count = n * k
+        }
+        let packed = scratch.allocate(UInt16.self, count: Int(mfa_packed_count(Int32(k), Int32(n))))
+        mfa_pack(weights, Int32(k), Int32(n), mfa_kp(Int32(k)), packed)
+        let params = scratch.allocate(mfa_gemm.self, count: 1)
+        params.pointee = mfa_gemm(k: Int32(k), kp: mfa_kp(Int32(k)), n: Int32(n), b: UnsafePointer(packed),
+                                  bias: bias, lo: lo, hi: hi, clamps: clamps(lo, hi) ? 1 : 0)
+        return UnsafePointer(params)
     }
 }
 

@@ -46,7 +46,7 @@ public enum KernelFusion {
     }
 
     static func fuse(subgraph: Subgraph, codes: [BuiltinOperator], infos: [TensorInfo], kernels: [Kernel],
-                     scratch: ScratchAllocations, pool: ThreadPool) -> Result {
+                     scratch: ScratchAllocations, pool: ThreadPool, precision: FloatPrecision = .float32) -> Result {
         var result = none(subgraph: subgraph, kernels: kernels)
         var readers = [Int](repeating: 0, count: infos.count)
         for op in subgraph.operators { for t in op.inputs where t >= 0 { readers[t] += 1 } }
@@ -57,8 +57,7 @@ public enum KernelFusion {
             // The producer: a pointwise expansion (A read in place) or a convolution with `mf_conv_rows` (the first
             // layer, 3x3 stride 2 on the image).
             guard let conv = kernels[i] as? FloatGEMMConv2D, let dw = kernels[i + 1] as? CTaskKernel<mf_dw>,
-                  conv.amx == nil, (conv.scratch == nil && conv.g.isPointwise) || conv.conv != nil,
-                  conv.tensors.output == dw.input,
+                  (conv.scratch == nil && conv.g.isPointwise) || conv.conv != nil, conv.tensors.output == dw.input,
                   readers[dw.input] == 1, !graphOutputs.contains(dw.input), !infos[dw.input].isVariable
             else { continue }
             let d = dw.params.pointee
@@ -66,8 +65,15 @@ public enum KernelFusion {
                   Int(d.batches) == conv.g.batches, Int(d.ih) == conv.g.outputHeight,
                   Int(d.iw) == conv.g.outputWidth, infos[dw.input].byteCount >= minimumExpandedBytes,
                   conv.k * conv.g.outputDepth * MemoryLayout<Float>.size <= maximumWeightBytes else { continue }
-            let fused = FloatExpandDepthwise(conv: conv, depthwise: d, input: conv.tensors.input, output: dw.output,
-                                             scratch: scratch, pool: pool)
+            // The bfloat16 precision multiplies the expansion on AMX tiles too (K >= 32 comes prepared for them).
+            var amx = conv.amx?.params
+            if amx == nil && precision == .bfloat16 && conv.conv == nil && FloatKernels.amxAvailable {
+                let k = conv.k, w = FloatKernels.panelWidth, packed = conv.packed
+                amx = FloatKernels.amxGEMM(scratch, k: k, n: conv.g.outputDepth, bias: conv.bias, lo: conv.lo,
+                                           hi: conv.hi) { oc, kk in packed[((oc / w) * k + kk) * w + oc % w] }
+            }
+            let fused = FloatExpandDepthwise(conv: conv, amx: amx, depthwise: d, input: conv.tensors.input,
+                                             output: dw.output, scratch: scratch, pool: pool)
             result.kernels[i] = fused
             result.kernels[i + 1] = ClosureKernel { _ in }
             result.uses[i] = [conv.tensors.input, dw.output]
@@ -156,8 +162,8 @@ final class FloatExpandDepthwise: Kernel {
     let groups: Int, bands: Int
     let pool: ThreadPool
 
-    init(conv: FloatGEMMConv2D, depthwise d: mf_dw, input: Int, output: Int, scratch: ScratchAllocations,
-         pool: ThreadPool) {
+    init(conv: FloatGEMMConv2D, amx: UnsafePointer<mfa_gemm>? = nil, depthwise d: mf_dw, input: Int, output: Int,
+         scratch: ScratchAllocations, pool: ThreadPool) {
         self.input = input; self.output = output; self.pool = pool
         rows = Int(d.batches) * Int(d.oh)
         let panels = (Int(d.c) + 15) / 16
@@ -173,13 +179,15 @@ final class FloatExpandDepthwise: Kernel {
         let tasks = groups * bands
         ringFloats = Int(mf_expand_dw_ring_floats(d.iw, d.c, Int32(Self.bandRows)))
         rings = scratch.allocate(Float.self, count: tasks * ringFloats)
-        scratchFloats = conv.conv == nil ? 0 : FloatKernels.tileRows * conv.k
+        // The bf16 rows of the AMX expansion's A (two bf16 per float).
+        scratchFloats = conv.conv != nil ? FloatKernels.tileRows * conv.k
+            : amx != nil ? Int(mfa_abuf_count(Int32(conv.k)) + 1) / 2 : 0
         self.scratch = scratch.allocate(Float.self, count: max(1, tasks * scratchFloats))
         let p = scratch.allocate(mf_expand_dw.self, count: 1)
         p.pointee = mf_expand_dw(dw: d, cin: Int32(conv.k), packed: UnsafePointer(conv.packed),
                                  bias: UnsafePointer(conv.bias), lo: conv.lo, hi: conv.hi,
                                  clamps: FloatKernels.clamps(conv.lo, conv.hi) ? 1 : 0, conv: conv.conv,
-                                 band: Int32(Self.bandRows))
+                                 band: Int32(Self.bandRows), amx: amx)
         params = UnsafePointer(p)
     }
 
