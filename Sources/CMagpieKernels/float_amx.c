@@ -59,7 +59,8 @@ void mfa_pack(const float *w, int32_t k, int32_t n, int32_t kp, uint16_t *out) {
     memset(out, 0, (size_t)np * 16 * (size_t)kp * 2);
     for (int32_t j = 0; j < n; j++) {
         uint16_t *panel = out + (size_t)(j / 16) * kp * 16;
-        for (int32_t i = 0; i < k; i++) panel[(size_t)(i / 2) * 32 + (j % 16) * 2 + i % 2] = mfa_bf16(w[(size_t)j * k + i]);
+        for (int32_t i = 0; i < k; i++)
+            panel[(size_t)(i / 2) * 32 + (j % 16) * 2 + i % 2] = mfa_bf16(w[(size_t)j * k + i]);
     }
 }
 

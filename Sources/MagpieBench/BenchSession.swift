@@ -41,7 +41,8 @@ public enum BenchRuntime: Hashable, Sendable, CustomStringConvertible {
         case "ort": self = .peer(.onnxruntime)
         default:
             guard let peer = PeerRunner.Runtime(rawValue: text.lowercased()) else {
-                throw BenchError.invalidArgument("unknown runtime '\(text)'; use magpie, magpie-bf16, litert, litert-builtin, litert-ref or onnxruntime")
+                throw BenchError.invalidArgument(
+                    "unknown runtime '\(text)'; use magpie, magpie-bf16, litert, litert-builtin, litert-ref or onnxruntime")
             }
             self = .peer(peer)
         }

@@ -117,7 +117,8 @@ extension FloatKernels {
         let amx = FloatGEMMConv2D.AMX(params: params, plan: plan, buffers: buffers,
                                       bufferCount: bufferCount)
         return FloatGEMMConv2D(geometry: g, tensors: tensors, packed: context.allocate(Float.self, count: 1),
-                               bias: bias, k: k, panels: panels, plan: GEMMTaskPlan(rows: m, panels: panels, threads: 1),
+                               bias: bias, k: k, panels: panels,
+                               plan: GEMMTaskPlan(rows: m, panels: panels, threads: 1),
                                scratch: nil, conv: nil, pool: context.pool, min: lo, max: hi, amx: amx)
     }
 }
@@ -270,7 +271,8 @@ final class FloatGEMMConv2D: Kernel {
 
     /// Whether `fuseResidualAdd` applies: a pointwise GEMM of more than one row on an AVX2 + FMA host, or on AMX.
     var canFuseResidualAdd: Bool {
-        (avx2 || amx != nil) && scratch == nil && conv == nil && kMajorStride == 0 && g.batches * g.outputHeight * g.outputWidth > 1
+        (avx2 || amx != nil) && scratch == nil && conv == nil && kMajorStride == 0
+            && g.batches * g.outputHeight * g.outputWidth > 1
     }
 
     /// From now on each output is `clamp(convolution + residual, add.lo, add.hi)`, written to `add.output`.
