@@ -193,3 +193,32 @@ private final class WorkerStart {
     let fromBack: Bool
     init(pool: ThreadPool, fromBack: Bool) { self.pool = pool; self.fromBack = fromBack }
 }
+
+/// How a blocked GEMM is cut into pool tasks: `rowTasks` ranges of row blocks times `columnTasks` ranges of column
+/// groups (a group is the width of one register or tile block). About four tasks per thread, over the row blocks
+/// first (each task then reads a range of rows the previous operator wrote in the same order) and over the column
+/// groups only when the row blocks are fewer. Used by the VNNI and AMX quantized GEMMs (whose C side reads the
+/// ranges with `mq_task_range`) and the bfloat16 AMX float GEMM.
+struct TaskGrid {
+    let rowBlocks: Int, columnGroups: Int
+    let rowTasks: Int, columnTasks: Int
+    var count: Int { rowTasks * columnTasks }
+
+    init(rowBlocks: Int, columnGroups: Int, threads: Int) {
+        self.rowBlocks = rowBlocks; self.columnGroups = columnGroups
+        var rows = 1, columns = 1
+        if threads > 1 {
+            let wanted = threads * 4
+            rows = min(rowBlocks, wanted)
+            if rows < wanted { columns = min(columnGroups, max(1, wanted / rows)) }
+        }
+        rowTasks = rows; columnTasks = columns
+    }
+
+    /// Row blocks and column groups of `task` (task = row task * columnTasks + column task).
+    func ranges(_ task: Int) -> (rowBlocks: Range<Int>, columnGroups: Range<Int>) {
+        let r = task / columnTasks, c = task % columnTasks
+        return (rowBlocks * r / rowTasks ..< rowBlocks * (r + 1) / rowTasks,
+                columnGroups * c / columnTasks ..< columnGroups * (c + 1) / columnTasks)
+    }
+}

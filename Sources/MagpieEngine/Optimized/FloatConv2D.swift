@@ -111,9 +111,10 @@ extension FloatKernels {
         let params = amxGEMM(context.scratch, k: k, n: n, bias: bias, lo: lo, hi: hi) { oc, kk in
             filter.loadUnaligned(fromByteOffset: (oc * k + kk) * 4, as: Float.self)
         }
-        let plan = AMXTaskPlan(rows: m, panels: panels, threads: context.pool.threadCount)
+        // 32-row blocks by pairs of panels (four accumulator tiles).
+        let plan = TaskGrid(rowBlocks: (m + 31) / 32, columnGroups: (panels + 1) / 2, threads: context.pool.threadCount)
         let bufferCount = Int(mfa_abuf_count(Int32(k)))
-        let buffers = context.allocate(UInt16.self, count: plan.taskCount * bufferCount)
+        let buffers = context.allocate(UInt16.self, count: plan.count * bufferCount)
         let amx = FloatGEMMConv2D.AMX(params: params, plan: plan, buffers: buffers,
                                       bufferCount: bufferCount)
         return FloatGEMMConv2D(geometry: g, tensors: tensors, packed: context.allocate(Float.self, count: 1),
@@ -138,35 +139,6 @@ extension FloatKernels {
         params.pointee = mfa_gemm(k: Int32(k), kp: mfa_kp(Int32(k)), n: Int32(n), b: UnsafePointer(packed),
                                   bias: bias, lo: lo, hi: hi, clamps: clamps(lo, hi) ? 1 : 0)
         return UnsafePointer(params)
-    }
-}
-
-/// How an AMX GEMM is cut into pool tasks: 32-row blocks by pairs of weight panels (one block of four accumulator
-/// tiles). Rows first, about four groups per thread; pairs only when the blocks are fewer than two per thread.
-struct AMXTaskPlan {
-    static let blockRows = 32
-    let rows: Int, panels: Int, rowGroups: Int, pairGroups: Int
-    var taskCount: Int { rowGroups * pairGroups }
-
-    init(rows: Int, panels: Int, threads: Int) {
-        self.rows = rows; self.panels = panels
-        let blocks = (rows + Self.blockRows - 1) / Self.blockRows, pairs = (panels + 1) / 2
-        if threads <= 1 {
-            rowGroups = 1; pairGroups = 1
-        } else if blocks >= threads * 2 {
-            rowGroups = min(blocks, threads * 4); pairGroups = 1
-        } else {
-            rowGroups = blocks; pairGroups = max(1, min(pairs, (threads * 4 + blocks - 1) / blocks))
-        }
-    }
-
-    /// Rows and panels (the first even) of `task`.
-    func ranges(_ task: Int) -> (rows: Range<Int>, panels: Range<Int>) {
-        let blocks = (rows + Self.blockRows - 1) / Self.blockRows, pairs = (panels + 1) / 2
-        let rg = task / pairGroups, pg = task % pairGroups
-        let b0 = blocks * rg / rowGroups, b1 = blocks * (rg + 1) / rowGroups
-        let p0 = pairs * pg / pairGroups, p1 = pairs * (pg + 1) / pairGroups
-        return (b0 * Self.blockRows ..< min(b1 * Self.blockRows, rows), 2 * p0 ..< min(2 * p1, panels))
     }
 }
 
@@ -247,7 +219,8 @@ final class FloatGEMMConv2D: Kernel {
     /// The bfloat16 GEMM on AMX tiles (`FloatKernels.amxConv2D`): then `packed` is unused.
     struct AMX {
         let params: UnsafePointer<mfa_gemm>
-        let plan: AMXTaskPlan
+        /// Tasks over 32-row blocks and pairs of weight panels.
+        let plan: TaskGrid
         /// `bufferCount` bf16 per task for `mfa_gemm_rows`'s split of A.
         let buffers: UnsafeMutablePointer<UInt16>
         let bufferCount: Int
@@ -312,15 +285,16 @@ final class FloatGEMMConv2D: Kernel {
         let output = t.pointer(writes, as: Float.self)
         let add = residual.map { UnsafePointer(t.pointer($0.input, as: Float.self)) }
         if let amx {
-            let k = Int32(k), n = Int32(g.outputDepth), lo = residual?.lo ?? 0, hi = residual?.hi ?? 0
-            let plan = amx.plan
+            let k = Int32(k), n = g.outputDepth, lo = residual?.lo ?? 0, hi = residual?.hi ?? 0
+            let plan = amx.plan, rows = g.batches * g.outputHeight * g.outputWidth, panels = self.panels
             func run(_ task: Int) {
-                let (rows, panels) = plan.ranges(task)
-                mfa_gemm_rows(amx.params, input, k, output, n, Int32(rows.lowerBound), Int32(rows.upperBound),
-                              Int32(panels.lowerBound), Int32(panels.upperBound),
-                              amx.buffers + task * amx.bufferCount, add, lo, hi)
+                let (blocks, pairs) = plan.ranges(task)
+                mfa_gemm_rows(amx.params, input, k, output, Int32(n), Int32(blocks.lowerBound * 32),
+                              Int32(min(blocks.upperBound * 32, rows)), Int32(pairs.lowerBound * 2),
+                              Int32(min(pairs.upperBound * 2, panels)), amx.buffers + task * amx.bufferCount, add,
+                              lo, hi)
             }
-            if plan.taskCount == 1 { run(0) } else { pool.parallelFor(plan.taskCount, run) }
+            if plan.count == 1 { run(0) } else { pool.parallelFor(plan.count, run) }
             return
         }
         if plan.taskCount == 1 {

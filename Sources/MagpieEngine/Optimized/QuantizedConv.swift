@@ -151,15 +151,9 @@ public enum QuantizedKernels {
         }
 
         // Task grid: enough row blocks for every thread, and column groups when rows are scarce.
-        let threads = context.pool.threadCount
-        let rowBlocks = amx ? (m + 31) / 32 : (m + 23) / 24
-        let columnGroups = amx ? (np / 16 + 1) / 2 : (np / 16 + 3) / 4
-        var mTasks = 1, nTasks = 1
-        if threads > 1 {
-            let wanted = threads * 4
-            mTasks = min(rowBlocks, wanted)
-            if mTasks < wanted { nTasks = min(columnGroups, max(1, wanted / mTasks)) }
-        }
+        let grid = TaskGrid(rowBlocks: amx ? (m + 31) / 32 : (m + 23) / 24,
+                            columnGroups: amx ? (np / 16 + 1) / 2 : (np / 16 + 3) / 4,
+                            threads: context.pool.threadCount)
 
         var window: UnsafeMutablePointer<mq_window>? = nil
         if !g.isPointwise {
@@ -178,10 +172,10 @@ public enum QuantizedKernels {
             b: UnsafePointer(packed),
             rq: UnsafePointer(rq), rq_mode: records.mode, act_min: p.activationMin, act_max: p.activationMax,
             flip: type == .int8 ? 1 : 0, row_corr: type == .int8 ? 0 : 128 - filterZeroPoint,
-            c: nil, c_stride: Int32(n), m_tasks: Int32(mTasks), n_tasks: Int32(nTasks),
+            c: nil, c_stride: Int32(n), m_tasks: Int32(grid.rowTasks), n_tasks: Int32(grid.columnTasks),
             window: window.map { UnsafePointer($0) })
 
-        return QuantizedGemmConv2D(tensors: tensors, params: params, tasks: mTasks * nTasks, amx: amx,
+        return QuantizedGemmConv2D(tensors: tensors, params: params, tasks: grid.count, amx: amx,
                                    pool: context.pool)
     }
 
