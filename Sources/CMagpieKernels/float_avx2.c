@@ -457,6 +457,7 @@ MQ2_INLINE MQ5_T void mf5_tile_rows(const mf_rows *a, const float *b, size_t b_n
             }
         }
     }
+#pragma clang loop unroll(full)
     for (int r = 0; r < R; r++) {
         float *dst = c + (size_t)r * o->row;
         mf5_store_panel(dst, acc[2 * r], columns < 16 ? columns : 16, lo, hi, clamps, o);
@@ -478,55 +479,92 @@ static MQ5_T __attribute__((noinline)) void mf5_tile(const mf_rows *a, int32_t r
 #undef MF5_TILE
 }
 
-/// mf_tile24_rows with AVX-512: R rows (1...8) x 24 columns, each row's first 16 in a 512-bit accumulator and the
-/// next 8 (the second panel's, `columns` of them stored) in a 256-bit one; 2R accumulators, each A broadcast feeding
-/// two FMAs. Each output is summed from its bias in k order with one FMA per step: the same bits.
-MQ2_INLINE MQ5_T void mf5_tile24_rows(const float *const *ar, int32_t k, const float *b, const float *bias, float *c,
-                                      const mf_out *o, int32_t columns, float lo, float hi, int32_t clamps,
-                                      const int R) {
-    const float *b2 = b + (size_t)k * 16;
-    __m512 acc[8];
-    __m256 acc2[8];
+/// mf5_tile_rows for a plain A block (row r's k values at a + r * a_stride) and two panels, or one (P), inlined
+/// into mf5_gemm_block's loops: the same FMAs in the same order, so the same bits.
+MQ2_INLINE MQ5_T void mf5_block_tile(const float *a, size_t a_stride, int32_t k, const float *b, size_t b_next,
+                                     const float *bias, float *c, const mf_out *o, int32_t columns, float lo,
+                                     float hi, int32_t clamps, const int R, const int P) {
+    __m512 acc[12];
+    const __m512 bias0 = _mm512_loadu_ps(bias), bias1 = P == 2 ? _mm512_loadu_ps(bias + 16) : bias0;
     for (int r = 0; r < R; r++) {
-        acc[r] = _mm512_loadu_ps(bias);
-        acc2[r] = _mm256_loadu_ps(bias + 16);
+        acc[2 * r] = bias0;
+        acc[2 * r + 1] = bias1;
     }
+    const float *b1p = b + b_next;
     for (int32_t i = 0; i < k; i++) {
-        const __m512 v0 = _mm512_loadu_ps(b + (size_t)i * 16);
-        const __m256 v1 = _mm256_loadu_ps(b2 + (size_t)i * 16);
+        const __m512 b0 = _mm512_loadu_ps(b + (size_t)i * 16);
+        const __m512 b1 = P == 2 ? _mm512_loadu_ps(b1p + (size_t)i * 16) : b0;
         for (int r = 0; r < R; r++) {
-            const __m512 x = _mm512_set1_ps(ar[r][i]);
-            acc[r] = _mm512_fmadd_ps(x, v0, acc[r]);
-            acc2[r] = _mm256_fmadd_ps(_mm512_castps512_ps256(x), v1, acc2[r]);
+            const __m512 x = _mm512_set1_ps(a[(size_t)r * a_stride + (size_t)i]);
+            acc[2 * r] = _mm512_fmadd_ps(x, b0, acc[2 * r]);
+            if (P == 2) acc[2 * r + 1] = _mm512_fmadd_ps(x, b1, acc[2 * r + 1]);
         }
     }
+    if (!o->adds && o->half == 8 && columns >= 16 * P) {
+        // Whole panels, no residual: the clamp and one store per vector, unrolled, so that the accumulators stay
+        // in registers (mf5_store_panel's tests made the compiler spill them to a stack array first).
+        const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < R; r++) {
+            float *dst = c + (size_t)r * o->row;
+            const __m512 v0 = acc[2 * r], v1 = acc[2 * r + 1];
+            _mm512_storeu_ps(dst, clamps ? mf5_clamp(v0, vlo, vhi) : v0);
+            if (P == 2) _mm512_storeu_ps(dst + o->panel, clamps ? mf5_clamp(v1, vlo, vhi) : v1);
+        }
+        return;
+    }
+    // Partial panels or the residual ADD: mf5_store_panel, unrolled as well.
+#pragma clang loop unroll(full)
     for (int r = 0; r < R; r++) {
         float *dst = c + (size_t)r * o->row;
-        mf5_store_panel(dst, acc[r], 16, lo, hi, clamps, o);
-        mf5_store_panel(dst + o->panel, _mm512_castps256_ps512(acc2[r]), columns, lo, hi, clamps, o);
+        mf5_store_panel(dst, acc[2 * r], columns < 16 ? columns : 16, lo, hi, clamps, o);
+        if (P == 2) mf5_store_panel(dst + o->panel, acc[2 * r + 1], columns - 16, lo, hi, clamps, o);
     }
 }
 
-/// mf_gemm24 with AVX-512: 8-row tiles, then one of the remaining 1-7 rows.
-static MQ5_T __attribute__((noinline)) void mf5_gemm24(int32_t k, const float *a, int32_t a_stride, int32_t rows,
-                                                       const float *b, const float *bias, float *c, const mf_out *o,
-                                                       int32_t columns, float lo, float hi, int32_t clamps) {
-    for (int32_t r = 0; r < rows; r += 8) {
-        const float *ar[8];
-        const int32_t height = rows - r < 8 ? rows - r : 8;
-        for (int32_t i = 0; i < height; i++) ar[i] = a + (size_t)(r + i) * a_stride;
-        float *cr = c + (size_t)r * o->row;
-        switch (height) {
-        case 1: mf5_tile24_rows(ar, k, b, bias, cr, o, columns, lo, hi, clamps, 1); break;
-        case 2: mf5_tile24_rows(ar, k, b, bias, cr, o, columns, lo, hi, clamps, 2); break;
-        case 3: mf5_tile24_rows(ar, k, b, bias, cr, o, columns, lo, hi, clamps, 3); break;
-        case 4: mf5_tile24_rows(ar, k, b, bias, cr, o, columns, lo, hi, clamps, 4); break;
-        case 5: mf5_tile24_rows(ar, k, b, bias, cr, o, columns, lo, hi, clamps, 5); break;
-        case 6: mf5_tile24_rows(ar, k, b, bias, cr, o, columns, lo, hi, clamps, 6); break;
-        case 7: mf5_tile24_rows(ar, k, b, bias, cr, o, columns, lo, hi, clamps, 7); break;
-        default: mf5_tile24_rows(ar, k, b, bias, cr, o, columns, lo, hi, clamps, 8); break;
+/// `tiles` row tiles of R rows each (A's rows from `a`, outputs from `c`) times panels [p0, p1), tile by tile, two
+/// panels per register tile (an odd last panel alone): one call for what mf_tile_panels does one tile at a time,
+/// so that a small k (MobileNetV2's expansions, k = 16-32) does not pay a call and the tile's set-up per 6 x 32
+/// outputs. With the unspilled stores above, C harness against the per-tile calls (same bits): the fused 112 x 112
+/// 16 -> 96 pair 1.30x, the 56 x 56 and 28 x 28 pairs 1.13-1.21x, the 24-channel projections 1.41x (they ran
+/// 8 x 24 tiles before), MobileNetV2's 21 GEMM shapes together 1.10-1.12x.
+MQ2_INLINE MQ5_T void mf5_gemm_block_rows(int32_t k, const float *a, size_t a_stride, int32_t tiles,
+                                          const float *packed, const float *bias, float *c, const mf_out *o,
+                                          int32_t n, int32_t p0, int32_t p1, float lo, float hi, int32_t clamps,
+                                          const int R) {
+    const size_t b_next = (size_t)k * 16;
+    for (int32_t t = 0; t < tiles; t++, a += (size_t)R * a_stride, c += (size_t)R * o->row) {
+        int32_t p = p0;
+        for (; p + 2 <= p1; p += 2) {
+            const int32_t left = n - p * 16;
+            mf5_block_tile(a, a_stride, k, packed + (size_t)p * b_next, b_next, bias + (size_t)p * 16,
+                           c + (size_t)p * o->panel, o, left < 32 ? left : 32, lo, hi, clamps, R, 2);
+        }
+        if (p < p1) {
+            const int32_t left = n - p * 16;
+            mf5_block_tile(a, a_stride, k, packed + (size_t)p * b_next, b_next, bias + (size_t)p * 16,
+                           c + (size_t)p * o->panel, o, left < 16 ? left : 16, lo, hi, clamps, R, 1);
         }
     }
+}
+
+/// mf5_gemm_block_rows for R = `rows` (1...6).
+static MQ5_T __attribute__((noinline)) void mf5_gemm_block(int32_t k, const float *a, size_t a_stride, int32_t rows,
+                                                           int32_t tiles, const float *packed, const float *bias,
+                                                           float *c, const mf_out *o, int32_t n, int32_t p0,
+                                                           int32_t p1, float lo, float hi, int32_t clamps) {
+    // A local copy, which the stores cannot alias, so its fields stay in registers.
+    const mf_out out = *o;
+#define MF5_BLOCK(R) mf5_gemm_block_rows(k, a, a_stride, tiles, packed, bias, c, &out, n, p0, p1, lo, hi, clamps, R)
+    switch (rows) {
+    case 1: MF5_BLOCK(1); break;
+    case 2: MF5_BLOCK(2); break;
+    case 3: MF5_BLOCK(3); break;
+    case 4: MF5_BLOCK(4); break;
+    case 5: MF5_BLOCK(5); break;
+    default: MF5_BLOCK(6); break;
+    }
+#undef MF5_BLOCK
 }
 
 /// Panels [p0, p1) of one row tile: with AVX-512, two panels per mf5_tile call (and one for an odd last panel);
@@ -581,13 +619,35 @@ static MQ2_T void mf_gemm_to(int32_t k, const float *a, int32_t a_stride, int32_
                              const float *bias, float *c, mf_out o, int32_t n, int32_t p0, int32_t p1,
                              int32_t panels_outer, float lo, float hi, int32_t clamps, int32_t *ks) {
     const int avx512 = mq5_cpu_supported();
-    if (ks == NULL && p1 - p0 == 2 && n - (p1 - 1) * 16 <= 8) {
+    if (ks == NULL && !avx512 && p1 - p0 == 2 && n - (p1 - 1) * 16 <= 8) {
         // Two panels, the last of at most 8 columns: 24-column tiles.
-        (avx512 ? mf5_gemm24 : mf_gemm24)(k, a, a_stride, rows, packed + (size_t)p0 * k * 16, bias + (size_t)p0 * 16,
-                  c + (size_t)p0 * o.panel, &o, n - (p1 - 1) * 16, lo, hi, clamps);
+        mf_gemm24(k, a, a_stride, rows, packed + (size_t)p0 * k * 16, bias + (size_t)p0 * 16, c + (size_t)p0 * o.panel,
+                  &o, n - (p1 - 1) * 16, lo, hi, clamps);
         return;
     }
     const int32_t fives = 5 * mf_five_row_tiles(rows);
+    if (ks == NULL && avx512) {
+        // Dense A: runs of equal tiles through mf5_gemm_block (the 5-row tiles, the 6-row ones, a last shorter one),
+        // each run over the panels [p0, p1), or over one panel pair at a time when the panels are outer.
+        const int32_t sixes = (rows - fives) / 6, last = rows - fives - 6 * sixes;
+        const int32_t step = panels_outer ? 2 : p1 - p0;
+        for (int32_t p = p0; p < p1; p += step) {
+            const int32_t pe = p + step < p1 ? p + step : p1;
+            const float *ar = a;
+            float *cr = c;
+            if (fives > 0)
+                mf5_gemm_block(k, ar, (size_t)a_stride, 5, fives / 5, packed, bias, cr, &o, n, p, pe, lo, hi, clamps);
+            ar += (size_t)fives * a_stride;
+            cr += (size_t)fives * o.row;
+            if (sixes > 0)
+                mf5_gemm_block(k, ar, (size_t)a_stride, 6, sixes, packed, bias, cr, &o, n, p, pe, lo, hi, clamps);
+            ar += (size_t)sixes * 6 * a_stride;
+            cr += (size_t)sixes * 6 * o.row;
+            if (last > 0)
+                mf5_gemm_block(k, ar, (size_t)a_stride, last, 1, packed, bias, cr, &o, n, p, pe, lo, hi, clamps);
+        }
+        return;
+    }
     // Panel p of the row tile t starting at row r (5 rows below `fives`, else up to 6); with `ks`, the tile's list
     // of live steps is at ks + t * (k + 9), its length first.
 #define MF_TILE_HEIGHT(r) ((r) < fives ? 5 : rows - (r) < 6 ? rows - (r) : 6)

@@ -32,7 +32,8 @@ void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end);
 /// outer loop when `panels_outer` is 1 (A small enough to stay in cache while each panel meets every tile), else the
 /// row tiles; 2 is 1 with `ks` already filled by mf_gemm_list_live_steps. Two panels whose last has at most 8
 /// columns (17-24 output channels) go in tiles of 4 rows x 24 columns instead, whatever `panels_outer`. With AVX-512:
-/// tiles of up to 6 rows x two panels (an odd last panel alone), and 8 rows x 24 columns for those two panels.
+/// tiles of up to 6 rows x two panels (an odd last panel alone), 17-24 columns included (two whole 16-lane
+/// accumulators per row, the second stored masked: 1.28x the 8 x 24 tiles of sessions 9-12).
 ///
 /// With `ks` non-NULL (room for mf_gemm_live_ints(k, rows, panels_outer) ints), each row tile first lists the steps
 /// i at which one of its rows is nonzero and skips the others: the same sums, since a skipped step would add
@@ -76,8 +77,8 @@ typedef struct {
 
 /// Output pixels [row0, row0 + rows) (the GEMM's rows, over batches * oh * ow; pixel row0 at `out`) times weight
 /// panels [p0, p1), in tiles of 6 pixels: a tile whose windows all lie inside the input (dilation 1 across) reads
-/// its A rows in place, one run of kw * c floats per filter row; any other tile is gathered into `scratch` (6 * k floats) with zeros
-/// outside the input. Same sums, in the same order, as mf_gemm on the gathered rows.
+/// its A rows in place, one run of kw * c floats per filter row; any other tile is gathered into `scratch`
+/// (6 * k floats) with zeros outside the input. Same sums, in the same order, as mf_gemm on the gathered rows.
 void mf_conv_rows(const mf_conv *p, const float *in, float *out, int32_t row0, int32_t rows, int32_t p0,
                   int32_t p1, float *scratch);
 
