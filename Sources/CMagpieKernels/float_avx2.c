@@ -413,6 +413,31 @@ MQ2_INLINE MQ5_T void mf5_store_panel(float *dst, __m512 v, int32_t columns, flo
     }
 }
 
+/// Stores an AVX-512 tile's accumulators: row r's panel q (q < P) from acc[2r + q], `columns` of the P panels, with
+/// the clamp and the residual ADD (mf5_store_panel). Whole panels without a residual take one store per vector
+/// and no test. Unrolled, so that the accumulators stay in registers: with the tests inside a rolled loop the
+/// compiler spilled them to a stack array before the stores.
+MQ2_INLINE MQ5_T void mf5_store_tile(const __m512 *acc, float *c, const mf_out *o, int32_t columns, float lo,
+                                     float hi, int32_t clamps, const int R, const int P) {
+    if (!o->adds && o->half == 8 && columns >= 16 * P) {
+        const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < R; r++) {
+            float *dst = c + (size_t)r * o->row;
+            const __m512 v0 = acc[2 * r], v1 = acc[2 * r + 1];
+            _mm512_storeu_ps(dst, clamps ? mf5_clamp(v0, vlo, vhi) : v0);
+            if (P == 2) _mm512_storeu_ps(dst + o->panel, clamps ? mf5_clamp(v1, vlo, vhi) : v1);
+        }
+        return;
+    }
+#pragma clang loop unroll(full)
+    for (int r = 0; r < R; r++) {
+        float *dst = c + (size_t)r * o->row;
+        mf5_store_panel(dst, acc[2 * r], columns < 16 ? columns : 16, lo, hi, clamps, o);
+        if (P == 2) mf5_store_panel(dst + o->panel, acc[2 * r + 1], columns - 16, lo, hi, clamps, o);
+    }
+}
+
 /// mf_tile_rows with 512-bit vectors: R rows (1...6) x P panels (1 or 2; panel 1's weights `b_next` floats after
 /// panel 0's, its biases 16 after), R x P accumulators of 16 lanes, one broadcast per row and step feeding P FMAs.
 /// Each output is summed from its bias in k order with one FMA per step, as in mf_tile_rows: the same bits.
@@ -457,12 +482,7 @@ MQ2_INLINE MQ5_T void mf5_tile_rows(const mf_rows *a, const float *b, size_t b_n
             }
         }
     }
-#pragma clang loop unroll(full)
-    for (int r = 0; r < R; r++) {
-        float *dst = c + (size_t)r * o->row;
-        mf5_store_panel(dst, acc[2 * r], columns < 16 ? columns : 16, lo, hi, clamps, o);
-        if (P == 2) mf5_store_panel(dst + o->panel, acc[2 * r + 1], columns - 16, lo, hi, clamps, o);
-    }
+    mf5_store_tile(acc, c, o, columns, lo, hi, clamps, R, P);
 }
 
 /// The AVX-512 register tile: rows r < `rows` (1...6) of A times one weight panel (`columns` <= 16) or two
@@ -500,26 +520,7 @@ MQ2_INLINE MQ5_T void mf5_block_tile(const float *a, size_t a_stride, int32_t k,
             if (P == 2) acc[2 * r + 1] = _mm512_fmadd_ps(x, b1, acc[2 * r + 1]);
         }
     }
-    if (!o->adds && o->half == 8 && columns >= 16 * P) {
-        // Whole panels, no residual: the clamp and one store per vector, unrolled, so that the accumulators stay
-        // in registers (mf5_store_panel's tests made the compiler spill them to a stack array first).
-        const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
-#pragma clang loop unroll(full)
-        for (int r = 0; r < R; r++) {
-            float *dst = c + (size_t)r * o->row;
-            const __m512 v0 = acc[2 * r], v1 = acc[2 * r + 1];
-            _mm512_storeu_ps(dst, clamps ? mf5_clamp(v0, vlo, vhi) : v0);
-            if (P == 2) _mm512_storeu_ps(dst + o->panel, clamps ? mf5_clamp(v1, vlo, vhi) : v1);
-        }
-        return;
-    }
-    // Partial panels or the residual ADD: mf5_store_panel, unrolled as well.
-#pragma clang loop unroll(full)
-    for (int r = 0; r < R; r++) {
-        float *dst = c + (size_t)r * o->row;
-        mf5_store_panel(dst, acc[2 * r], columns < 16 ? columns : 16, lo, hi, clamps, o);
-        if (P == 2) mf5_store_panel(dst + o->panel, acc[2 * r + 1], columns - 16, lo, hi, clamps, o);
-    }
+    mf5_store_tile(acc, c, o, columns, lo, hi, clamps, R, P);
 }
 
 /// `tiles` row tiles of R rows each (A's rows from `a`, outputs from `c`) times panels [p0, p1), tile by tile, two

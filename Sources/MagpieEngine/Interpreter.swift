@@ -182,7 +182,7 @@ public final class Interpreter {
         }
         let fusion = options.fusesOperators
             ? KernelFusion.fuse(subgraph: subgraph, codes: codes, infos: infos, kernels: kernels, scratch: scratch,
-                                pool: pool, precision: options.kernels == .optimized ? options.floatPrecision : .float32)
+                                pool: pool, precision: options.floatPrecision)
             : KernelFusion.none(subgraph: subgraph, kernels: kernels)
         let skipping = options.skipsZeros
             ? ZeroSkipping.apply(subgraph: subgraph, codes: codes, kernels: fusion.kernels, scratch: scratch)

@@ -149,8 +149,8 @@ void mfa_gemm_rows(const mfa_gemm *p, const float *a, int32_t a_stride, float *c
                    int32_t r1, int32_t j0, int32_t j1, uint16_t *abuf, const float *add, float add_lo, float add_hi);
 
 /// The same products for `rows` rows of A into planar blocks (mf_expand_dw_rows's ring): output column j of row r at
-/// c[(j / 16) * block_stride + r * 16 + j % 16], for
-/// the panels [j0, j1); the bias and the clamp applied, no residual.
+/// c[(j / 16) * block_stride + r * 16 + j % 16], for the panels [j0, j1); the bias and the clamp applied, no
+/// residual.
 void mfa_gemm_planar(const mfa_gemm *p, const float *a, int32_t a_stride, int32_t rows, float *c,
                      size_t block_stride, int32_t j0, int32_t j1, uint16_t *abuf);
 
