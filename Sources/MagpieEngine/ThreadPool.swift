@@ -45,8 +45,9 @@ public final class ThreadPool: @unchecked Sendable {
     private let completed = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
-    /// The current region's body; written only while no task of any region is claimed and unfinished.
-    private var job: ((Int) -> Void)?
+    /// The current region's body (task, thread slot); written only while no task of any region is claimed and
+    /// unfinished.
+    private var job: ((Int, Int) -> Void)?
     private var mutex = pthread_mutex_t()
     private var condition = pthread_cond_t()
     private var workers: [pthread_t] = []
@@ -59,11 +60,11 @@ public final class ThreadPool: @unchecked Sendable {
         pthread_cond_init(&condition, nil)
         for index in 1..<self.threadCount {
             // Odd workers take tasks from the back, even ones (like the caller) from the front.
-            let box = Unmanaged.passRetained(WorkerStart(pool: self, fromBack: index % 2 == 1))
+            let box = Unmanaged.passRetained(WorkerStart(pool: self, slot: index))
             var thread = pthread_t()
             let rc = pthread_create(&thread, nil, { raw in
                 let start = Unmanaged<WorkerStart>.fromOpaque(raw!).takeRetainedValue()
-                start.pool.workerLoop(fromBack: start.fromBack)
+                start.pool.workerLoop(slot: start.slot)
                 return nil
             }, box.toOpaque())
             if rc == 0 { workers.append(thread) } else { box.release() }
@@ -88,21 +89,28 @@ public final class ThreadPool: @unchecked Sendable {
     /// Runs `body(task)` for every task in `0..<count`, spread over the pool, and waits for all of them.
     /// - Precondition: not called from inside a task.
     public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+        parallelFor(count) { task, _ in body(task) }
+    }
+
+    /// Runs `body(task, slot)` for every task in `0..<count`, like `parallelFor(_:_:)`, where `slot` (in
+    /// `0..<threadCount`) names the thread that runs the task: the caller is 0, and no two tasks run at the same
+    /// time in one slot. Tasks that need scratch memory index it by slot, so it is per thread, not per task.
+    public func parallelFor(_ count: Int, _ body: (_ task: Int, _ slot: Int) -> Void) {
         if count <= 1 || workers.isEmpty {
-            for i in 0..<count { body(i) }
+            for i in 0..<count { body(i, 0) }
             return
         }
         var first = 0
         while first < count {
             let n = min(count - first, Self.indexMask)
             let base = first
-            region(n) { body(base + $0) }
+            region(n) { body(base + $0, $1) }
             first += n
         }
     }
 
     /// One parallel region of `n` (< 2^20) tasks.
-    private func region(_ n: Int, _ body: (Int) -> Void) {
+    private func region(_ n: Int, _ body: (Int, Int) -> Void) {
         withoutActuallyEscaping(body) { escapable in
             job = escapable
             completed.store(0, ordering: .relaxed)
@@ -116,7 +124,7 @@ public final class ThreadPool: @unchecked Sendable {
                 pthread_cond_broadcast(&condition)
                 pthread_mutex_unlock(&mutex)
             }
-            drain(fromBack: false)
+            drain(slot: 0)
             // Yield now and then: on an oversubscribed machine a worker running the last task may need this core.
             // Each poll pauses first, so 256 polls take several microseconds (without the pause they took about
             // one, and the yields cost 4% of a 2-thread MobileNetV2 run in system calls).
@@ -130,8 +138,10 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
-    /// Claims and runs tasks of the current region until none is left, lowest first or highest first.
-    private func drain(fromBack: Bool) {
+    /// Claims and runs tasks of the current region until none is left: lowest first in even slots (the caller's
+    /// is 0), highest first in odd ones.
+    private func drain(slot: Int) {
+        let fromBack = slot % 2 == 1
         var current = state.load(ordering: .acquiring)
         while true {
             let front = (current >> Self.indexBits) & Self.indexMask, back = current & Self.indexMask
@@ -141,7 +151,7 @@ public final class ThreadPool: @unchecked Sendable {
             let (claimed, seen) = state.compareExchange(expected: current, desired: desired,
                                                        ordering: .acquiringAndReleasing)
             if claimed {
-                run(task)
+                run(task, slot)
                 completed.add(1, ordering: .releasing)
                 current = state.load(ordering: .acquiring)
             } else {
@@ -153,13 +163,13 @@ public final class ThreadPool: @unchecked Sendable {
     /// Runs one claimed task. A separate function, so that the worker's reference to the job ends before the task
     /// counts as completed (the caller then clears `job`, and `withoutActuallyEscaping` checks nothing kept it).
     @inline(never)
-    private func run(_ task: Int) {
-        job!(task)
+    private func run(_ task: Int, _ slot: Int) {
+        job!(task, slot)
     }
 
     private func generation(_ word: Int) -> Int { word >> Self.generationShift }
 
-    private func workerLoop(fromBack: Bool) {
+    private func workerLoop(slot: Int) {
         var seen = 0
         while true {
             var spins = 0
@@ -182,16 +192,16 @@ public final class ThreadPool: @unchecked Sendable {
             }
             if stopping.load(ordering: .relaxed) { return }
             seen = generation(state.load(ordering: .acquiring))
-            drain(fromBack: fromBack)
+            drain(slot: slot)
         }
     }
 }
 
-/// What a new worker thread needs: its pool and which end of each region it claims from.
+/// What a new worker thread needs: its pool and its slot (which also says which end of each region it claims from).
 private final class WorkerStart {
     let pool: ThreadPool
-    let fromBack: Bool
-    init(pool: ThreadPool, fromBack: Bool) { self.pool = pool; self.fromBack = fromBack }
+    let slot: Int
+    init(pool: ThreadPool, slot: Int) { self.pool = pool; self.slot = slot }
 }
 
 /// How a blocked GEMM is cut into pool tasks: `rowTasks` ranges of row blocks times `columnTasks` ranges of column

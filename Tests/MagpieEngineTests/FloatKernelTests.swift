@@ -189,9 +189,10 @@ final class FloatKernelTests: XCTestCase {
     /// stride 2 like the first layer), the 3×3 depthwise convolution, a projection; operators 1 and 2 fuse) gives
     /// the unfused kernels' bits (and so the reference within 1e-4) at strides 1 and 2, batches, odd sizes (a
     /// last band of one row), channel counts that are not a multiple of 8 (20: the 24-column tile) and 1-3 threads:
-    /// tasks that split the rows (sharing expanded rows), or where the rows are few, the weight panels too (24
-    /// panels in 3 ranges for 8 rows, 6 with a partial last one in 2 ranges for 6 rows, 9 in 3 for 4 rows). The convolution before the pair makes the expansion's input an
-    /// arena tensor: a memory plan that let the depthwise output, now written one operator early, share its space
+    /// tasks over row ranges (one per thread, sharing the expanded rows at their edges; one range where the rows are
+    /// few) and chunks of two weight panels (an odd one in the last chunk: 3, 9 panels; a partial last panel: 37,
+    /// 90 channels; one chunk for a windowed producer), each run by whichever thread claims it, with that thread's
+    /// ring. The convolution before the pair makes the expansion's input an arena tensor: a memory plan that let the depthwise output, now written one operator early, share its space
     /// would change the result.
     func testExpansionDepthwiseFusion() throws {
         let cases = [ExpansionBlock(n: 1, h: 64, w: 64, cin: 8, expanded: 32, stride: 1, activation: .relu6),

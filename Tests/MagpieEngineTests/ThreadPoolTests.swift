@@ -1,3 +1,4 @@
+import CMagpieKernels
 import Synchronization
 import XCTest
 @testable import MagpieEngine
@@ -60,10 +61,42 @@ final class ThreadPoolTests: XCTestCase {
         XCTAssertEqual(total.load(ordering: .relaxed), 200 * 28)
     }
 
+    func testSlotsNameTheRunningThread() {
+        // Every task gets a slot below the thread count, the caller's is 0, and no two tasks that run at the same
+        // time share one (kernels index per-thread scratch by it).
+        let pool = ThreadPool(threadCount: 3, spinLimit: 1000)
+        defer { pool.shutdown() }
+        let busy = Atomic<Int>(0), clashes = Atomic<Int>(0), outOfRange = Atomic<Int>(0), ran = Atomic<Int>(0)
+        let caller = pthread_self()
+        let callerSlotWrong = Atomic<Int>(0)
+        for region in 0..<300 {
+            pool.parallelFor(region % 13 + 1) { _, slot in
+                ran.add(1, ordering: .relaxed)
+                guard (0..<3).contains(slot) else { outOfRange.add(1, ordering: .relaxed); return }
+                if (pthread_equal(pthread_self(), caller) != 0) != (slot == 0) {
+                    callerSlotWrong.add(1, ordering: .relaxed)
+                }
+                let bit = 1 << slot
+                if busy.bitwiseOr(bit, ordering: .acquiringAndReleasing).oldValue & bit != 0 {
+                    clashes.add(1, ordering: .relaxed)
+                }
+                for _ in 0..<200 { magpie_spin_pause() }
+                busy.bitwiseAnd(~bit, ordering: .acquiringAndReleasing)
+            }
+        }
+        XCTAssertEqual(ran.load(ordering: .relaxed), (0..<300).reduce(0) { $0 + $1 % 13 + 1 })
+        XCTAssertEqual(outOfRange.load(ordering: .relaxed), 0, "slots outside 0..<3")
+        XCTAssertEqual(callerSlotWrong.load(ordering: .relaxed), 0, "slot 0 is the caller's, and only the caller's")
+        XCTAssertEqual(clashes.load(ordering: .relaxed), 0, "two running tasks shared a slot")
+    }
+
     func testSingleThreadPoolRunsInline() {
         let pool = ThreadPool(threadCount: 1)
         var order: [Int] = []
         pool.parallelFor(5) { order.append($0) }
         XCTAssertEqual(order, [0, 1, 2, 3, 4])
+        var slots: [Int] = []
+        pool.parallelFor(3) { _, slot in slots.append(slot) }
+        XCTAssertEqual(slots, [0, 0, 0])
     }
 }

@@ -136,53 +136,60 @@ struct ResidualAdd {
 /// after it, as one kernel (`mf_expand_dw_rows`): the convolution's output rows are computed two at a time
 /// (`bandRows`) into a ring of two such bands, and the depthwise rows from the ring.
 ///
-/// Tasks, one per thread, split the depthwise output rows, and two tasks whose windows share an expanded row both
-/// compute it. Only where the rows are too few for the threads (`minBandRows`) do they split the channels too: a
-/// range of the convolution's 16-channel weight panels and the same depthwise channels, for every row of the
-/// range. Each task has its own ring.
+/// Tasks are a grid of row ranges (`bands`, one per thread where each keeps at least `minBandRows` output rows)
+/// by chunks of the 16-channel weight panels (whole pairs: the GEMM's 6 x 32 tile), about `tasksPerThread` per
+/// thread: a task computes its chunk's channels of the expansion and of the depthwise convolution for every row of
+/// its range. Two tasks whose windows share an expanded row both compute it, so the rows are split only between
+/// threads; the chunks are what balances them. The caller takes its range's chunks from the front, the other
+/// thread its own from the back, and whichever finishes first goes on into the other's range: on this VM one vCPU
+/// is often 20-50% slower than the other for seconds at a time, and with one task per thread every pair waited
+/// for the slow one. One thread runs one chunk (smaller chunks measured 1-5% slower per pair there: each rereads
+/// the expansion's input and walks the rows again). The rings are per thread (`ThreadPool`'s slot).
 final class FloatExpandDepthwise: Kernel {
     /// Expanded rows per band. Two gives the 14 × 14 blocks' GEMM 28 rows per call instead of 14 (short tiles):
     /// C harness, one thread, expansion + depthwise, 14 × 14 64 → 384 0.139 → 0.128 ms against one row at a time;
     /// in the model the larger blocks run the same with one, two or three rows per band.
     static let bandRows = 2
-    /// Output rows a thread's row range keeps at least before the panels split too. Rows are the better split:
-    /// the next operator (a projection) splits rows, so each thread reads what it wrote itself, where panel ranges
-    /// leave half of every pixel's channels in the other core's cache. Two threads, profile minima over four
+    /// Output rows a thread's row range keeps at least before the threads share one range. Rows are the better
+    /// split: the next operator (a projection) splits rows, so each thread reads what it wrote itself, where panel
+    /// ranges leave half of every pixel's channels in the other core's cache. Two threads, profile minima over four
     /// alternating runs: the model's operators 3.73 → 3.43 ms with rows (the 112 × 112 pair 0.41 → 0.30 ms, the
     /// 28 × 28 projections 0.055 → 0.038) although each range computes the expanded rows at its edges again.
     static let minBandRows = 4
+    /// Tasks per thread where there are several threads: chunks of the weight panels let whichever thread is
+    /// ahead take work from the other's row range.
+    static let tasksPerThread = 4
 
     let input: Int, output: Int
     let params: UnsafePointer<mf_expand_dw>
+    /// A ring per thread slot.
     let rings: UnsafeMutablePointer<Float>, ringFloats: Int
-    /// Per task, 6 × K floats for the tiles `mf_conv_rows` gathers (a windowed producer only).
+    /// Per thread slot, 6 × K floats for the tiles `mf_conv_rows` gathers (a windowed producer), or the bf16 rows
+    /// of the AMX expansion's A.
     let scratch: UnsafeMutablePointer<Float>, scratchFloats: Int
     let rows: Int, panels: Int
-    /// Tasks: `groups` panel ranges times `bands` row ranges.
-    let groups: Int, bands: Int
+    /// Tasks: `bands` row ranges times `chunks` panel ranges (task = band * chunks + chunk).
+    let bands: Int, chunks: Int
     let pool: ThreadPool
 
     init(conv: FloatGEMMConv2D, amx: UnsafePointer<mfa_gemm>? = nil, depthwise d: mf_dw, input: Int, output: Int,
          scratch: ScratchAllocations, pool: ThreadPool) {
         self.input = input; self.output = output; self.pool = pool
         rows = Int(d.batches) * Int(d.oh)
-        let panels = (Int(d.c) + 15) / 16
-        self.panels = panels
-        // The fewest panel ranges (dividing both the threads and the panels evenly, at least three panels each)
-        // that leave every thread of a range at least `minBandRows` output rows; the threads of a range split
-        // the rows.
+        panels = (Int(d.c) + 15) / 16
         let threads = max(1, pool.threadCount)
-        let splits = (1...threads).filter { threads % $0 == 0 && ($0 == 1 || panels % $0 == 0 && panels / $0 >= 3) }
-        let rows = self.rows, minRows = Self.minBandRows
-        groups = splits.first { rows / (threads / $0) >= minRows } ?? splits.last!
-        bands = max(1, min(rows, threads / groups))
-        let tasks = groups * bands
+        bands = max(1, min(threads, rows / Self.minBandRows))
+        // About `tasksPerThread` tasks per thread, in chunks of whole pairs of panels (an odd panel joins the last
+        // chunk); one chunk on one thread, and for a windowed producer.
+        let pairs = max(1, panels / 2)
+        chunks = threads == 1 || conv.conv != nil ? 1
+            : min(pairs, (Self.tasksPerThread * threads + bands - 1) / bands)
         ringFloats = Int(mf_expand_dw_ring_floats(d.iw, d.c, Int32(Self.bandRows)))
-        rings = scratch.allocate(Float.self, count: tasks * ringFloats)
+        rings = scratch.allocate(Float.self, count: threads * ringFloats)
         // The bf16 rows of the AMX expansion's A (two bf16 per float).
         scratchFloats = conv.conv != nil ? FloatKernels.tileRows * conv.k
             : amx != nil ? Int(mfa_abuf_count(Int32(conv.k)) + 1) / 2 : 0
-        self.scratch = scratch.allocate(Float.self, count: max(1, tasks * scratchFloats))
+        self.scratch = scratch.allocate(Float.self, count: max(1, threads * scratchFloats))
         let p = scratch.allocate(mf_expand_dw.self, count: 1)
         p.pointee = mf_expand_dw(dw: d, cin: Int32(conv.k), packed: UnsafePointer(conv.packed),
                                  bias: UnsafePointer(conv.bias), lo: conv.lo, hi: conv.hi,
@@ -191,20 +198,21 @@ final class FloatExpandDepthwise: Kernel {
         params = UnsafePointer(p)
     }
 
+    /// Output rows and weight panels of `task`.
+    func ranges(_ task: Int) -> (rows: Range<Int>, panels: Range<Int>) {
+        let b = task / chunks, q = task % chunks, pairs = max(1, panels / 2)
+        let p0 = 2 * (pairs * q / chunks), p1 = q == chunks - 1 ? panels : 2 * (pairs * (q + 1) / chunks)
+        return (rows * b / bands ..< rows * (b + 1) / bands, p0 ..< p1)
+    }
+
     func invoke(_ t: TensorBuffers) throws {
         let x = UnsafePointer(t.pointer(input, as: Float.self)), y = t.pointer(output, as: Float.self)
-        let params = self.params, rings = self.rings, ringFloats = self.ringFloats, rows = self.rows
+        let params = self.params, rings = self.rings, ringFloats = self.ringFloats
         let scratch = self.scratch, scratchFloats = self.scratchFloats
-        let panels = self.panels, groups = self.groups, bands = self.bands
-        if groups * bands == 1 {
-            mf_expand_dw_rows(params, x, y, 0, Int32(rows), 0, Int32(panels), rings, scratch)
-            return
-        }
-        pool.parallelFor(groups * bands) { task in
-            let g = task % groups, b = task / groups
-            mf_expand_dw_rows(params, x, y, Int32(rows * b / bands), Int32(rows * (b + 1) / bands),
-                              Int32(panels * g / groups), Int32(panels * (g + 1) / groups),
-                              rings + task * ringFloats, scratch + task * scratchFloats)
+        pool.parallelFor(bands * chunks) { task, slot in
+            let (rows, panels) = ranges(task)
+            mf_expand_dw_rows(params, x, y, Int32(rows.lowerBound), Int32(rows.upperBound), Int32(panels.lowerBound),
+                              Int32(panels.upperBound), rings + slot * ringFloats, scratch + slot * scratchFloats)
         }
     }
 }
