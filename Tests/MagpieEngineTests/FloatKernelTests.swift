@@ -185,15 +185,56 @@ final class FloatKernelTests: XCTestCase {
         }
     }
 
+    /// `GEMMTaskPlan` cuts a GEMM into tasks that cover every (row tile, weight panel) exactly once, with no empty
+    /// task, for one to four threads: panels-outer GEMMs with small weights (row groups) and large ones (panel
+    /// groups, in pairs where there are a pair per thread, so the 6 x 32 tile runs), and the others (rows first,
+    /// panels where the tiles are few).
+    func testGEMMTaskPlanCoversEveryTileAndPanelOnce() {
+        var shapes: [(rows: Int, panels: Int, threads: Int, outer: Bool, weightBytes: Int)] = []
+        for rows in [1, 5, 6, 49, 196, 3136] {
+            for panels in [1, 2, 3, 10, 20, 60] {
+                for threads in 1...4 {
+                    for outer in [false, true] {
+                        for weightBytes in [1024, 1 << 20] { shapes.append((rows, panels, threads, outer, weightBytes)) }
+                    }
+                }
+            }
+        }
+        for (rows, panels, threads, panelsOuter, weightBytes) in shapes {
+            let plan = GEMMTaskPlan(rows: rows, panels: panels, threads: threads, panelsOuter: panelsOuter,
+                                    weightBytes: weightBytes)
+            let label = "rows \(rows) panels \(panels) threads \(threads) outer \(panelsOuter) weights \(weightBytes)"
+            var seen = [Int](repeating: 0, count: plan.tiles * panels)
+            for task in 0..<plan.taskCount {
+                let (tiles, taskPanels) = plan.ranges(task)
+                XCTAssertFalse(tiles.isEmpty || taskPanels.isEmpty, "\(label): task \(task) is empty")
+                for t in tiles { for p in taskPanels { seen[t * panels + p] += 1 } }
+            }
+            XCTAssertEqual(seen.filter { $0 != 1 }.count, 0, "\(label): cells not covered exactly once")
+            if threads == 1 { XCTAssertEqual(plan.taskCount, 1, label) }
+            if panelsOuter && weightBytes > GEMMTaskPlan.sharedWeightLimit && threads > 1 && panels >= threads {
+                XCTAssertEqual(plan.rowGroups, 1, label)
+                XCTAssertGreaterThanOrEqual(plan.taskCount, threads, "\(label): a task per thread at least")
+                if (panels + 1) / 2 >= threads {
+                    for task in 0..<plan.taskCount {
+                        XCTAssertEqual(plan.ranges(task).panels.lowerBound % 2, 0, "\(label): pairs")
+                    }
+                }
+            }
+        }
+    }
+
     /// The fused expansion and depthwise kernel (`ExpansionBlock`: a 1×1 convolution, the expansion (1×1, or 3×3
     /// stride 2 like the first layer), the 3×3 depthwise convolution, a projection; operators 1 and 2 fuse) gives
     /// the unfused kernels' bits (and so the reference within 1e-4) at strides 1 and 2, batches, odd sizes (a
     /// last band of one row), channel counts that are not a multiple of 8 (20: the 24-column tile) and 1-3 threads:
     /// tasks over row ranges (one per thread, sharing the expanded rows at their edges; one range where the rows are
-    /// few) and chunks of two weight panels (an odd one in the last chunk: 3, 9 panels; a partial last panel: 37,
-    /// 90 channels; one chunk for a windowed producer), each run by whichever thread claims it, with that thread's
-    /// ring. The convolution before the pair makes the expansion's input an arena tensor: a memory plan that let the depthwise output, now written one operator early, share its space
-    /// would change the result.
+    /// few) and, with several threads, chunks of whole pairs of weight panels (an odd panel in the last chunk: 37
+    /// and 40 channels' 3 panels, 144 channels' 9; 90 channels' 6 with a partial last one; one chunk for a windowed
+    /// producer), each run by
+    /// whichever thread claims it, with that thread's ring. The convolution before the pair makes the expansion's
+    /// input an arena tensor: a memory plan that let the depthwise output, now written one operator early, share
+    /// its space would change the result.
     func testExpansionDepthwiseFusion() throws {
         let cases = [ExpansionBlock(n: 1, h: 64, w: 64, cin: 8, expanded: 32, stride: 1, activation: .relu6),
                      ExpansionBlock(n: 2, h: 35, w: 47, cin: 5, expanded: 40, stride: 2, activation: .none),
