@@ -187,7 +187,7 @@ final class FloatKernelTests: XCTestCase {
 
     /// `GEMMTaskPlan` cuts a GEMM into tasks that cover every (row tile, weight panel) exactly once, with no empty
     /// task, for one to four threads: panels-outer GEMMs with small weights (row groups) and large ones (panel
-    /// groups, in pairs where there are a pair per thread, so the 6 x 32 tile runs), and the others (rows first,
+    /// groups, in pairs where there is a pair per thread, so the 6 x 32 tile runs), and the others (rows first,
     /// panels where the tiles are few).
     func testGEMMTaskPlanCoversEveryTileAndPanelOnce() {
         var shapes: [(rows: Int, panels: Int, threads: Int, outer: Bool, weightBytes: Int)] = []

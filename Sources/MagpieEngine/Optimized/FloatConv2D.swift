@@ -174,7 +174,7 @@ struct GEMMTaskPlan {
         }
         if panelsOuter && panels >= threads {
             // Split the rows too and every row group would stream all the weights again. Pairs of panels (where
-            // there are a pair per thread), the 6 x 32 tile's width: the 7 x 7 layers' 10 panels in 8 groups left
+            // there is a pair per thread), the 6 x 32 tile's width: the 7 x 7 layers' 10 panels in 8 groups left
             // six tasks one panel (a 6 x 16 tile, six accumulators); in pairs, 5 tasks. Two threads, interpreters
             // alternating in one process, medians per operator: the 576 → 160 projection 0.109 → 0.095-0.103 ms,
             // 960 → 160 + ADD 0.113 → 0.095-0.097.
