@@ -215,9 +215,11 @@ final class FloatKernelTests: XCTestCase {
             if panelsOuter && weightBytes > GEMMTaskPlan.sharedWeightLimit && threads > 1 && panels >= threads {
                 XCTAssertEqual(plan.rowGroups, 1, label)
                 XCTAssertGreaterThanOrEqual(plan.taskCount, threads, "\(label): a task per thread at least")
-                if (panels + 1) / 2 >= threads {
+                XCTAssertEqual(plan.inPairs, PanelPairs.count(panels) >= threads, label)
+                if plan.inPairs {
                     for task in 0..<plan.taskCount {
                         XCTAssertEqual(plan.ranges(task).panels.lowerBound % 2, 0, "\(label): pairs")
+                        XCTAssertGreaterThanOrEqual(plan.ranges(task).panels.count, 2, "\(label): whole pairs")
                     }
                 }
             }
@@ -231,10 +233,9 @@ final class FloatKernelTests: XCTestCase {
     /// tasks over row ranges (one per thread, sharing the expanded rows at their edges; one range where the rows are
     /// few) and, with several threads, chunks of whole pairs of weight panels (an odd panel in the last chunk: 37
     /// and 40 channels' 3 panels, 144 channels' 9; 90 channels' 6 with a partial last one; one chunk for a windowed
-    /// producer), each run by
-    /// whichever thread claims it, with that thread's ring. The convolution before the pair makes the expansion's
-    /// input an arena tensor: a memory plan that let the depthwise output, now written one operator early, share
-    /// its space would change the result.
+    /// producer), each run by whichever thread claims it, with that thread's ring. The convolution before the pair
+    /// makes the expansion's input an arena tensor: a memory plan that let the depthwise output, now written one
+    /// operator early, share its space would change the result.
     func testExpansionDepthwiseFusion() throws {
         let cases = [ExpansionBlock(n: 1, h: 64, w: 64, cin: 8, expanded: 32, stride: 1, activation: .relu6),
                      ExpansionBlock(n: 2, h: 35, w: 47, cin: 5, expanded: 40, stride: 2, activation: .none),

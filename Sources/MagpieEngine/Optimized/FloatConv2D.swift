@@ -142,6 +142,20 @@ extension FloatKernels {
     }
 }
 
+/// Runs of whole pairs of 16-channel weight panels (the 6 × 32 tile's width), for tasks that split a kernel's
+/// panels: `groups` runs, an odd last panel in the last run. Shared by `GEMMTaskPlan` and the fused expansion and
+/// depthwise pairs (`FloatExpandDepthwise`).
+enum PanelPairs {
+    /// Pairs in `panels` panels (one where there is a single panel).
+    static func count(_ panels: Int) -> Int { max(1, panels / 2) }
+
+    /// Panels of run `group` of `groups` (`groups` at most `count(panels)`).
+    static func range(_ group: Int, of groups: Int, panels: Int) -> Range<Int> {
+        let pairs = count(panels)
+        return 2 * (pairs * group / groups) ..< (group == groups - 1 ? panels : 2 * (pairs * (group + 1) / groups))
+    }
+}
+
 /// How a GEMM of `rows` output rows and `panels` weight panels is cut into pool tasks: a grid of row groups
 /// (whole 6-row tiles) by panel groups. One thread gets one task. With more threads, a GEMM that runs its panels
 /// in the outer loop (`panelsOuter`) splits the rows, about four groups per thread, where its weights are at most
@@ -152,8 +166,8 @@ extension FloatKernels {
 struct GEMMTaskPlan {
     let rowGroups: Int, panelGroups: Int, tiles: Int, panels: Int
     let panelsOuter: Bool
-    /// Panel groups are whole runs of this many panels (the last may be short).
-    var panelStep = 1
+    /// Panel groups are runs of whole panel pairs (`PanelPairs`), else runs of single panels.
+    var inPairs = false
     var taskCount: Int { rowGroups * panelGroups }
     /// Weight bytes up to which a panels-outer GEMM splits rows rather than panels.
     static let sharedWeightLimit = 256 * 1024
@@ -179,8 +193,8 @@ struct GEMMTaskPlan {
             // alternating in one process, medians per operator: the 576 → 160 projection 0.109 → 0.095-0.103 ms,
             // 960 → 160 + ADD 0.113 → 0.095-0.097.
             rowGroups = 1
-            panelStep = (panels + 1) / 2 >= threads ? 2 : 1
-            panelGroups = min((panels + panelStep - 1) / panelStep, threads * 4)
+            inPairs = PanelPairs.count(panels) >= threads
+            panelGroups = min(inPairs ? PanelPairs.count(panels) : panels, threads * 4)
             return
         }
         let target = threads * 8
@@ -196,9 +210,10 @@ struct GEMMTaskPlan {
 
     /// Tile range and panel range of `task`.
     func ranges(_ task: Int) -> (tiles: Range<Int>, panels: Range<Int>) {
-        let rg = task / panelGroups, pg = task % panelGroups, units = (panels + panelStep - 1) / panelStep
+        let rg = task / panelGroups, pg = task % panelGroups
         return (tiles * rg / rowGroups ..< tiles * (rg + 1) / rowGroups,
-                panelStep * (units * pg / panelGroups) ..< min(panels, panelStep * (units * (pg + 1) / panelGroups)))
+                inPairs ? PanelPairs.range(pg, of: panelGroups, panels: panels)
+                    : panels * pg / panelGroups ..< panels * (pg + 1) / panelGroups)
     }
 }
 

@@ -183,9 +183,8 @@ final class FloatExpandDepthwise: Kernel {
         // chunk); one chunk on one thread. A windowed producer (each chunk would gather its input patches again)
         // and the AMX expansion (each would round its A rows to bf16 again: 2 threads, 2.80-2.98 → 3.03-3.46 ms
         // median latency with four tasks per thread) get one task per thread.
-        let pairs = max(1, panels / 2)
         let perThread = conv.conv != nil || amx != nil ? 1 : Self.tasksPerThread
-        chunks = threads == 1 ? 1 : min(pairs, (perThread * threads + bands - 1) / bands)
+        chunks = threads == 1 ? 1 : min(PanelPairs.count(panels), (perThread * threads + bands - 1) / bands)
         ringFloats = Int(mf_expand_dw_ring_floats(d.iw, d.c, Int32(Self.bandRows)))
         rings = scratch.allocate(Float.self, count: threads * ringFloats)
         // The bf16 rows of the AMX expansion's A (two bf16 per float).
@@ -202,9 +201,8 @@ final class FloatExpandDepthwise: Kernel {
 
     /// Output rows and weight panels of `task`.
     func ranges(_ task: Int) -> (rows: Range<Int>, panels: Range<Int>) {
-        let b = task / chunks, q = task % chunks, pairs = max(1, panels / 2)
-        let p0 = 2 * (pairs * q / chunks), p1 = q == chunks - 1 ? panels : 2 * (pairs * (q + 1) / chunks)
-        return (rows * b / bands ..< rows * (b + 1) / bands, p0 ..< p1)
+        let b = task / chunks
+        return (rows * b / bands ..< rows * (b + 1) / bands, PanelPairs.range(task % chunks, of: chunks, panels: panels))
     }
 
     func invoke(_ t: TensorBuffers) throws {
