@@ -898,8 +898,10 @@ MQ2_T void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) {
     }
 }
 
-MQ2_T void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out, int32_t row_begin,
-                             int32_t row_end, int32_t p0, int32_t p1, float *ring, float *scratch) {
+/// mf_expand_dw_rows, and with `proj` the projection (mf_expand_dw_project_rows): `out` is then the row buffer.
+MQ2_INLINE MQ2_T void mf_expand_dw_rows_to(const mf_expand_dw *f, const float *in, float *out, int32_t row_begin,
+                                           int32_t row_end, int32_t p0, int32_t p1, float *ring, float *scratch,
+                                           const mf_project *proj, int32_t *ks) {
     const mf_dw *p = &f->dw;
     const int32_t c = p->c, iw = p->iw, cin = f->cin, band = f->band;
     const int32_t c1 = 16 * p1 < c ? 16 * p1 : c;
@@ -919,6 +921,8 @@ MQ2_T void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out,
     const mf_out ring_out = avx512 ? mf_planar16(band * iw) : mf_planar(band * iw);
     // A band stops at `y_end`, after the last row this call's windows in this image need.
     int32_t first[2] = {0, 0}, count[2] = {0, 0}, b_ring = -1, y_end = 0;
+    // With the projection: depthwise pixels in the row buffer not yet projected, and the first one's index.
+    int32_t pending = 0, done = row_begin * p->ow;
     for (int32_t row = row_begin; row < row_end; row++) {
         const int32_t b = row / p->oh, oy = row % p->oh;
         const int32_t y0 = oy * p->sh - p->ph;
@@ -948,10 +952,39 @@ MQ2_T void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out,
             }
             rows[fy] = ring + s * slot_floats + (size_t)(y - first[s]) * iw * block;
         }
-        float *out_row = out + ((size_t)b * p->oh + oy) * p->ow * c;
+        float *out_row = proj != NULL ? out + (size_t)pending * c : out + ((size_t)b * p->oh + oy) * p->ow * c;
         if (avx512) mf5_dw_row3(p, rows, 16 * p0, c1, ox_lo, ox_hi, out_row, (size_t)band * iw);
         else mf_dw_row3(p, rows, 16 * p0, c1, ox_lo, ox_hi, tail, out_row, (size_t)band * iw);
+        if (proj == NULL) continue;
+        // The projection on the buffer's whole tiles (all of it after the range's last row), from pixel `done`.
+        pending += p->ow;
+        const int32_t ready = row + 1 == row_end ? pending : pending - pending % 6;
+        if (ready == 0) continue;
+        mf_out o = mf_nhwc(proj->n);
+        float *dst = proj->out + (size_t)done * proj->n;
+        if (proj->add != NULL) {
+            o.adds = 1;
+            o.add_bytes = (uintptr_t)(proj->add + (size_t)done * proj->n) - (uintptr_t)dst;
+            o.add_lo = proj->add_lo;
+            o.add_hi = proj->add_hi;
+        }
+        mf_gemm_to(c, out, c, ready, proj->packed, proj->bias, dst, o, proj->n, 0, proj->panels, 0, proj->lo,
+                   proj->hi, proj->clamps, proj->skips ? ks : NULL);
+        memmove(out, out + (size_t)ready * c, (size_t)(pending - ready) * c * 4);
+        pending -= ready;
+        done += ready;
     }
+}
+
+MQ2_T void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out, int32_t row_begin,
+                             int32_t row_end, int32_t p0, int32_t p1, float *ring, float *scratch) {
+    mf_expand_dw_rows_to(f, in, out, row_begin, row_end, p0, p1, ring, scratch, NULL, NULL);
+}
+
+MQ2_T void mf_expand_dw_project_rows(const mf_expand_dw *f, const float *in, int32_t row_begin, int32_t row_end,
+                                     float *ring, float *scratch, float *rows_buffer, int32_t *ks) {
+    mf_expand_dw_rows_to(f, in, rows_buffer, row_begin, row_end, 0, (f->dw.c + 15) / 16, ring, scratch, f->proj,
+                         ks);
 }
 
 MQ2_T void mf_gemv_kmajor(int32_t k, const float *x, const float *w, int32_t ld, const float *bias, float *y,
@@ -1011,6 +1044,10 @@ void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) { (void)p; (
 void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out, int32_t row_begin, int32_t row_end,
                        int32_t p0, int32_t p1, float *ring, float *scratch) {
     (void)f; (void)in; (void)out; (void)row_begin; (void)row_end; (void)p0; (void)p1; (void)ring; (void)scratch;
+}
+void mf_expand_dw_project_rows(const mf_expand_dw *f, const float *in, int32_t row_begin, int32_t row_end,
+                               float *ring, float *scratch, float *rows_buffer, int32_t *ks) {
+    (void)f; (void)in; (void)row_begin; (void)row_end; (void)ring; (void)scratch; (void)rows_buffer; (void)ks;
 }
 void mf_conv_rows(const mf_conv *p, const float *in, float *out, int32_t row0, int32_t rows, int32_t p0,
                   int32_t p1, float *scratch) {

@@ -30,7 +30,8 @@ public final class Interpreter {
         /// `EngineError.invalidArgument` instead of exhausting memory.
         public var memoryLimit: Int
         /// Whether optimized kernels of neighbouring operators may be fused into one (`fusedOperators`); the
-        /// results are the same bits either way.
+        /// results are the same bits either way (with `skipsZeros` too, the same values: a fused projection's row
+        /// tiles fall differently, so a zero may change sign).
         public var fusesOperators: Bool
         /// Whether optimized pointwise convolutions that read a ReLU's output skip the steps at which their input
         /// is zero (`zeroSkippingOperators`); the results are the same values either way (a zero may change sign).
@@ -180,13 +181,16 @@ public final class Interpreter {
         for (n, t) in subgraph.outputs.enumerated() where !written[t] {
             throw EngineError.model(.malformed("graph output \(n) (tensor \(t)) is never written"))
         }
-        let fusion = options.fusesOperators
+        var fusion = options.fusesOperators
             ? KernelFusion.fuse(subgraph: subgraph, codes: codes, infos: infos, kernels: kernels, scratch: scratch,
                                 pool: pool, precision: options.floatPrecision)
             : KernelFusion.none(subgraph: subgraph, kernels: kernels)
         let skipping = options.skipsZeros
             ? ZeroSkipping.apply(subgraph: subgraph, codes: codes, kernels: fusion.kernels, scratch: scratch)
             : []
+        if options.fusesOperators {
+            KernelFusion.fuseProjections(&fusion, subgraph: subgraph, infos: infos, scratch: scratch)
+        }
         plan = try ExecutionPlan(subgraph: subgraph, infos: infos, kernels: fusion.kernels, uses: fusion.uses,
                                  scratch: scratch, planner: options.memoryPlanner, memoryLimit: options.memoryLimit)
         fusedOperators = fusion.fusedInto

@@ -167,20 +167,25 @@ public struct ExpansionBlock: CustomStringConvertible {
     /// When above 0, every `deadEvery`-th depthwise channel gets a bias of -100, so its ReLU6 output is all zeros
     /// (as MobileNetV2's projections see: zeros along whole channels).
     public var deadEvery: Int
+    /// Whether an ADD of the block's input ("pre") and the projection follows (MobileNetV2's residual blocks; needs
+    /// a pointwise expansion, stride 1 and `projected == cin`; no activation, as there): operator 4, the graph
+    /// output.
+    public var residual: Bool
 
     public init(n: Int, h: Int, w: Int, cin: Int, expanded: Int, stride: Int, activation: FusedActivation,
                 expandedIsOutput: Bool = false, filter: Int = 1, expansionStride: Int = 1, projected: Int = 8,
-                deadEvery: Int = 0) {
+                deadEvery: Int = 0, residual: Bool = false) {
+        precondition(!residual || (filter == 1 && expansionStride == 1 && stride == 1 && projected == cin))
         self.n = n; self.h = h; self.w = w; self.cin = cin; self.expanded = expanded; self.stride = stride
         self.activation = activation; self.expandedIsOutput = expandedIsOutput
         self.filter = filter; self.expansionStride = expansionStride
-        self.projected = projected; self.deadEvery = deadEvery
+        self.projected = projected; self.deadEvery = deadEvery; self.residual = residual
     }
 
     public var description: String {
         "\(n)x\(h)x\(w)x\(cin) -> \(filter)x\(filter)/\(expansionStride) \(expanded) -> 3x3/\(stride) \(activation)"
             + " -> \(projected)" + (deadEvery > 0 ? " (every \(deadEvery)th channel dead)" : "")
-            + (expandedIsOutput ? " (expanded is an output)" : "")
+            + (expandedIsOutput ? " (expanded is an output)" : "") + (residual ? " + ADD" : "")
     }
 
     /// The .tflite bytes and an input, from `seed`.
@@ -215,7 +220,11 @@ public struct ExpansionBlock: CustomStringConvertible {
         o.padding = .same; o.strideHeight = stride; o.strideWidth = stride; o.activation = .relu6
         o.depthMultiplier = 1
         b.op(.depthwiseConv2D, inputs: [e, dw, dwBias], outputs: [d], options: .depthwiseConv2D(o), version: 2)
-        _ = convolution(d, expanded, projected, "project", .none, shape: [n, oh, ow], isOutput: true)
+        let y = convolution(d, expanded, projected, "project", .none, shape: [n, oh, ow], isOutput: !residual)
+        if residual {
+            let sum = b.tensor("sum", .float32, [n, oh, ow, projected], isOutput: true)
+            b.op(.add, inputs: [y, pre], outputs: [sum], options: .arithmetic(activation: .none))
+        }
         return (b.build(), Bytes.of(random(n * h * w * cin)))
     }
 }

@@ -159,7 +159,7 @@ final class FloatKernelTests: XCTestCase {
                                     projected: 100, deadEvery: 2),
                      ExpansionBlock(n: 2, h: 40, w: 40, cin: 8, expanded: 24, stride: 1, activation: .none,
                                     projected: 72, deadEvery: 4)]
-        try checkAgainstDisabled(cases, seed: 700, skipsZeros: false) { c, dense, skipping in
+        try checkAgainstDisabled(cases, seed: 700, skipsZeros: false) { c, _, dense, skipping in
             XCTAssertEqual(dense.skipping, [])
             XCTAssertEqual(skipping.skipping, KernelFusion.available ? [3] : [],
                            "\(c): the projection (3) skips zeros on AVX2 + FMA CPUs")
@@ -260,10 +260,43 @@ final class FloatKernelTests: XCTestCase {
                      // Few rows (expanded tensors of 256 KB or more, so they fuse): the panels split too.
                      ExpansionBlock(n: 1, h: 6, w: 128, cin: 12, expanded: 90, stride: 1, activation: .relu6),
                      ExpansionBlock(n: 1, h: 7, w: 72, cin: 24, expanded: 144, stride: 2, activation: .relu6)]
-        try checkAgainstDisabled(cases, seed: 500, fuses: false) { c, unfused, fused in
+        try checkAgainstDisabled(cases, seed: 500, fuses: false) { c, threads, unfused, fused in
             XCTAssertEqual(unfused.fused, [:])
-            XCTAssertEqual(fused.fused, KernelFusion.available ? [2: 1] : [:],
+            // At one thread the projection (3; 8 outputs, at most 12 KB of weights) runs inside the pair too.
+            XCTAssertEqual(fused.fused, KernelFusion.available ? threads == 1 ? [2: 1, 3: 1] : [2: 1] : [:],
                            "\(c): the depthwise operator (2) runs inside the expansion (1) on AVX2 + FMA CPUs")
+        }
+    }
+
+    /// The projection fused into the expansion + depthwise pair at one thread (`KernelFusion.fuseProjections`):
+    /// the output equals the unfused kernels' (and the reference's within 1e-4) with the residual ADD fused into the
+    /// projection (the block's input read as the ADD's operand), zero skipping in the projection (dead channels),
+    /// rows whose pixels are not whole 6-pixel tiles (13, 29 and 61 wide: pixels carried to the next row), two
+    /// images, the first layer's windowed producer, and partial channel blocks. Projections with more than
+    /// `maximumProjectionWeightBytes` of weights, and two threads, keep the pair alone.
+    func testProjectionFusion() throws {
+        let cases = [ExpansionBlock(n: 1, h: 56, w: 56, cin: 24, expanded: 144, stride: 1, activation: .relu6,
+                                    projected: 24, residual: true),
+                     ExpansionBlock(n: 2, h: 29, w: 29, cin: 16, expanded: 96, stride: 1, activation: .relu6,
+                                    projected: 16, deadEvery: 3, residual: true),
+                     ExpansionBlock(n: 1, h: 45, w: 13, cin: 72, expanded: 120, stride: 1, activation: .relu6,
+                                    projected: 72, deadEvery: 2, residual: true),
+                     ExpansionBlock(n: 1, h: 64, w: 61, cin: 8, expanded: 37, stride: 2, activation: .relu6,
+                                    projected: 20),
+                     ExpansionBlock(n: 2, h: 91, w: 97, cin: 3, expanded: 32, stride: 1, activation: .relu6,
+                                    filter: 3, expansionStride: 2, projected: 16),
+                     // 96 x 48 floats of projection weights (18 KB): not fused.
+                     ExpansionBlock(n: 1, h: 56, w: 56, cin: 24, expanded: 96, stride: 1, activation: .relu6,
+                                    projected: 48)]
+        try checkAgainstDisabled(cases, seed: 800, fuses: false) { c, threads, unfused, fused in
+            guard KernelFusion.available else { return XCTAssertEqual(fused.fused, [:]) }
+            let projects = threads == 1 && c.expanded * c.projected * 4 <= KernelFusion.maximumProjectionWeightBytes
+            var expected = [2: 1]
+            if projects { expected[3] = 1 }
+            if c.residual { expected[4] = projects ? 1 : 3 }
+            XCTAssertEqual(fused.fused, expected, "\(c) threads \(threads)")
+            XCTAssertEqual(fused.skipping, c.projected >= ZeroSkipping.minimumOutputChannels ? [3] : [],
+                           "\(c) threads \(threads)")
         }
     }
 
@@ -329,7 +362,7 @@ final class FloatKernelTests: XCTestCase {
     /// output as with the features given as false turned off, and the reference's within 1e-4; `check` looks at
     /// which operators each run fused or made skip zeros.
     func checkAgainstDisabled(_ cases: [ExpansionBlock], seed: UInt64, fuses: Bool = true, skipsZeros: Bool = true,
-                              check: (ExpansionBlock, Run, Run) -> Void) throws {
+                              check: (ExpansionBlock, _ threads: Int, Run, Run) -> Void) throws {
         for (i, c) in cases.enumerated() {
             let (model, input) = c.build(seed: seed + UInt64(i))
             let reference = try run(model, input, kernels: .reference).output
@@ -337,7 +370,7 @@ final class FloatKernelTests: XCTestCase {
                 let off = try run(model, input, kernels: .optimized, threads: threads, fuses: fuses,
                                   skipsZeros: skipsZeros)
                 let on = try run(model, input, kernels: .optimized, threads: threads)
-                check(c, off, on)
+                check(c, threads, off, on)
                 XCTAssertEqual(on.output, off.output, "\(c) threads \(threads)")
                 XCTAssertLessThanOrEqual(worstRelativeError(on.output, reference), 1e-4, "\(c) threads \(threads)")
             }

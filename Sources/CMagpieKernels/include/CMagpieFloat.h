@@ -82,6 +82,19 @@ typedef struct {
 void mf_conv_rows(const mf_conv *p, const float *in, float *out, int32_t row0, int32_t rows, int32_t p0,
                   int32_t p1, float *scratch);
 
+/// The pointwise projection that reads a fused pair's depthwise output (mf_expand_dw's `proj`): c[r][j] =
+/// clamp(bias[j] + sum over i < k of dw[r][i] * b[i][j]) as mf_gemm computes it, k the depthwise channels, into
+/// `out` (NHWC, n channels; pixel 0 at `out`), with the residual `add` (laid out like `out`) when it is not NULL.
+typedef struct {
+    const float *packed, *bias;       // panels of k x 16 and their biases, as mf_gemm's
+    int32_t n, panels;                // output channels, weight panels
+    float lo, hi; int32_t clamps;     // the projection's clamp
+    float *out;
+    const float *add; float add_lo, add_hi;
+    /// 1 to skip the steps at which a tile's six rows are all zero (mf_gemm's `ks`).
+    int32_t skips;
+} mf_project;
+
 /// A convolution fused with the 3x3 depthwise convolution that reads its output (`dw`, its `in` and `out` unused):
 /// the convolution's output rows live only in a ring of two bands of `band` rows. The convolution is a pointwise
 /// expansion (1x1, stride 1: cin -> dw.c channels, packed like mf_gemm's; `conv` NULL) or any convolution `conv` runs.
@@ -95,6 +108,8 @@ typedef struct {
     /// The expansion in bfloat16 on AMX tiles (mfa_gemm_planar; the bfloat16 precision on AVX-512 hosts), else
     /// NULL. `scratch` then holds mfa_abuf_count(cin) bf16.
     const struct mfa_gemm_s *amx;
+    /// The projection after the depthwise convolution, or NULL (see mf_expand_dw_project_rows).
+    const mf_project *proj;
 } mf_expand_dw;
 
 /// Depthwise output rows [row_begin, row_end) (over batches * oh), channels [16 * p0, 16 * p1) (the convolution's
@@ -106,6 +121,18 @@ typedef struct {
 /// the two operators one after the other.
 void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out, int32_t row_begin, int32_t row_end,
                        int32_t p0, int32_t p1, float *ring, float *scratch);
+
+/// mf_expand_dw_rows over all the channels with the projection `f->proj` fused after it: each depthwise output row
+/// goes to `rows_buffer` (mf_expand_dw_project_floats(ow, c) floats), and the projection runs on the whole 6-pixel
+/// tiles there (the rest moves to the buffer's front; the range's last row takes all), so the depthwise output
+/// never goes through memory. `ks` holds dw.c + 9 ints for the lists of live steps (with `skips`). The same sums
+/// as the three operators one after the other (only where zero skipping's tiles fall differently may a zero
+/// output's sign differ).
+void mf_expand_dw_project_rows(const mf_expand_dw *f, const float *in, int32_t row_begin, int32_t row_end,
+                               float *ring, float *scratch, float *rows_buffer, int32_t *ks);
+
+/// Floats in mf_expand_dw_project_rows's row buffer: one output row and the 5 pixels a row can leave over.
+static inline int32_t mf_expand_dw_project_floats(int32_t ow, int32_t c) { return (ow + 5) * c; }
 
 /// Floats in one planar ring row: iw pixels of c channels rounded up to a multiple of 16 (the AVX-512 kernels'
 /// blocks; the AVX2 kernels use 8 of them).

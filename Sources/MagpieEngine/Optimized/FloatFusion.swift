@@ -3,9 +3,9 @@ import MagpieModel
 
 /// Fusion of prepared optimized kernels, run once after every operator is prepared.
 ///
-/// Two patterns. First, a float convolution whose output only a 3×3 depthwise convolution reads: a pointwise expansion
-/// (1×1, stride 1), as in every inverted-residual block of MobileNetV2, or a windowed convolution (`mf_conv_rows`),
-/// as MobileNetV2's first layer. The pair becomes one kernel, `FloatExpandDepthwise`, that computes the
+/// Three patterns. First, a float convolution whose output only a 3×3 depthwise convolution reads: a pointwise
+/// expansion (1×1, stride 1), as in every inverted-residual block of MobileNetV2, or a windowed convolution
+/// (`mf_conv_rows`), as MobileNetV2's first layer. The pair becomes one kernel, `FloatExpandDepthwise`, that computes the
 /// convolution's output rows into a ring of two bands of two rows per task and the depthwise rows from the ring, so
 /// that tensor (4.8 MB at 112 × 112 × 96) never goes through memory; the depthwise operator's kernel becomes a no-op.
 /// The ring rows are planar (each 8-channel block's pixels together), so the depthwise walk along a channel block
@@ -18,6 +18,8 @@ import MagpieModel
 /// operand and applies the ADD's clamp (`ResidualAdd`), writing the ADD's output; the convolution's own output gets
 /// no memory and the ADD's kernel becomes a no-op. Each output is the ADD's `clamp(a + b)` of the convolution's
 /// clamped value, as before.
+///
+/// Third, at one thread, the pointwise projection after a fused pair, with its ADD (`fuseProjections`).
 public enum KernelFusion {
     /// Whether this CPU has the kernels that fuse (the AVX2 + FMA float kernels).
     public static var available: Bool { FloatKernels.avx2Available }
@@ -38,6 +40,11 @@ public enum KernelFusion {
     /// ...and the expansion's weights at most this large: every band of expanded rows streams all of them, which a
     /// 7×7 layer's 600 KB make slower than the unfused GEMM that reads each weight panel once.
     static let maximumWeightBytes = 256 * 1024
+
+    /// A fused projection reads its weights again for every 6-pixel tile, so they must stay in L1 next to the
+    /// expansion's: MobileNetV2's 32 → 16, 96 → 24 and 144 → 24 (2-14 KB) gained, 144 → 32 (18 KB) measured the
+    /// same, and the larger ones lost 2-4% against the unfused GEMM, which runs each weight panel over all the rows.
+    static let maximumProjectionWeightBytes = 16 * 1024
 
     /// The kernels as prepared, each using its operator's inputs and outputs.
     static func none(subgraph: Subgraph, kernels: [Kernel]) -> Result {
@@ -94,6 +101,39 @@ public enum KernelFusion {
             result.fusedInto[i + 1] = i
         }
         return result
+    }
+
+    /// Third pattern, after zero skipping is decided: the pointwise projection that reads a fused pair's output
+    /// (MobileNetV2's inverted-residual blocks: expansion, depthwise, projection and its ADD) runs inside the pair
+    /// on each task's depthwise rows as they are made (`FloatExpandDepthwise.fuseProjection`), so the depthwise
+    /// output (1.6 MB at 112 × 112 × 32, 1.8 MB at 56 × 56 × 144) never goes through memory and gets none. Only at
+    /// one thread (`FloatExpandDepthwise.canFuseProjection`), and where the projection's weights are at most
+    /// `maximumProjectionWeightBytes`.
+    ///
+    /// Measured at one thread, interpreters alternating in one process (medians per block, the model in a slow
+    /// minute): the 112 × 112 block (first layer, depthwise, 32 → 16) 0.965 → 0.795 ms, the 56 × 56 ones 1.000 →
+    /// 0.900 and 0.855 → 0.800 ms; the model 1.03x faster with every block fused, although the blocks from 28 × 28
+    /// down were 2-4% slower (their projections' weights, 18-368 KB, came from L2 again for each tile).
+    static func fuseProjections(_ result: inout Result, subgraph: Subgraph, infos: [TensorInfo],
+                                scratch: ScratchAllocations) {
+        var readers = [Int](repeating: 0, count: infos.count)
+        for op in subgraph.operators { for t in op.inputs where t >= 0 { readers[t] += 1 } }
+        let graphOutputs = Set(subgraph.outputs)
+        for i in stride(from: 0, to: result.kernels.count - 2, by: 1) where result.fusedInto[i] == nil {
+            guard let pair = result.kernels[i] as? FloatExpandDepthwise, result.fusedInto[i + 1] == i,
+                  result.fusedInto[i + 2] == nil, let conv = result.kernels[i + 2] as? FloatGEMMConv2D,
+                  pair.canFuseProjection(conv), conv.k * conv.g.outputDepth * 4 <= maximumProjectionWeightBytes,
+                  readers[pair.output] == 1, !graphOutputs.contains(pair.output),
+                  !infos[pair.output].isVariable else { continue }
+            pair.fuseProjection(conv, scratch: scratch)
+            result.kernels[i + 2] = ClosureKernel { _ in }
+            let residual = conv.residual.map { $0.input == pair.input ? [] : [$0.input] } ?? []
+            result.uses[i] = [pair.input] + residual + [conv.writes]
+            result.uses[i + 2] = []
+            result.fusedInto[i + 2] = i
+            // The ADD fused into the projection now runs in the pair.
+            for (inner, outer) in result.fusedInto where outer == i + 2 { result.fusedInto[inner] = i }
+        }
     }
 
     /// The ADD `op` as a residual sum onto tensor `y`: float32, both operands and the output of `y`'s shape, `y` one
@@ -195,7 +235,7 @@ final class FloatExpandDepthwise: Kernel {
         p.pointee = mf_expand_dw(dw: d, cin: Int32(conv.k), packed: UnsafePointer(conv.packed),
                                  bias: UnsafePointer(conv.bias), lo: conv.lo, hi: conv.hi,
                                  clamps: FloatKernels.clamps(conv.lo, conv.hi) ? 1 : 0, conv: conv.conv,
-                                 band: Int32(Self.bandRows), amx: amx)
+                                 band: Int32(Self.bandRows), amx: amx, proj: nil)
         params = UnsafePointer(p)
     }
 
@@ -205,10 +245,68 @@ final class FloatExpandDepthwise: Kernel {
         return (rows * b / bands ..< rows * (b + 1) / bands, PanelPairs.range(task % chunks, of: chunks, panels: panels))
     }
 
+    /// The pointwise projection fused after the pair (`fuseProjection`): the kernel then writes its output (or its
+    /// residual ADD's), and the depthwise output lives only in a row buffer per thread slot.
+    struct Projection {
+        let conv: FloatGEMMConv2D
+        let params: UnsafeMutablePointer<mf_project>
+        /// Per thread slot: `mf_expand_dw_project_floats` floats of depthwise rows, and the lists of live steps.
+        let buffers: UnsafeMutablePointer<Float>, bufferFloats: Int
+        let lists: UnsafeMutablePointer<Int32>, listInts: Int
+    }
+    private(set) var projection: Projection? = nil
+
+    /// Whether `fuseProjection` takes `conv`: a float pointwise GEMM (not on AMX) that reads this pair's output with
+    /// its channels as the reduction, on a float (not AMX) pair, at one thread. (With more, the pairs split their
+    /// channels in chunks, which a projection cannot follow; the first layer's pair, one chunk per thread, could
+    /// take it, but at two threads its block went 0.495 → 0.420 ms and the pair after it 0.35 → 0.43 ms.)
+    func canFuseProjection(_ conv: FloatGEMMConv2D) -> Bool {
+        let d = params.pointee.dw
+        return projection == nil && pool.threadCount == 1 && params.pointee.amx == nil && conv.amx == nil && conv.avx2
+            && conv.g.isPointwise && conv.scratch == nil && conv.conv == nil && conv.kMajorStride == 0
+            && conv.tensors.input == output && conv.k == Int(d.c) && conv.g.batches == Int(d.batches)
+            && conv.g.outputHeight == Int(d.oh) && conv.g.outputWidth == Int(d.ow)
+    }
+
+    /// From now on each task runs the projection `conv` on its depthwise rows as they are made
+    /// (`mf_expand_dw_project_rows`), with `conv`'s weights, clamp, residual ADD and zero skipping.
+    func fuseProjection(_ conv: FloatGEMMConv2D, scratch allocations: ScratchAllocations) {
+        precondition(canFuseProjection(conv))
+        let d = params.pointee.dw, threads = max(1, pool.threadCount)
+        let p = allocations.allocate(mf_project.self, count: 1)
+        p.pointee = mf_project(packed: UnsafePointer(conv.packed), bias: UnsafePointer(conv.bias),
+                               n: Int32(conv.g.outputDepth), panels: Int32(conv.panels), lo: conv.lo, hi: conv.hi,
+                               clamps: FloatKernels.clamps(conv.lo, conv.hi) ? 1 : 0, out: nil, add: nil,
+                               add_lo: conv.residual?.lo ?? 0, add_hi: conv.residual?.hi ?? 0,
+                               skips: conv.live != nil ? 1 : 0)
+        let bufferFloats = Int(mf_expand_dw_project_floats(d.ow, d.c)), listInts = Int(d.c) + 9
+        projection = Projection(conv: conv, params: p,
+                                buffers: allocations.allocate(Float.self, count: threads * bufferFloats),
+                                bufferFloats: bufferFloats,
+                                lists: allocations.allocate(Int32.self, count: threads * listInts), listInts: listInts)
+        UnsafeMutablePointer(mutating: params).pointee.proj = UnsafePointer(p)
+    }
+
     func invoke(_ t: TensorBuffers) throws {
-        let x = UnsafePointer(t.pointer(input, as: Float.self)), y = t.pointer(output, as: Float.self)
+        let x = UnsafePointer(t.pointer(input, as: Float.self))
         let params = self.params, rings = self.rings, ringFloats = self.ringFloats
         let scratch = self.scratch, scratchFloats = self.scratchFloats
+        if let projection {
+            projection.params.pointee.out = t.pointer(projection.conv.writes, as: Float.self)
+            projection.params.pointee.add = projection.conv.residual.map {
+                UnsafePointer(t.pointer($0.input, as: Float.self))
+            }
+            let buffers = projection.buffers, bufferFloats = projection.bufferFloats
+            let lists = projection.lists, listInts = projection.listInts
+            pool.parallelFor(bands) { task, slot in
+                let rows = ranges(task * chunks).rows
+                mf_expand_dw_project_rows(params, x, Int32(rows.lowerBound), Int32(rows.upperBound),
+                                          rings + slot * ringFloats, scratch + slot * scratchFloats,
+                                          buffers + slot * bufferFloats, lists + slot * listInts)
+            }
+            return
+        }
+        let y = t.pointer(output, as: Float.self)
         pool.parallelFor(bands * chunks) { task, slot in
             let (rows, panels) = ranges(task)
             mf_expand_dw_rows(params, x, y, Int32(rows.lowerBound), Int32(rows.upperBound), Int32(panels.lowerBound),
@@ -259,7 +357,9 @@ enum ZeroSkipping {
             if let add = k.residual { return add.lo == 0 ? add.output : nil }
             return k.lo == 0 ? k.tensors.output : nil
         case let k as CTaskKernel<mf_dw>: return k.params.pointee.lo == 0 ? k.output : nil
-        case let k as FloatExpandDepthwise: return k.params.pointee.dw.lo == 0 ? k.output : nil
+        case let k as FloatExpandDepthwise:
+            if let p = k.projection { return zeroFloorOutput(p.conv) }
+            return k.params.pointee.dw.lo == 0 ? k.output : nil
         default: return nil
         }
     }
