@@ -702,19 +702,17 @@ static MQ2_T void mf_conv_rows_to(const mf_conv *p, const float *in, float *out,
                                   int32_t rows, int32_t p0, int32_t p1, float *scratch) {
     const int32_t c = p->c, k = p->kh * p->kw * c, run = p->kw * c;
     const int avx512 = mq5_cpu_supported();
+    // The next output pixel (b, oy, ox), stepped from tile to tile, so that only this line divides (C harnesses,
+    // MobileNetV2's first layer: three divisions per pixel 0.34 against 0.31 ms; three per tile 1-5% slower).
+    int32_t nb = row0 / (p->ow * p->oh), noy = (row0 / p->ow) % p->oh, nox = row0 % p->ow;
     for (int32_t t = row0; t < row0 + rows; t += 6) {
         const int32_t count = row0 + rows - t < 6 ? row0 + rows - t : 6;
         mf_rows a;
         a.segments = p->kh; a.run = run; a.stride = (size_t)p->dh * p->iw * c; a.ks = NULL; a.nk = 0;
-        // The tile's output pixels (b, oy, ox), stepped from the first one's: one division per tile instead of
-        // three per pixel (C harness, MobileNetV2's first layer: 0.34 -> 0.31 ms).
         int32_t pb[6], py[6], px[6];
-        {
-            int32_t ox = t % p->ow, oy = (t / p->ow) % p->oh, b = t / (p->ow * p->oh);
-            for (int32_t r = 0; r < count; r++) {
-                pb[r] = b; py[r] = oy; px[r] = ox;
-                if (++ox == p->ow) { ox = 0; if (++oy == p->oh) { oy = 0; b++; } }
-            }
+        for (int32_t r = 0; r < count; r++) {
+            pb[r] = nb; py[r] = noy; px[r] = nox;
+            if (++nox == p->ow) { nox = 0; if (++noy == p->oh) { noy = 0; nb++; } }
         }
         int inside = p->dw == 1;
         for (int32_t r = 0; r < count && inside; r++) {
