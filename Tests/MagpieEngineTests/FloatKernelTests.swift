@@ -271,14 +271,17 @@ final class FloatKernelTests: XCTestCase {
     /// The projection fused into the expansion + depthwise pair at one thread (`KernelFusion.fuseProjections`):
     /// the output equals the unfused kernels' (and the reference's within 1e-4) with the residual ADD fused into the
     /// projection (the block's input read as the ADD's operand), zero skipping in the projection (dead channels),
-    /// rows whose pixels are not whole 6-pixel tiles (13, 29 and 61 wide: pixels carried to the next row), two
+    /// rows whose pixels are not whole 6-pixel tiles (25, 29, 31 and 49 wide: pixels carried to the next row), two
     /// images, the first layer's windowed producer, and partial channel blocks. Projections with more than
-    /// `maximumProjectionWeightBytes` of weights, and two threads, keep the pair alone.
+    /// `maximumProjectionWeightBytes` of weights (18 and 34 KB), and two or three threads, keep the pair alone.
     func testProjectionFusion() throws {
         let cases = [ExpansionBlock(n: 1, h: 56, w: 56, cin: 24, expanded: 144, stride: 1, activation: .relu6,
                                     projected: 24, residual: true),
                      ExpansionBlock(n: 2, h: 29, w: 29, cin: 16, expanded: 96, stride: 1, activation: .relu6,
                                     projected: 16, deadEvery: 3, residual: true),
+                     // 64 outputs from 64 channels (16 KB of weights): fused, and skipping zeros.
+                     ExpansionBlock(n: 1, h: 45, w: 25, cin: 64, expanded: 64, stride: 1, activation: .relu6,
+                                    projected: 64, deadEvery: 2, residual: true),
                      ExpansionBlock(n: 1, h: 45, w: 13, cin: 72, expanded: 120, stride: 1, activation: .relu6,
                                     projected: 72, deadEvery: 2, residual: true),
                      ExpansionBlock(n: 1, h: 64, w: 61, cin: 8, expanded: 37, stride: 2, activation: .relu6,

@@ -259,7 +259,7 @@ final class FloatExpandDepthwise: Kernel {
     /// Whether `fuseProjection` takes `conv`: a float pointwise GEMM (not on AMX) that reads this pair's output with
     /// its channels as the reduction, on a float (not AMX) pair, at one thread. (With more, the pairs split their
     /// channels in chunks, which a projection cannot follow; the first layer's pair, one chunk per thread, could
-    /// take it, but at two threads its block went 0.495 → 0.420 ms and the pair after it 0.35 → 0.43 ms.)
+    /// take it, but at two threads its block went 0.364 → 0.282 ms and the pair after it 0.258 → 0.319 ms.)
     func canFuseProjection(_ conv: FloatGEMMConv2D) -> Bool {
         let d = params.pointee.dw
         return projection == nil && pool.threadCount == 1 && params.pointee.amx == nil && conv.amx == nil && conv.avx2
