@@ -189,7 +189,7 @@ public final class Interpreter {
             ? ZeroSkipping.apply(subgraph: subgraph, codes: codes, kernels: fusion.kernels, scratch: scratch)
             : []
         if options.fusesOperators {
-            KernelFusion.fuseProjections(&fusion, subgraph: subgraph, infos: infos, scratch: scratch)
+            KernelFusion.fuseProjections(&fusion, infos: infos, scratch: scratch)
         }
         plan = try ExecutionPlan(subgraph: subgraph, infos: infos, kernels: fusion.kernels, uses: fusion.uses,
                                  scratch: scratch, planner: options.memoryPlanner, memoryLimit: options.memoryLimit)

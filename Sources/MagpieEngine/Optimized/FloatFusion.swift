@@ -31,6 +31,14 @@ public enum KernelFusion {
         var uses: [[Int]]
         /// Operator index → the operator it was fused into.
         var fusedInto: [Int: Int]
+        /// How many operators read each tensor, and the graph's outputs.
+        let readers: [Int], graphOutputs: Set<Int>
+
+        /// Whether tensor `t` is one operator's input and nothing else's (no graph output, no variable), so that a
+        /// kernel that fuses its writer and that reader may keep it out of memory.
+        func isPrivate(_ t: Int, infos: [TensorInfo]) -> Bool {
+            readers[t] == 1 && !graphOutputs.contains(t) && !infos[t].isVariable
+        }
     }
 
     /// Fuses only where the expanded tensor is at least this large: MobileNetV2's 14 × 14 blocks (301-451 KB) gain
@@ -48,16 +56,15 @@ public enum KernelFusion {
 
     /// The kernels as prepared, each using its operator's inputs and outputs.
     static func none(subgraph: Subgraph, kernels: [Kernel]) -> Result {
-        Result(kernels: kernels, uses: subgraph.operators.map { ($0.inputs + $0.outputs).filter { $0 >= 0 } },
-               fusedInto: [:])
+        var readers = [Int](repeating: 0, count: subgraph.tensors.count)
+        for op in subgraph.operators { for t in op.inputs where t >= 0 && t < readers.count { readers[t] += 1 } }
+        return Result(kernels: kernels, uses: subgraph.operators.map { ($0.inputs + $0.outputs).filter { $0 >= 0 } },
+                      fusedInto: [:], readers: readers, graphOutputs: Set(subgraph.outputs))
     }
 
     static func fuse(subgraph: Subgraph, codes: [BuiltinOperator], infos: [TensorInfo], kernels: [Kernel],
                      scratch: ScratchAllocations, pool: ThreadPool, precision: FloatPrecision = .float32) -> Result {
         var result = none(subgraph: subgraph, kernels: kernels)
-        var readers = [Int](repeating: 0, count: infos.count)
-        for op in subgraph.operators { for t in op.inputs where t >= 0 { readers[t] += 1 } }
-        let graphOutputs = Set(subgraph.outputs)
         var i = 0
         while i + 1 < kernels.count {
             defer { i += 1 }
@@ -65,8 +72,7 @@ public enum KernelFusion {
             // layer, 3x3 stride 2 on the image).
             guard let conv = kernels[i] as? FloatGEMMConv2D, let dw = kernels[i + 1] as? CTaskKernel<mf_dw>,
                   (conv.scratch == nil && conv.g.isPointwise) || conv.conv != nil, conv.tensors.output == dw.input,
-                  readers[dw.input] == 1, !graphOutputs.contains(dw.input), !infos[dw.input].isVariable
-            else { continue }
+                  result.isPrivate(dw.input, infos: infos) else { continue }
             let d = dw.params.pointee
             guard d.kh == 3, d.kw == 3, d.dh == 1, d.dw == 1, d.zero_row != nil, Int(d.c) == conv.g.outputDepth,
                   Int(d.batches) == conv.g.batches, Int(d.ih) == conv.g.outputHeight,
@@ -92,8 +98,7 @@ public enum KernelFusion {
         where result.fusedInto[i] == nil && result.fusedInto[i + 1] == nil {
             guard codes[i + 1] == .add, let conv = result.kernels[i] as? FloatGEMMConv2D, conv.canFuseResidualAdd,
                   let add = residualAdd(subgraph.operators[i + 1], after: conv.tensors.output, infos: infos),
-                  readers[conv.tensors.output] == 1, !graphOutputs.contains(conv.tensors.output),
-                  !infos[conv.tensors.output].isVariable else { continue }
+                  result.isPrivate(conv.tensors.output, infos: infos) else { continue }
             conv.fuseResidualAdd(add)
             result.kernels[i + 1] = ClosureKernel { _ in }
             result.uses[i] = [conv.tensors.input, add.input, add.output]
@@ -114,17 +119,12 @@ public enum KernelFusion {
     /// minute): the 112 × 112 block (first layer, depthwise, 32 → 16) 0.965 → 0.795 ms, the 56 × 56 ones 1.000 →
     /// 0.900 and 0.855 → 0.800 ms; the model 1.03x faster with every block fused, although the blocks from 28 × 28
     /// down were 2-4% slower (their projections' weights, 18-368 KB, came from L2 again for each tile).
-    static func fuseProjections(_ result: inout Result, subgraph: Subgraph, infos: [TensorInfo],
-                                scratch: ScratchAllocations) {
-        var readers = [Int](repeating: 0, count: infos.count)
-        for op in subgraph.operators { for t in op.inputs where t >= 0 { readers[t] += 1 } }
-        let graphOutputs = Set(subgraph.outputs)
+    static func fuseProjections(_ result: inout Result, infos: [TensorInfo], scratch: ScratchAllocations) {
         for i in stride(from: 0, to: result.kernels.count - 2, by: 1) where result.fusedInto[i] == nil {
             guard let pair = result.kernels[i] as? FloatExpandDepthwise, result.fusedInto[i + 1] == i,
                   result.fusedInto[i + 2] == nil, let conv = result.kernels[i + 2] as? FloatGEMMConv2D,
                   pair.canFuseProjection(conv), conv.k * conv.g.outputDepth * 4 <= maximumProjectionWeightBytes,
-                  readers[pair.output] == 1, !graphOutputs.contains(pair.output),
-                  !infos[pair.output].isVariable else { continue }
+                  result.isPrivate(pair.output, infos: infos) else { continue }
             pair.fuseProjection(conv, scratch: scratch)
             result.kernels[i + 2] = ClosureKernel { _ in }
             let residual = conv.residual.map { $0.input == pair.input ? [] : [$0.input] } ?? []
