@@ -19,7 +19,7 @@ import MagpieModel
 /// no memory and the ADD's kernel becomes a no-op. Each output is the ADD's `clamp(a + b)` of the convolution's
 /// clamped value, as before.
 ///
-/// Third, at one thread, the pointwise projection after a fused pair, with its ADD (`fuseProjections`).
+/// Third, the pointwise projection after a fused pair, with its ADD (`fuseProjections`).
 public enum KernelFusion {
     /// Whether this CPU has the kernels that fuse (the AVX2 + FMA float kernels).
     public static var available: Bool { FloatKernels.avx2Available }
@@ -52,6 +52,8 @@ public enum KernelFusion {
     /// A fused projection reads its weights again for every 6-pixel tile, so they must stay in L1 next to the
     /// expansion's: MobileNetV2's 32 → 16, 96 → 24 and 144 → 24 (2-14 KB) gained, 144 → 32 (18 KB) measured the
     /// same, and the larger ones lost 2-4% against the unfused GEMM, which runs each weight panel over all the rows.
+    /// At two threads too (row bands; the model with interpreters alternating): up to 25 KB, the 28 × 28 blocks
+    /// fused as well, 0.997x; up to 100 KB 0.974x; every block 0.911x.
     static let maximumProjectionWeightBytes = 16 * 1024
 
     /// The kernels as prepared, each using its operator's inputs and outputs.
@@ -111,14 +113,17 @@ public enum KernelFusion {
     /// Third pattern, after zero skipping is decided: the pointwise projection that reads a fused pair's output
     /// (MobileNetV2's inverted-residual blocks: expansion, depthwise, projection and its ADD) runs inside the pair
     /// on each task's depthwise rows as they are made (`FloatExpandDepthwise.fuseProjection`), so the depthwise
-    /// output (1.6 MB at 112 × 112 × 32, 1.8 MB at 56 × 56 × 144) never goes through memory and gets none. Only at
-    /// one thread (`FloatExpandDepthwise.canFuseProjection`), and where the projection's weights are at most
-    /// `maximumProjectionWeightBytes`.
+    /// output (1.6 MB at 112 × 112 × 32, 1.8 MB at 56 × 56 × 144) never goes through memory and gets none. Only
+    /// where the projection's weights are at most `maximumProjectionWeightBytes`. With several threads the pair's
+    /// tasks become row bands (`FloatExpandDepthwise.fuseProjection`).
     ///
     /// Measured at one thread, interpreters alternating in one process (medians per block, the model in a slow
     /// minute): the 112 × 112 block (first layer, depthwise, 32 → 16) 0.965 → 0.795 ms, the 56 × 56 ones 1.000 →
     /// 0.900 and 0.855 → 0.800 ms; the model 1.03x faster with every block fused, although the blocks from 28 × 28
     /// down were 2-4% slower (their projections' weights, 18-368 KB, came from L2 again for each tile).
+    /// At two threads, in bands of rows (three runs of 400-500 inferences): the three blocks 1.41 → 1.31-1.32 ms
+    /// together, the model 1.019-1.043x faster
+    /// (1.034x in a fourth run, against the finished code).
     static func fuseProjections(_ result: inout Result, infos: [TensorInfo], scratch: ScratchAllocations) {
         for i in stride(from: 0, to: result.kernels.count - 2, by: 1) where result.fusedInto[i] == nil {
             guard let pair = result.kernels[i] as? FloatExpandDepthwise, result.fusedInto[i + 1] == i,
@@ -184,7 +189,8 @@ struct ResidualAdd {
 /// thread its own from the back, and whichever finishes first goes on into the other's range: on this VM one vCPU
 /// is often 20-50% slower than the other for seconds at a time, and with one task per thread every pair waited
 /// for the slow one. One thread runs one chunk (smaller chunks measured 1-5% slower per pair there: each rereads
-/// the expansion's input and walks the rows again). The rings are per thread (`ThreadPool`'s slot).
+/// the expansion's input and walks the rows again). The rings are per thread (`ThreadPool`'s slot). A pair that
+/// runs its projection too splits only rows (`fuseProjection`).
 final class FloatExpandDepthwise: Kernel {
     /// Expanded rows per band. Two gives the 14 × 14 blocks' GEMM 28 rows per call instead of 14 (short tiles):
     /// C harness, one thread, expansion + depthwise, 14 × 14 64 → 384 0.139 → 0.128 ms against one row at a time;
@@ -209,7 +215,7 @@ final class FloatExpandDepthwise: Kernel {
     let scratch: UnsafeMutablePointer<Float>, scratchFloats: Int
     let rows: Int, panels: Int
     /// Tasks: `bands` row ranges times `chunks` panel ranges (task = band * chunks + chunk).
-    let bands: Int, chunks: Int
+    private(set) var bands: Int, chunks: Int
     let pool: ThreadPool
 
     init(conv: FloatGEMMConv2D, amx: UnsafePointer<mfa_gemm>? = nil, depthwise d: mf_dw, input: Int, output: Int,
@@ -257,12 +263,10 @@ final class FloatExpandDepthwise: Kernel {
     private(set) var projection: Projection? = nil
 
     /// Whether `fuseProjection` takes `conv`: a float pointwise GEMM (not on AMX) that reads this pair's output with
-    /// its channels as the reduction, on a float (not AMX) pair, at one thread. (With more, the pairs split their
-    /// channels in chunks, which a projection cannot follow; the first layer's pair, one chunk per thread, could
-    /// take it, but at two threads its block went 0.364 → 0.282 ms and the pair after it 0.258 → 0.319 ms.)
+    /// its channels as the reduction, on a float (not AMX) pair.
     func canFuseProjection(_ conv: FloatGEMMConv2D) -> Bool {
         let d = params.pointee.dw
-        return projection == nil && pool.threadCount == 1 && params.pointee.amx == nil && conv.amx == nil && conv.avx2
+        return projection == nil && params.pointee.amx == nil && conv.amx == nil && conv.avx2
             && conv.g.isPointwise && conv.scratch == nil && conv.conv == nil && conv.kMajorStride == 0
             && conv.tensors.input == output && conv.k == Int(d.c) && conv.g.batches == Int(d.batches)
             && conv.g.outputHeight == Int(d.oh) && conv.g.outputWidth == Int(d.ow)
@@ -270,6 +274,12 @@ final class FloatExpandDepthwise: Kernel {
 
     /// From now on each task runs the projection `conv` on its depthwise rows as they are made
     /// (`mf_expand_dw_project_rows`), with `conv`'s weights, clamp, residual ADD and zero skipping.
+    ///
+    /// A projection needs every channel of its pixels, so with several threads the tasks become row bands, about
+    /// `tasksPerThread` per thread (each keeping at least `minBandRows` rows), whole channels each: claimed from
+    /// both ends, they balance the threads as the channel chunks did, at the cost of computing again the expanded
+    /// rows at every band's edges. Two threads, against the projections unfused: the model 1.022x with one band
+    /// per thread, 1.025-1.043x with 6-8 bands, 1.008-1.019x with 12-16.
     func fuseProjection(_ conv: FloatGEMMConv2D, scratch allocations: ScratchAllocations) {
         precondition(canFuseProjection(conv))
         let d = params.pointee.dw, threads = max(1, pool.threadCount)
@@ -285,6 +295,10 @@ final class FloatExpandDepthwise: Kernel {
                                 bufferFloats: bufferFloats,
                                 lists: allocations.allocate(Int32.self, count: threads * listInts), listInts: listInts)
         UnsafeMutablePointer(mutating: params).pointee.proj = UnsafePointer(p)
+        if threads > 1 {
+            bands = max(1, min(Self.tasksPerThread * threads, rows / Self.minBandRows))
+            chunks = 1
+        }
     }
 
     func invoke(_ t: TensorBuffers) throws {
