@@ -121,9 +121,8 @@ public enum KernelFusion {
     /// minute): the 112 × 112 block (first layer, depthwise, 32 → 16) 0.965 → 0.795 ms, the 56 × 56 ones 1.000 →
     /// 0.900 and 0.855 → 0.800 ms; the model 1.03x faster with every block fused, although the blocks from 28 × 28
     /// down were 2-4% slower (their projections' weights, 18-368 KB, came from L2 again for each tile).
-    /// At two threads, in bands of rows (three runs of 400-500 inferences): the three blocks 1.41 → 1.31-1.32 ms
-    /// together, the model 1.019-1.043x faster
-    /// (1.034x in a fourth run, against the finished code).
+    /// At two threads, in bands of rows, against the projections unfused (interpreters alternating, runs of 400-500
+    /// inferences): the model 1.019-1.043x faster, the three blocks 1.41 → 1.31-1.32 ms together.
     static func fuseProjections(_ result: inout Result, infos: [TensorInfo], scratch: ScratchAllocations) {
         for i in stride(from: 0, to: result.kernels.count - 2, by: 1) where result.fusedInto[i] == nil {
             guard let pair = result.kernels[i] as? FloatExpandDepthwise, result.fusedInto[i + 1] == i,
