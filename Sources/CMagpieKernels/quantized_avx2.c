@@ -560,6 +560,9 @@ MQ2_INLINE MQ5_T void mq5_dw_run3(const mq2_dw *p, const uint8_t *row0, const ui
         const __m512i *w = (const __m512i *)(p->w5 + (size_t)blk * 12 * 32);
         const __m512i *r0 = (const __m512i *)(p->rq5 + (size_t)blk * 24 * 16), *r1 = r0 + 12;
         const __m512i bias0 = _mm512_loadu_si512(r0), bias1 = _mm512_loadu_si512(r1);
+        // 32-bit shifts for modes RELU and LINEAR (mq5_rq_hi).
+        const __m512i sh0 = mode == MQ2_MODE_GENERAL ? _mm512_setzero_si512() : mq5_rq_shifts(r0);
+        const __m512i sh1 = mode == MQ2_MODE_GENERAL ? _mm512_setzero_si512() : mq5_rq_shifts(r1);
         const uint8_t *pad = p->pad_row + c0;
         // Column x of the three rows; a column left or right of the input reads the padding row.
 #define MQ5_COL(x) ((uint32_t)(x) < iw                                                                           \
@@ -584,7 +587,9 @@ MQ2_INLINE MQ5_T void mq5_dw_run3(const mq2_dw *p, const uint8_t *row0, const ui
             acc1 = _mm512_add_epi32(acc1, _mm512_madd_epi16(b.hi2, _mm512_loadu_si512(w + 9)));
             acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(n.lo2, _mm512_loadu_si512(w + 10)));
             acc1 = _mm512_add_epi32(acc1, _mm512_madd_epi16(n.hi2, _mm512_loadu_si512(w + 11)));
-            __m512i v = _mm512_packs_epi32(mq5_rq(acc0, r0, mode), mq5_rq(acc1, r1, mode));
+            __m512i v = mode == MQ2_MODE_GENERAL
+                            ? _mm512_packs_epi32(mq5_rq(acc0, r0, mode), mq5_rq(acc1, r1, mode))
+                            : _mm512_packs_epi32(mq5_rq_hi(acc0, r0, sh0, mode), mq5_rq_hi(acc1, r1, sh1, mode));
             v = _mm512_min_epi16(_mm512_max_epi16(v, amin), amax);
             _mm256_storeu_si256((__m256i *)out, _mm512_cvtepi16_epi8(v));
             if (STRIDE == 1) { a = b; b = n; } else { a = n; }

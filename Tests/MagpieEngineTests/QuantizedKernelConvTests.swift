@@ -183,6 +183,26 @@ final class QuantizedKernelConvTests: XCTestCase {
         }
     }
 
+    func testSmallWindowsOtherThanThreeChannels() throws {
+        // Windows whose filter rows are at most 16 bytes and at most 32 bytes in all (VNNI CPUs with VBMI gather
+        // them into registers): 2x2 over 4 channels, 3x3 over 1 and 2 channels, with the edges of both paddings
+        // and strides 1-3, so every edge case of the masked loads meets the reference; and a dilated 3x3 over 3
+        // channels, which the gather declines (its filter rows are not contiguous).
+        var seed: UInt64 = 1700
+        for type in [TensorType.int8, .uint8] {
+            for (h, w, cin, cout, f, s, d, pad) in [
+                (9, 10, 4, 20, 2, 1, 1, Padding.same), (9, 10, 4, 20, 2, 2, 1, .valid), (11, 7, 1, 16, 3, 1, 1, .same),
+                (11, 13, 2, 33, 3, 3, 1, .same), (12, 9, 2, 8, 3, 2, 1, .valid), (10, 10, 3, 16, 3, 1, 2, .same),
+            ] {
+                seed += 1
+                let output = try check(Case(type: type, height: h, width: w, inputDepth: cin, outputDepth: cout,
+                                            filter: f, stride: s, dilation: d, padding: pad,
+                                            activation: seed % 2 == 0 ? .relu6 : .none), seed: seed)
+                XCTAssertGreaterThan(Set(output).count, 1, "\(type) \(f)x\(f)x\(cin) stride \(s): a constant output")
+            }
+        }
+    }
+
     func testRequantizationShifts() throws {
         // Output scales below the input x filter scale give multipliers above 1 (left shifts); large ones give
         // long right shifts.

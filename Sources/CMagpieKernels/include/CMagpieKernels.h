@@ -5,6 +5,11 @@
 /// 1 when this CPU runs the AVX-512 VNNI kernels below (x86-64 with avx512f/bw/vl/dq/vnni), else 0.
 int mq_cpu_supported(void);
 
+/// 1 when mq_cpu_supported() and the CPU has AVX-512 VBMI too: then mq_gemm_task also takes windowed convolutions
+/// whose filter rows are at most 16 contiguous bytes (`kw * c <= 16`, dilation 1 across), at most 3 of them and
+/// at most 32 bytes in all (`k <= 32`; MobileNetV2's first layer), each receptive field assembled in a register by one VPERMT2B.
+int mq_windowed_supported(void);
+
 /// int32 slots of one 16-column requantization block of mq_gemm (12 vectors of 16 lanes).
 enum { MQ_RQ16_INTS = 192 };
 
@@ -30,8 +35,8 @@ typedef struct {
     int32_t row_corr;                 // multiplier of the row sums (uint8 models: 128 - filter zero point)
     uint8_t *c; int32_t c_stride;
     int32_t m_tasks, n_tasks;         // task grid: task = mt * n_tasks + nt
-    /// AMX only: NULL for a pointwise convolution (row r of A is input pixel r), else the window whose receptive
-    /// fields are the rows (a_stride unused).
+    /// NULL for a pointwise convolution (row r of A is input pixel r), else the window whose receptive fields are
+    /// the rows (a_stride unused): any window on AMX, small ones on VNNI (mq_windowed_supported()).
     const mq_window *window;
 } mq_gemm;
 

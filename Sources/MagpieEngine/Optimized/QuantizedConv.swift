@@ -10,11 +10,11 @@ import MagpieModel
 ///
 /// The VNNI path: CONV_2D is a GEMM over output pixels (rows) and output channels (columns). VPDPBUSD multiplies unsigned bytes by
 /// signed bytes, so:
-/// - int8 models: activations are flipped to uint8 (`x ^ 0x80 == x + 128`) while a row block is packed, and
+/// - int8 models: activations are flipped to uint8 (`x ^ 0x80 == x + 128`) as they are broadcast, and
 ///   `-(128 + zx) * sum(w)` is folded into each channel's bias;
 /// - uint8 models: filters are stored as `w - 128` (int8), and the exact correction
 ///   `(w - zw)(x - zx) = (w - 128) x + (128 - zw) x - zx (w - zw)` adds `(128 - zw) * rowsum(x)` per pixel (computed
-///   while packing) and folds `-zx * sum(w - zw)` into the bias.
+///   per row block) and folds `-zx * sum(w - zw)` into the bias.
 /// All sums wrap modulo 2^32 exactly as the reference's int32 accumulator does, so the results are identical.
 ///
 /// On CPUs with AMX-INT8 (Sapphire Rapids and later) the same GEMM runs on tiles (`mqa_gemm_task`, quantized_amx.c):
@@ -23,15 +23,21 @@ import MagpieModel
 /// 16-column panels, and the requantization is the same, so the bytes are too. There windowed convolutions (the
 /// first layer) go to the GEMM as well, their receptive fields gathered per row block.
 ///
-/// VNNI blocking: rows in blocks of 24 pixels (packed into a stack buffer with the reduction padded to a multiple of 4);
+/// VNNI blocking: rows in blocks of 24 pixels, read in place when the reduction is a multiple of 4 (and for uint8
+/// models at most 64 bytes), else packed into a stack buffer with the reduction padded to a multiple of 4;
 /// for each block, columns in 64-wide panels with 6x64 register tiles (24 accumulators), and 8x48, 12x32 or
 /// 24x16 tiles for the last 48/32/16 columns. Filters are packed at prepare as
 /// `[columns/16][k/4][16 columns][4 k]`. Tasks for the thread pool split the row blocks, and the 64-wide column
-/// groups when there are few rows (the 7x7 layers).
+/// groups when there are few rows (the 7x7 layers). Small windowed convolutions (MobileNetV2's first layer) gather
+/// each receptive field into one 32-byte row per pixel where the CPU has AVX-512 VBMI (`mq_gather_windows`).
 public enum QuantizedKernels {
     /// Whether this CPU runs the VNNI GEMM for CONV_2D (AVX-512 F/BW/VL/DQ and VNNI, and `MAGPIE_MAX_ISA` neither
     /// `avx2` nor `generic`). DEPTHWISE_CONV_2D keeps the AVX2 kernel there: it ran faster than the VNNI one.
     public static let vnniAvailable: Bool = mq_cpu_supported() != 0
+
+    /// Whether the VNNI GEMM also takes small windowed convolutions (MobileNetV2's first layer: 3x3 over 3
+    /// channels), assembling each receptive field in a register with VPERMT2B (AVX-512 VBMI).
+    static let vnniWindowedAvailable: Bool = mq_windowed_supported() != 0
 
     /// Whether CONV_2D runs on AMX tiles (`mqa_gemm_task`, quantized_amx.c; 1x1 and windowed, of at least 16 output
     /// pixels): VNNI, AMX-TILE and AMX-INT8, the tile state granted by the OS, and `MAGPIE_MAX_ISA` none of `avx512`,
@@ -79,10 +85,11 @@ public enum QuantizedKernels {
                        parameters p: QuantizedConvolutionParameters, type: TensorType) throws -> Kernel? {
         guard type == .int8 || type == .uint8 else { return nil }
         guard g.filterDepth == g.inputDepth, g.batches > 0, g.outputHeight > 0, g.outputWidth > 0 else { return nil }
-        // VNNI for the 1x1 convolutions only (vnniConv2D declines the others): MobileNetV2's first layer (3x3 over
-        // 3 channels) took 1.16 ms through an im2col buffer and 0.59-0.96 ms with its windows gathered while packing,
-        // against 0.39-0.67 ms on the AVX2 kernel's register-packed windows. AMX takes windowed ones too: its
-        // multiply-adds cost little next to the gathering.
+        // VNNI for the 1x1 convolutions and small windows (vnniConv2D declines the others): on the Xeon of sessions
+        // 9-17, MobileNetV2's first layer (3x3 over 3 channels) took 1.16 ms through an im2col buffer and 0.59-0.96
+        // ms with its windows gathered while packing, against 0.39-0.67 ms on the AVX2 kernel's register-packed
+        // windows; since session 18 each window is one register (VPERMT2B) and one store. AMX takes windowed ones
+        // too: its multiply-adds cost little next to the gathering.
         if vnniAvailable, let kernel = try vnniConv2D(&context, geometry: g, tensors: tensors, parameters: p, type: type) {
             return kernel
         }
@@ -101,8 +108,12 @@ public enum QuantizedKernels {
         // zero-padded to whole steps. Fewer rows than one tile's 16 stay on VNNI: the classifier's single pixel
         // (1280 -> 1001) took about 1.6 times as long on tiles, most of whose rows would be padding.
         let amx = amxAvailable && k <= amxMaxReduction && m >= 16
-        // Windowed convolutions (MobileNetV2's first layer) only on AMX, which gathers their receptive fields.
-        guard g.isPointwise || amx else { return nil }
+        // Windowed convolutions on AMX, which gathers their receptive fields, and small ones on VNNI (filter rows of
+        // at most 16 contiguous bytes, at most 3 of them, 32 bytes in all): there each field is one 32-byte row
+        // assembled in a register (MobileNetV2's first layer, AMD Zen 5, C harness: see docs/performance.md).
+        let vnniWindow = vnniWindowedAvailable && g.filterWidth * g.inputDepth <= 16 && g.filterHeight <= 3
+            && k <= 32 && g.dilationWidth == 1
+        guard g.isPointwise || amx || vnniWindow else { return nil }
         guard let (filterData, biasValues) = try constants(context, tensors) else { return nil }
         let kp = amx && k > 64 ? (k + 63) & ~63 : (k + 3) & ~3
         let np = (n + 15) & ~15
