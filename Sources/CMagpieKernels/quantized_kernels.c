@@ -57,29 +57,38 @@ MQ_INLINE MQ_T void mq_tile(const mq_gemm *p, const uint8_t *ap, size_t astride,
     const size_t bstride = (size_t)kp * 16;
     const int32_t *rq = p->rq + (size_t)(col0 / 16) * MQ_RQ16_INTS;
     __m512i acc[24];
-    for (int z = 0; z < NZ; z++) {
+    // Every loop over rows or vectors is unrolled by pragma: SwiftPM compiles C at -O2, which left some of them
+    // rolled (the accumulators then live in memory; C harness: 575 us at -O3 against 819 at -O2 for the 20 shapes).
+#define MQ_UNROLL _Pragma("clang loop unroll(full)")
+    MQ_UNROLL for (int z = 0; z < NZ; z++) {
         const __m512i bias = _mm512_loadu_si512(rq + z * MQ_RQ16_INTS);
-        for (int r = 0; r < MR; r++) acc[r * NZ + z] = bias;
+        MQ_UNROLL for (int r = 0; r < MR; r++) acc[r * NZ + z] = bias;
     }
-    for (int32_t g = 0; g < kp; g += 4) {
-        __m512i w[4];
-        for (int z = 0; z < NZ; z++) w[z] = _mm512_loadu_si512((const void *)(bp + z * bstride + (size_t)g * 16));
-        for (int r = 0; r < MR; r++) {
-            __m512i x;
-            if (flip) {
-                // One broadcast load and one XOR: left to itself the compiler moves the XOR before the broadcast
-                // (a scalar load, an XOR and a register broadcast: three operations instead of two).
-                int32_t word;
-                memcpy(&word, ap + (size_t)r * astride + g, 4);
-                x = _mm512_xor_si512(_mm512_set1_epi32(word), flipper);
-            } else {
-                int32_t word;
-                memcpy(&word, ap + (size_t)r * astride + g, 4);
-                x = _mm512_set1_epi32(word);
-            }
-            for (int z = 0; z < NZ; z++) acc[r * NZ + z] = _mm512_dpbusd_epi32(acc[r * NZ + z], x, w[z]);
-        }
+    // One step of 4 k: NZ weight vectors, then per row one broadcast (flipped for int8 rows read in place) and NZ
+    // VPDPBUSD. The compiler puts the XOR after a scalar load, before the broadcast (three operations, not two).
+#define MQ_STEP(g)                                                                                                    \
+    do {                                                                                                              \
+        __m512i w[4];                                                                                                 \
+        MQ_UNROLL for (int z = 0; z < NZ; z++)                                                                       \
+            w[z] = _mm512_loadu_si512((const void *)(bp + z * bstride + (size_t)(g) * 16));                          \
+        MQ_UNROLL for (int r = 0; r < MR; r++) {                                                                      \
+            int32_t word;                                                                                             \
+            memcpy(&word, ap + (size_t)r * astride + (g), 4);                                                        \
+            __m512i x = _mm512_set1_epi32(word);                                                                      \
+            if (flip) x = _mm512_xor_si512(x, flipper);                                                               \
+            MQ_UNROLL for (int z = 0; z < NZ; z++) acc[r * NZ + z] = _mm512_dpbusd_epi32(acc[r * NZ + z], x, w[z]);  \
+        }                                                                                                             \
+    } while (0)
+    if (flip) {
+        for (int32_t g = 0; g < kp; g += 4) MQ_STEP(g);
+    } else {
+        // Not unrolled: unrolling hoisted the next step's broadcasts, which with 24 accumulators spilled registers
+        // inside the loop (C harness, uint8 12x32 tiles, k = 144 and 192: 71 and 133 -> 48 and 61 cycles per row);
+        // the flipped loop is faster unrolled (48 and 60 against 60 and 73).
+#pragma clang loop unroll(disable)
+        for (int32_t g = 0; g < kp; g += 4) MQ_STEP(g);
     }
+#undef MQ_STEP
     const int corrects = p->row_corr != 0;
     if (NZ >= 2) {
         // Up to four vectors of a row are narrowed together: two VPACKSSDW, one VPACKSSWB (int8) or VPACKUSWB
@@ -92,44 +101,50 @@ MQ_INLINE MQ_T void mq_tile(const mq_gemm *p, const uint8_t *ap, size_t astride,
         const __mmask64 bm = width >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << width) - 1);
         const int signed_out = p->flip;
         __m512i shifts[4];
-        for (int z = 0; z < NZ && mode != MQ2_MODE_GENERAL; z++)
-            shifts[z] = mq5_rq_shifts((const __m512i *)(rq + z * MQ_RQ16_INTS));
-        for (int r = 0; r < MR; r++) {
-            if (r >= rows_valid) break;
-            __m512i q[4];
-            for (int z = 0; z < 4; z++) {
-                if (z >= NZ) { q[z] = _mm512_setzero_si512(); continue; }
-                __m512i v = acc[r * NZ + z];
-                if (corrects) v = _mm512_add_epi32(v, _mm512_set1_epi32(corr[r]));
-                const __m512i *r16 = (const __m512i *)(rq + z * MQ_RQ16_INTS);
-                q[z] = mode == MQ2_MODE_GENERAL ? mq5_rq(v, r16, mode) : mq5_rq_hi(v, r16, shifts[z], mode);
+        MQ_UNROLL for (int z = 0; z < NZ; z++)
+            shifts[z] = mode == MQ2_MODE_GENERAL ? _mm512_setzero_si512()
+                                                 : mq5_rq_shifts((const __m512i *)(rq + z * MQ_RQ16_INTS));
+        // Rows past rows_valid are skipped, not left by a break, so that the loop unrolls.
+        MQ_UNROLL for (int r = 0; r < MR; r++) {
+            if (r < rows_valid) {
+                __m512i q[4];
+                MQ_UNROLL for (int z = 0; z < 4; z++) {
+                    if (z < NZ) {
+                        __m512i v = acc[r * NZ + z];
+                        if (corrects) v = _mm512_add_epi32(v, _mm512_set1_epi32(corr[r]));
+                        const __m512i *r16 = (const __m512i *)(rq + z * MQ_RQ16_INTS);
+                        q[z] = mode == MQ2_MODE_GENERAL ? mq5_rq(v, r16, mode) : mq5_rq_hi(v, r16, shifts[z], mode);
+                    } else {
+                        q[z] = _mm512_setzero_si512();
+                    }
+                }
+                const __m512i w01 = _mm512_packs_epi32(q[0], q[1]), w23 = _mm512_packs_epi32(q[2], q[3]);
+                __m512i b = _mm512_permutexvar_epi32(order, signed_out ? _mm512_packs_epi16(w01, w23)
+                                                                       : _mm512_packus_epi16(w01, w23));
+                if (mode != MQ2_MODE_LINEAR)
+                    b = signed_out ? _mm512_min_epi8(_mm512_max_epi8(b, blo), bhi)
+                                   : _mm512_min_epu8(_mm512_max_epu8(b, blo), bhi);
+                uint8_t *dst = c + (size_t)r * p->c_stride + col0;
+                if (width >= 64) _mm512_storeu_si512((void *)dst, b);
+                else _mm512_mask_storeu_epi8(dst, bm, b);
             }
-            const __m512i w01 = _mm512_packs_epi32(q[0], q[1]), w23 = _mm512_packs_epi32(q[2], q[3]);
-            __m512i b = _mm512_permutexvar_epi32(order, signed_out ? _mm512_packs_epi16(w01, w23)
-                                                                   : _mm512_packus_epi16(w01, w23));
-            if (mode != MQ2_MODE_LINEAR)
-                b = signed_out ? _mm512_min_epi8(_mm512_max_epi8(b, blo), bhi)
-                               : _mm512_min_epu8(_mm512_max_epu8(b, blo), bhi);
-            uint8_t *dst = c + (size_t)r * p->c_stride + col0;
-            if (width >= 64) _mm512_storeu_si512((void *)dst, b);
-            else _mm512_mask_storeu_epi8(dst, bm, b);
         }
         return;
     }
+    // One vector per row (the 24x16 tile; col0 < n): the one-rounding requantization of the AVX2 kernels (zero
+    // point included), then the activation clamp (within the type's range), so the bytes are theirs and the
+    // reference's.
     const __m512i lo = _mm512_set1_epi32(p->act_min), hi = _mm512_set1_epi32(p->act_max);
-    for (int z = 0; z < NZ; z++) {
-        const int32_t col = col0 + z * 16;
-        if (col >= p->n) break;
-        const __mmask16 nm = mq_tail_mask(p->n - col);
-        const __m512i *r16 = (const __m512i *)(rq + z * MQ_RQ16_INTS);
-        for (int r = 0; r < MR; r++) {
-            if (r >= rows_valid) break;
-            __m512i v = acc[r * NZ + z];
+    const __mmask16 nm = mq_tail_mask(p->n - col0);
+    const __m512i *r16 = (const __m512i *)rq;
+    const __m512i shifts = mode == MQ2_MODE_GENERAL ? _mm512_setzero_si512() : mq5_rq_shifts(r16);
+    MQ_UNROLL for (int r = 0; r < MR; r++) {
+        if (r < rows_valid) {
+            __m512i v = acc[r * NZ];
             if (corrects) v = _mm512_add_epi32(v, _mm512_set1_epi32(corr[r]));
-            // The one-rounding requantization of the AVX2 kernels (zero point included), then the activation clamp
-            // (within the type's range), so the bytes are theirs and the reference's.
-            v = _mm512_min_epi32(_mm512_max_epi32(mq5_rq(v, r16, mode), lo), hi);
-            _mm_mask_storeu_epi8(c + (size_t)r * p->c_stride + col, nm, _mm512_cvtepi32_epi8(v));
+            v = mode == MQ2_MODE_GENERAL ? mq5_rq(v, r16, mode) : mq5_rq_hi(v, r16, shifts, mode);
+            v = _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
+            _mm_mask_storeu_epi8(c + (size_t)r * p->c_stride + col0, nm, _mm512_cvtepi32_epi8(v));
         }
     }
 }
@@ -330,9 +345,8 @@ MQ_T void mq_gemm_task(const mq_gemm *p, int32_t task) {
     // A whole block of rows whose reduction is a multiple of 4 is read in place: each 4-byte group is broadcast
     // (and flipped for int8) as the tiles need it. Copying it first cost more than the block's arithmetic in the
     // small-reduction layers (a 4-byte load that reads a just-stored 64-byte line stalls). Other blocks are packed.
-    // uint8 models also need each row's sum then; that pays only for short rows (C harness: k <= 64 gained 11-30%,
-    // k >= 144 lost 5-18%).
-    const int in_place = p->k == kp && p->k >= 4 && (p->row_corr == 0 || p->k <= 64);
+    // uint8 models also need each row's sum then (mq_row_corrections16).
+    const int in_place = p->k == kp && p->k >= 4;
     for (int32_t mb = mb0; mb < mb1; mb++) {
         const int32_t r0 = mb * MQ_MB;
         const int32_t rows = p->m - r0 < MQ_MB ? p->m - r0 : MQ_MB;

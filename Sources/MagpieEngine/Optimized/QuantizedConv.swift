@@ -23,8 +23,8 @@ import MagpieModel
 /// 16-column panels, and the requantization is the same, so the bytes are too. There windowed convolutions (the
 /// first layer) go to the GEMM as well, their receptive fields gathered per row block.
 ///
-/// VNNI blocking: rows in blocks of 24 pixels, read in place when the reduction is a multiple of 4 (and for uint8
-/// models at most 64 bytes), else packed into a stack buffer with the reduction padded to a multiple of 4;
+/// VNNI blocking: rows in blocks of 24 pixels, read in place when the reduction is a multiple of 4, else packed
+/// into a stack buffer with the reduction padded to a multiple of 4;
 /// for each block, columns in 64-wide panels with 6x64 register tiles (24 accumulators), and 8x48, 12x32 or
 /// 24x16 tiles for the last 48/32/16 columns. Filters are packed at prepare as
 /// `[columns/16][k/4][16 columns][4 k]`. Tasks for the thread pool split the row blocks, and the 64-wide column
