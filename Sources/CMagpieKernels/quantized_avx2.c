@@ -611,12 +611,119 @@ static MQ5_T __attribute__((noinline)) void mq5_dw_run3_dispatch(const mq2_dw *p
 #undef MQ5_RUN3_S2
 }
 
+// MARK: VNNI variant of the 3x3 depthwise run (int8)
+
+#define MQV_T __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi")))
+/// Loops over a run's 16-channel blocks are unrolled by pragma (SwiftPM compiles C at -O2).
+#define MQV_UNROLL _Pragma("clang loop unroll(full)")
+
+/// One input column of a 3x3 window for 16 channels, as VPDPBUSD takes it: lane j holds channel j's bytes of rows
+/// 0, 1 and 2 (flipped to uint8) and a fourth byte that meets a zero filter byte. Three 16-byte loads, one VPERMB.
+MQ2_INLINE MQV_T __m512i mqv_dw_col3(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, __m512i idx) {
+    __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)r0));
+    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)r1), 1);
+    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)r2), 2);
+    return _mm512_xor_si512(_mm512_permutexvar_epi8(idx, v), _mm512_set1_epi8((char)0x80));
+}
+
+/// The 3x3 depthwise run on VNNI for int8 data (`wv`, `rqv`): per output pixel and 16 channels three VPDPBUSD,
+/// one per input column, each column built once and shared by the outputs that read it (three with stride 1),
+/// instead of widening to int16 and two VPMADDWD + VPADDD per column pair. The bias holds `-(128 + zx) * sum(w)`
+/// for the flip; the requantization records are in channel order, so the bytes are the reference's. NV blocks of
+/// 16 channels (1 or 2) per step from channel c0; two are narrowed together (VPACKSSDW, VPACKSSWB, VPERMD) into
+/// one 32-byte store.
+MQ2_INLINE MQV_T void mqv_dw_run3(const mq2_dw *p, const uint8_t *row0, const uint8_t *row1, const uint8_t *row2,
+                                  int32_t x0, int32_t count, uint8_t *dst, int32_t c0, const int NV,
+                                  const int STRIDE, const int mode) {
+    const int32_t c = p->c;
+    const uint32_t iw = (uint32_t)p->iw;
+    uint8_t order[64];
+    for (int j = 0; j < 16; j++) {
+        order[4 * j] = (uint8_t)j;
+        order[4 * j + 1] = (uint8_t)(16 + j);
+        order[4 * j + 2] = (uint8_t)(32 + j);
+        order[4 * j + 3] = 48;  // bytes 48-63 of the loaded vector: anything; the filter byte is zero
+    }
+    const __m512i idx = _mm512_loadu_si512((const void *)order);
+    const __m512i lo = _mm512_set1_epi32(p->act_min), hi = _mm512_set1_epi32(p->act_max);
+    const __m256i blo = _mm256_set1_epi8((char)p->act_min), bhi = _mm256_set1_epi8((char)p->act_max);
+    const __m512i dwords = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    __m512i w[2][3], bias[2], shifts[2];
+    const __m512i *r[2];
+    MQV_UNROLL for (int v = 0; v < NV; v++) {
+        const __m512i *wp = (const __m512i *)(p->wv + (size_t)(c0 + 16 * v) * 12);
+        MQV_UNROLL for (int k = 0; k < 3; k++) w[v][k] = _mm512_loadu_si512(wp + k);
+        r[v] = (const __m512i *)(p->rqv + (size_t)((c0 + 16 * v) / 16) * MQ_RQ16_INTS);
+        bias[v] = _mm512_loadu_si512(r[v]);
+        shifts[v] = mode == MQ2_MODE_GENERAL ? _mm512_setzero_si512() : mq5_rq_shifts(r[v]);
+    }
+    const uint8_t *pad = p->pad_row + c0;
+#define MQV_COL(x, v) ((uint32_t)(x) < iw                                                                        \
+                           ? mqv_dw_col3(row0 + (size_t)(x) * c + c0 + 16 * (v),                                  \
+                                         row1 + (size_t)(x) * c + c0 + 16 * (v),                                  \
+                                         row2 + (size_t)(x) * c + c0 + 16 * (v), idx)                             \
+                           : mqv_dw_col3(pad + 16 * (v), pad + 16 * (v), pad + 16 * (v), idx))
+    __m512i a[2], b[2], n[2], q[2];
+    MQV_UNROLL for (int v = 0; v < NV; v++) {
+        a[v] = b[v] = MQV_COL(x0, v);
+        if (STRIDE == 1) b[v] = MQV_COL(x0 + 1, v);
+    }
+    uint8_t *out = dst + c0;
+    for (int32_t i = 0, x = x0; i < count; i++, x += STRIDE, out += c) {
+        MQV_UNROLL for (int v = 0; v < NV; v++) {
+            if (STRIDE != 1) b[v] = MQV_COL(x + 1, v);
+            n[v] = MQV_COL(x + 2, v);
+            __m512i acc = _mm512_dpbusd_epi32(bias[v], a[v], w[v][0]);
+            acc = _mm512_dpbusd_epi32(acc, b[v], w[v][1]);
+            acc = _mm512_dpbusd_epi32(acc, n[v], w[v][2]);
+            q[v] = mode == MQ2_MODE_GENERAL ? mq5_rq(acc, r[v], mode) : mq5_rq_hi(acc, r[v], shifts[v], mode);
+            if (STRIDE == 1) { a[v] = b[v]; b[v] = n[v]; } else { a[v] = n[v]; }
+        }
+        if (NV == 2) {
+            const __m512i h = _mm512_packs_epi32(q[0], q[1]);
+            __m256i bytes = _mm512_castsi512_si256(_mm512_permutexvar_epi32(dwords, _mm512_packs_epi16(h, h)));
+            if (mode != MQ2_MODE_LINEAR) bytes = _mm256_min_epi8(_mm256_max_epi8(bytes, blo), bhi);
+            _mm256_storeu_si256((__m256i *)out, bytes);
+        } else {
+            _mm_storeu_si128((__m128i *)out, _mm512_cvtepi32_epi8(_mm512_min_epi32(_mm512_max_epi32(q[0], lo), hi)));
+        }
+    }
+#undef MQV_COL
+}
+
+/// mqv_dw_run3 specialised for the stride and requantization mode.
+static MQV_T __attribute__((noinline)) void mqv_dw_run3_dispatch(const mq2_dw *p, const uint8_t *row0,
+                                                                 const uint8_t *row1, const uint8_t *row2,
+                                                                 int32_t x0, int32_t count, uint8_t *dst) {
+#define MQV_RUN(mode) do {                                                                                        \
+        int32_t c0 = 0;                                                                                               \
+        for (; c0 + 32 <= p->c; c0 += 32) {                                                                           \
+            if (p->sw == 1) mqv_dw_run3(p, row0, row1, row2, x0, count, dst, c0, 2, 1, mode);                         \
+            else mqv_dw_run3(p, row0, row1, row2, x0, count, dst, c0, 2, 2, mode);                                    \
+        }                                                                                                             \
+        if (c0 < p->c) {                                                                                              \
+            if (p->sw == 1) mqv_dw_run3(p, row0, row1, row2, x0, count, dst, c0, 1, 1, mode);                         \
+            else mqv_dw_run3(p, row0, row1, row2, x0, count, dst, c0, 1, 2, mode);                                    \
+        }                                                                                                             \
+    } while (0)
+    switch (p->rq_mode) {
+    case MQ2_MODE_RELU: MQV_RUN(MQ2_MODE_RELU); break;
+    case MQ2_MODE_LINEAR: MQV_RUN(MQ2_MODE_LINEAR); break;
+    default: MQV_RUN(MQ2_MODE_GENERAL); break;
+    }
+#undef MQV_RUN
+}
+
 /// mq2_dw_run3 specialised for the stride, data type and requantization mode.
 /// With `w5` (AVX-512), mq5_dw_run3 takes the channels in blocks of 32 and this the last 16, if any.
 static MQ2_T void mq2_dw_run3_dispatch(const mq2_dw *p, const uint8_t *row0, const uint8_t *row1,
                                        const uint8_t *row2, int32_t x0, int32_t count, uint8_t *dst) {
     const int kind = p->rq_mode * 2 + (p->is_signed ? 1 : 0);
     int32_t cstart = 0;
+    if (p->wv != NULL) {
+        mqv_dw_run3_dispatch(p, row0, row1, row2, x0, count, dst);
+        return;
+    }
     if (p->w5 != NULL) {
         cstart = p->c / 32 * 32;
         if (cstart > 0) mq5_dw_run3_dispatch(p, row0, row1, row2, x0, count, dst, cstart);

@@ -172,6 +172,41 @@ extension QuantizedKernels {
             joinedWeights = w5
             joinedRecords = rq5
         }
+        // int8 with VNNI (and VBMI for the column gather): every channel on the VNNI run, three VPDPBUSD per output
+        // and 16 channels, the activations flipped to uint8 (so the bias folds -(128 + zx) * sum(w)).
+        var vnniWeights: UnsafeMutablePointer<Int8>? = nil, vnniRecords: UnsafeMutablePointer<Int32>? = nil
+        if columnWeights != nil, type == .int8, QuantizedKernels.vnniWindowedAvailable,
+           let flipped = AVX2Requantization(&context, lanes: (0..<c).map { $0 }, bias: { ch in
+               var sum: Int32 = 0
+               for t in 0..<taps { sum = sum &+ weight(t, ch) }
+               return (biasValues?[ch] ?? 0) &- (128 &+ inputZeroPoint) &* sum
+           }, parameters: p, type: type) {
+            let wv = context.allocate(Int8.self, count: blocks * 192)
+            wv.initialize(repeating: 0, count: blocks * 192)
+            var fits = true
+            for ch in 0..<c {
+                for fx in 0..<3 {
+                    for fy in 0..<3 {
+                        // int8 filters have zero point 0 (TFLite's rule), so every value fits; checked anyway.
+                        guard let value = Int8(exactly: weight(fy * 3 + fx, ch)) else { fits = false; continue }
+                        wv[(ch / 16 * 3 + fx) * 64 + ch % 16 * 4 + fy] = value
+                    }
+                }
+            }
+            let record = Int(MQ2_RQ_INTS), block = Int(MQ_RQ16_INTS)
+            let rqv = context.allocate(Int32.self, count: blocks * block)
+            for b in 0..<blocks {
+                for v in 0..<12 {
+                    for lane in 0..<16 {
+                        rqv[b * block + v * 16 + lane] = flipped.records[(2 * b + lane / 8) * record + v * 8 + lane % 8]
+                    }
+                }
+            }
+            if fits {
+                vnniWeights = wv
+                vnniRecords = rqv
+            }
+        }
         // A padding tap, or (for the column-pair path) a whole padding input row.
         let padCount = max(blocks * 16, g.inputWidth * c)
         let padRow = context.allocate(UInt8.self, count: padCount)
@@ -186,7 +221,8 @@ extension QuantizedKernels {
             act_min: p.activationMin, act_max: p.activationMax,
             is_signed: type == .int8 ? 1 : 0, pad_row: UnsafePointer(padRow),
             w3: columnWeights.map { UnsafePointer($0) }, w5: joinedWeights.map { UnsafePointer($0) },
-            rq5: joinedRecords.map { UnsafePointer($0) })
+            rq5: joinedRecords.map { UnsafePointer($0) }, wv: vnniWeights.map { UnsafePointer($0) },
+            rqv: vnniRecords.map { UnsafePointer($0) })
         return CTaskKernel.rows(g.batches * g.outputHeight, tensors: tensors, params: params, pool: context.pool,
                                 bind: { p, input, output in p.pointee.in = input; p.pointee.out = output },
                                 body: { p, begin, end in mq2_dw_rows(p, begin, end) })
