@@ -611,7 +611,7 @@ static MQ5_T __attribute__((noinline)) void mq5_dw_run3_dispatch(const mq2_dw *p
 #undef MQ5_RUN3_S2
 }
 
-// MARK: VNNI variant of the 3x3 depthwise run (int8)
+// MARK: VNNI variant of the 3x3 depthwise run
 
 #define MQV_T __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi")))
 /// Loops over a run's 16-channel blocks are unrolled by pragma (SwiftPM compiles C at -O2).
@@ -619,22 +619,26 @@ static MQ5_T __attribute__((noinline)) void mq5_dw_run3_dispatch(const mq2_dw *p
 
 /// One input column of a 3x3 window for 16 channels, as VPDPBUSD takes it: lane j holds channel j's bytes of rows
 /// 0, 1 and 2 (flipped to uint8) and a fourth byte that meets a zero filter byte. Three 16-byte loads, one VPERMB.
-MQ2_INLINE MQV_T __m512i mqv_dw_col3(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, __m512i idx) {
+MQ2_INLINE MQV_T __m512i mqv_dw_col3(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, __m512i idx,
+                                     const int flip) {
     __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)r0));
     v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)r1), 1);
     v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)r2), 2);
-    return _mm512_xor_si512(_mm512_permutexvar_epi8(idx, v), _mm512_set1_epi8((char)0x80));
+    v = _mm512_permutexvar_epi8(idx, v);
+    return flip ? _mm512_xor_si512(v, _mm512_set1_epi8((char)0x80)) : v;
 }
 
-/// The 3x3 depthwise run on VNNI for int8 data (`wv`, `rqv`): per output pixel and 16 channels three VPDPBUSD,
+/// The 3x3 depthwise run on VNNI (`wv`, `rqv`): per output pixel and 16 channels three VPDPBUSD,
 /// one per input column, each column built once and shared by the outputs that read it (three with stride 1),
 /// instead of widening to int16 and two VPMADDWD + VPADDD per column pair. The bias holds `-(128 + zx) * sum(w)`
-/// for the flip; the requantization records are in channel order, so the bytes are the reference's. NV blocks of
-/// 16 channels (1 or 2) per step from channel c0; two are narrowed together (VPACKSSDW, VPACKSSWB, VPERMD) into
-/// one 32-byte store.
+/// for the flip; the requantization records are in channel order, so the bytes are the reference's. uint8 data
+/// (`U8`) is not flipped: the filter is stored minus 128, and each input column also gets its correction
+/// `(128 - zw) * (x0 + x1 + x2)` per channel, one VPDPBUSD against `wv_corr` bytes, shared like the column.
+/// NV blocks of 16 channels (1 or 2) per step from channel c0; two are narrowed together (VPACKSSDW, VPACKSSWB
+/// or VPACKUSWB, VPERMD) into one 32-byte store.
 MQ2_INLINE MQV_T void mqv_dw_run3(const mq2_dw *p, const uint8_t *row0, const uint8_t *row1, const uint8_t *row2,
                                   int32_t x0, int32_t count, uint8_t *dst, int32_t c0, const int NV,
-                                  const int STRIDE, const int mode) {
+                                  const int STRIDE, const int mode, const int U8) {
     const int32_t c = p->c;
     const uint32_t iw = (uint32_t)p->iw;
     uint8_t order[64];
@@ -647,6 +651,8 @@ MQ2_INLINE MQV_T void mqv_dw_run3(const mq2_dw *p, const uint8_t *row0, const ui
     const __m512i idx = _mm512_loadu_si512((const void *)order);
     const __m512i lo = _mm512_set1_epi32(p->act_min), hi = _mm512_set1_epi32(p->act_max);
     const __m256i blo = _mm256_set1_epi8((char)p->act_min), bhi = _mm256_set1_epi8((char)p->act_max);
+    const uint32_t cz = (uint8_t)(int8_t)p->wv_corr;
+    const __m512i corr = _mm512_set1_epi32((int32_t)(cz | cz << 8 | cz << 16));
     const __m512i dwords = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     __m512i w[2][3], bias[2], shifts[2];
     const __m512i *r[2];
@@ -661,55 +667,73 @@ MQ2_INLINE MQV_T void mqv_dw_run3(const mq2_dw *p, const uint8_t *row0, const ui
 #define MQV_COL(x, v) ((uint32_t)(x) < iw                                                                        \
                            ? mqv_dw_col3(row0 + (size_t)(x) * c + c0 + 16 * (v),                                  \
                                          row1 + (size_t)(x) * c + c0 + 16 * (v),                                  \
-                                         row2 + (size_t)(x) * c + c0 + 16 * (v), idx)                             \
-                           : mqv_dw_col3(pad + 16 * (v), pad + 16 * (v), pad + 16 * (v), idx))
-    __m512i a[2], b[2], n[2], q[2];
+                                         row2 + (size_t)(x) * c + c0 + 16 * (v), idx, !U8)                        \
+                           : mqv_dw_col3(pad + 16 * (v), pad + 16 * (v), pad + 16 * (v), idx, !U8))
+    // uint8: a column's correction (zero for int8, never used).
+#define MQV_CORR(col) (U8 ? _mm512_dpbusd_epi32(_mm512_setzero_si512(), (col), corr) : _mm512_setzero_si512())
+    __m512i a[2], b[2], n[2], q[2], ac[2], bc[2], nc[2];
     MQV_UNROLL for (int v = 0; v < NV; v++) {
         a[v] = b[v] = MQV_COL(x0, v);
         if (STRIDE == 1) b[v] = MQV_COL(x0 + 1, v);
+        ac[v] = MQV_CORR(a[v]);
+        bc[v] = MQV_CORR(b[v]);
     }
     uint8_t *out = dst + c0;
     for (int32_t i = 0, x = x0; i < count; i++, x += STRIDE, out += c) {
         MQV_UNROLL for (int v = 0; v < NV; v++) {
-            if (STRIDE != 1) b[v] = MQV_COL(x + 1, v);
+            if (STRIDE != 1) {
+                b[v] = MQV_COL(x + 1, v);
+                bc[v] = MQV_CORR(b[v]);
+            }
             n[v] = MQV_COL(x + 2, v);
+            nc[v] = MQV_CORR(n[v]);
             __m512i acc = _mm512_dpbusd_epi32(bias[v], a[v], w[v][0]);
             acc = _mm512_dpbusd_epi32(acc, b[v], w[v][1]);
             acc = _mm512_dpbusd_epi32(acc, n[v], w[v][2]);
+            if (U8) acc = _mm512_add_epi32(acc, _mm512_add_epi32(_mm512_add_epi32(ac[v], bc[v]), nc[v]));
             q[v] = mode == MQ2_MODE_GENERAL ? mq5_rq(acc, r[v], mode) : mq5_rq_hi(acc, r[v], shifts[v], mode);
-            if (STRIDE == 1) { a[v] = b[v]; b[v] = n[v]; } else { a[v] = n[v]; }
+            if (STRIDE == 1) { a[v] = b[v]; b[v] = n[v]; ac[v] = bc[v]; bc[v] = nc[v]; }
+            else { a[v] = n[v]; ac[v] = nc[v]; }
         }
         if (NV == 2) {
             const __m512i h = _mm512_packs_epi32(q[0], q[1]);
-            __m256i bytes = _mm512_castsi512_si256(_mm512_permutexvar_epi32(dwords, _mm512_packs_epi16(h, h)));
-            if (mode != MQ2_MODE_LINEAR) bytes = _mm256_min_epi8(_mm256_max_epi8(bytes, blo), bhi);
+            __m256i bytes = _mm512_castsi512_si256(
+                _mm512_permutexvar_epi32(dwords, U8 ? _mm512_packus_epi16(h, h) : _mm512_packs_epi16(h, h)));
+            if (mode != MQ2_MODE_LINEAR)
+                bytes = U8 ? _mm256_min_epu8(_mm256_max_epu8(bytes, blo), bhi)
+                           : _mm256_min_epi8(_mm256_max_epi8(bytes, blo), bhi);
             _mm256_storeu_si256((__m256i *)out, bytes);
         } else {
             _mm_storeu_si128((__m128i *)out, _mm512_cvtepi32_epi8(_mm512_min_epi32(_mm512_max_epi32(q[0], lo), hi)));
         }
     }
 #undef MQV_COL
+#undef MQV_CORR
 }
 
-/// mqv_dw_run3 specialised for the stride and requantization mode.
+/// mqv_dw_run3 specialised for the stride, data type and requantization mode.
 static MQV_T __attribute__((noinline)) void mqv_dw_run3_dispatch(const mq2_dw *p, const uint8_t *row0,
                                                                  const uint8_t *row1, const uint8_t *row2,
                                                                  int32_t x0, int32_t count, uint8_t *dst) {
-#define MQV_RUN(mode) do {                                                                                        \
+#define MQV_RUN(mode, u8) do {                                                                                    \
         int32_t c0 = 0;                                                                                               \
         for (; c0 + 32 <= p->c; c0 += 32) {                                                                           \
-            if (p->sw == 1) mqv_dw_run3(p, row0, row1, row2, x0, count, dst, c0, 2, 1, mode);                         \
-            else mqv_dw_run3(p, row0, row1, row2, x0, count, dst, c0, 2, 2, mode);                                    \
+            if (p->sw == 1) mqv_dw_run3(p, row0, row1, row2, x0, count, dst, c0, 2, 1, mode, u8);                     \
+            else mqv_dw_run3(p, row0, row1, row2, x0, count, dst, c0, 2, 2, mode, u8);                                \
         }                                                                                                             \
         if (c0 < p->c) {                                                                                              \
-            if (p->sw == 1) mqv_dw_run3(p, row0, row1, row2, x0, count, dst, c0, 1, 1, mode);                         \
-            else mqv_dw_run3(p, row0, row1, row2, x0, count, dst, c0, 1, 2, mode);                                    \
+            if (p->sw == 1) mqv_dw_run3(p, row0, row1, row2, x0, count, dst, c0, 1, 1, mode, u8);                     \
+            else mqv_dw_run3(p, row0, row1, row2, x0, count, dst, c0, 1, 2, mode, u8);                                \
         }                                                                                                             \
     } while (0)
-    switch (p->rq_mode) {
-    case MQ2_MODE_RELU: MQV_RUN(MQ2_MODE_RELU); break;
-    case MQ2_MODE_LINEAR: MQV_RUN(MQ2_MODE_LINEAR); break;
-    default: MQV_RUN(MQ2_MODE_GENERAL); break;
+    const int kind = p->rq_mode * 2 + (p->is_signed ? 0 : 1);
+    switch (kind) {
+    case MQ2_MODE_RELU * 2: MQV_RUN(MQ2_MODE_RELU, 0); break;
+    case MQ2_MODE_RELU * 2 + 1: MQV_RUN(MQ2_MODE_RELU, 1); break;
+    case MQ2_MODE_LINEAR * 2: MQV_RUN(MQ2_MODE_LINEAR, 0); break;
+    case MQ2_MODE_LINEAR * 2 + 1: MQV_RUN(MQ2_MODE_LINEAR, 1); break;
+    case MQ2_MODE_GENERAL * 2: MQV_RUN(MQ2_MODE_GENERAL, 0); break;
+    default: MQV_RUN(MQ2_MODE_GENERAL, 1); break;
     }
 #undef MQV_RUN
 }

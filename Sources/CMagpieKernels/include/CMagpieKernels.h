@@ -124,12 +124,15 @@ typedef struct {
     /// both halves, then record 1).
     const int16_t *w5;
     const int32_t *rq5;
-    /// With w3, int8 data and mq_windowed_supported() (else NULL), for the VNNI run (every channel): `wv`, per
-    /// block of 16 channels three vectors of 64 bytes, one per filter column, channel j's rows 0-2 in bytes
-    /// 4j..4j+2 and a zero; `rqv`, per block of 16 channels one 16-lane requantization block (MQ_RQ16_INTS, as
-    /// mq_gemm's) in channel order, whose bias holds `-(128 + zx) * sum(w)` (the activations are flipped).
+    /// With w3 and mq_windowed_supported() (else NULL), for the VNNI run (every channel): `wv`, per block of 16
+    /// channels three vectors of 64 bytes, one per filter column, channel j's rows 0-2 in bytes 4j..4j+2 and a
+    /// zero (int8: the filter; uint8: the filter minus 128); `rqv`, per block of 16 channels one 16-lane
+    /// requantization block (MQ_RQ16_INTS, as mq_gemm's) in channel order. int8: the activations are flipped to
+    /// uint8 and the bias holds `-(128 + zx) * sum(w)`; uint8: the bias holds `-zx * sum(w - zw)` and each output
+    /// adds `wv_corr * sum(x)` over its taps, `wv_corr = 128 - zw` (in [-127, 127]).
     const int8_t *wv;
     const int32_t *rqv;
+    int32_t wv_corr;
 } mq2_dw;
 
 /// Output rows [row_begin, row_end) over batches * oh.

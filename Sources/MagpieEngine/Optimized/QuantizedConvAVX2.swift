@@ -172,14 +172,17 @@ extension QuantizedKernels {
             joinedWeights = w5
             joinedRecords = rq5
         }
-        // int8 with VNNI (and VBMI for the column gather): every channel on the VNNI run, three VPDPBUSD per output
-        // and 16 channels, the activations flipped to uint8 (so the bias folds -(128 + zx) * sum(w)).
+        // With VNNI (and VBMI for the column gather): every channel on the VNNI run, three VPDPBUSD per output and
+        // 16 channels. int8 activations are flipped to uint8 (the bias folds -(128 + zx) * sum(w)); uint8 filters
+        // are stored minus 128, and each output adds (128 - zw) times its taps' sum, which needs 128 - zw in int8.
         var vnniWeights: UnsafeMutablePointer<Int8>? = nil, vnniRecords: UnsafeMutablePointer<Int32>? = nil
-        if columnWeights != nil, type == .int8, QuantizedKernels.vnniWindowedAvailable,
-           let flipped = AVX2Requantization(&context, lanes: (0..<c).map { $0 }, bias: { ch in
+        let vnniCorrection = type == .uint8 ? 128 - filterZeroPoint : 0
+        if columnWeights != nil, QuantizedKernels.vnniWindowedAvailable, (-127...127).contains(vnniCorrection),
+           let channelOrder = AVX2Requantization(&context, lanes: (0..<c).map { $0 }, bias: { ch in
                var sum: Int32 = 0
                for t in 0..<taps { sum = sum &+ weight(t, ch) }
-               return (biasValues?[ch] ?? 0) &- (128 &+ inputZeroPoint) &* sum
+               let zx = type == .int8 ? 128 &+ inputZeroPoint : inputZeroPoint
+               return (biasValues?[ch] ?? 0) &- zx &* sum
            }, parameters: p, type: type) {
             let wv = context.allocate(Int8.self, count: blocks * 192)
             wv.initialize(repeating: 0, count: blocks * 192)
@@ -188,7 +191,9 @@ extension QuantizedKernels {
                 for fx in 0..<3 {
                     for fy in 0..<3 {
                         // int8 filters have zero point 0 (TFLite's rule), so every value fits; checked anyway.
-                        guard let value = Int8(exactly: weight(fy * 3 + fx, ch)) else { fits = false; continue }
+                        let raw = bytes[(fy * 3 + fx) * c + ch]
+                        let stored = type == .int8 ? Int8(exactly: weight(fy * 3 + fx, ch)) : Int8(bitPattern: raw ^ 0x80)
+                        guard let value = stored else { fits = false; continue }
                         wv[(ch / 16 * 3 + fx) * 64 + ch % 16 * 4 + fy] = value
                     }
                 }
@@ -198,7 +203,8 @@ extension QuantizedKernels {
             for b in 0..<blocks {
                 for v in 0..<12 {
                     for lane in 0..<16 {
-                        rqv[b * block + v * 16 + lane] = flipped.records[(2 * b + lane / 8) * record + v * 8 + lane % 8]
+                        rqv[b * block + v * 16 + lane] =
+                            channelOrder.records[(2 * b + lane / 8) * record + v * 8 + lane % 8]
                     }
                 }
             }
@@ -222,7 +228,7 @@ extension QuantizedKernels {
             is_signed: type == .int8 ? 1 : 0, pad_row: UnsafePointer(padRow),
             w3: columnWeights.map { UnsafePointer($0) }, w5: joinedWeights.map { UnsafePointer($0) },
             rq5: joinedRecords.map { UnsafePointer($0) }, wv: vnniWeights.map { UnsafePointer($0) },
-            rqv: vnniRecords.map { UnsafePointer($0) })
+            rqv: vnniRecords.map { UnsafePointer($0) }, wv_corr: Int32(vnniCorrection))
         return CTaskKernel.rows(g.batches * g.outputHeight, tensors: tensors, params: params, pool: context.pool,
                                 bind: { p, input, output in p.pointee.in = input; p.pointee.out = output },
                                 body: { p, begin, end in mq2_dw_rows(p, begin, end) })
