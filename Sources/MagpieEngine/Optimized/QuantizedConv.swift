@@ -32,11 +32,13 @@ import MagpieModel
 /// each receptive field into one 32-byte row per pixel where the CPU has AVX-512 VBMI (`mq_gather_windows`).
 public enum QuantizedKernels {
     /// Whether this CPU runs the VNNI GEMM for CONV_2D (AVX-512 F/BW/VL/DQ and VNNI, and `MAGPIE_MAX_ISA` neither
-    /// `avx2` nor `generic`). DEPTHWISE_CONV_2D keeps the AVX2 kernel there: it ran faster than the VNNI one.
+    /// `avx2` nor `generic`). DEPTHWISE_CONV_2D keeps the AVX2 kernel there, except 3x3 layers on CPUs that also
+    /// have VBMI (`vnniWindowedAvailable`), which take its VNNI run (`mqv_dw_run3`, quantized_avx2.c).
     public static let vnniAvailable: Bool = mq_cpu_supported() != 0
 
     /// Whether the VNNI GEMM also takes small windowed convolutions (MobileNetV2's first layer: 3x3 over 3
-    /// channels), assembling each receptive field in a register with VPERMT2B (AVX-512 VBMI).
+    /// channels), assembling each receptive field in a register with VPERMT2B (AVX-512 VBMI); the 3x3 depthwise
+    /// layers then run on VNNI too (their columns gathered with VPERMB).
     static let vnniWindowedAvailable: Bool = mq_windowed_supported() != 0
 
     /// Whether CONV_2D runs on AMX tiles (`mqa_gemm_task`, quantized_amx.c; 1x1 and windowed, of at least 16 output
