@@ -651,6 +651,9 @@ MQ2_INLINE MQV_T void mqv_dw_run3(const mq2_dw *p, const uint8_t *row0, const ui
     const __m512i idx = _mm512_loadu_si512((const void *)order);
     const __m512i lo = _mm512_set1_epi32(p->act_min), hi = _mm512_set1_epi32(p->act_max);
     const __m256i blo = _mm256_set1_epi8((char)p->act_min), bhi = _mm256_set1_epi8((char)p->act_max);
+    // The byte clamp is needed unless the activation range is the type's (as in mq_gemm_task's tiles).
+    const int clamps = mode != MQ2_MODE_LINEAR &&
+                       (U8 ? p->act_min > 0 || p->act_max < 255 : p->act_min > -128 || p->act_max < 127);
     const uint32_t cz = (uint8_t)(int8_t)p->wv_corr;
     const __m512i corr = _mm512_set1_epi32((int32_t)(cz | cz << 8 | cz << 16));
     const __m512i dwords = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
@@ -699,7 +702,7 @@ MQ2_INLINE MQV_T void mqv_dw_run3(const mq2_dw *p, const uint8_t *row0, const ui
             const __m512i h = _mm512_packs_epi32(q[0], q[1]);
             __m256i bytes = _mm512_castsi512_si256(
                 _mm512_permutexvar_epi32(dwords, U8 ? _mm512_packus_epi16(h, h) : _mm512_packs_epi16(h, h)));
-            if (mode != MQ2_MODE_LINEAR)
+            if (clamps)
                 bytes = U8 ? _mm256_min_epu8(_mm256_max_epu8(bytes, blo), bhi)
                            : _mm256_min_epi8(_mm256_max_epi8(bytes, blo), bhi);
             _mm256_storeu_si256((__m256i *)out, bytes);

@@ -100,6 +100,10 @@ MQ_INLINE MQ_T void mq_tile(const mq_gemm *p, const uint8_t *ap, size_t astride,
         const int32_t width = p->n - col0 < NZ * 16 ? p->n - col0 : NZ * 16;
         const __mmask64 bm = width >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << width) - 1);
         const int signed_out = p->flip;
+        // The byte clamp is needed unless the activation range is the type's (LINEAR mode; int8 ReLU6 layers whose
+        // zero point is -128 and whose range reaches 127, as MobileNetV2's expansions).
+        const int clamps = mode != MQ2_MODE_LINEAR &&
+                           (signed_out ? p->act_min > -128 || p->act_max < 127 : p->act_min > 0 || p->act_max < 255);
         __m512i shifts[4];
         MQ_UNROLL for (int z = 0; z < NZ; z++)
             shifts[z] = mode == MQ2_MODE_GENERAL ? _mm512_setzero_si512()
@@ -121,7 +125,7 @@ MQ_INLINE MQ_T void mq_tile(const mq_gemm *p, const uint8_t *ap, size_t astride,
                 const __m512i w01 = _mm512_packs_epi32(q[0], q[1]), w23 = _mm512_packs_epi32(q[2], q[3]);
                 __m512i b = _mm512_permutexvar_epi32(order, signed_out ? _mm512_packs_epi16(w01, w23)
                                                                        : _mm512_packus_epi16(w01, w23));
-                if (mode != MQ2_MODE_LINEAR)
+                if (clamps)
                     b = signed_out ? _mm512_min_epi8(_mm512_max_epi8(b, blo), bhi)
                                    : _mm512_min_epu8(_mm512_max_epu8(b, blo), bhi);
                 uint8_t *dst = c + (size_t)r * p->c_stride + col0;
