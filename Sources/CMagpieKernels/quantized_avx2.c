@@ -618,7 +618,8 @@ static MQ5_T __attribute__((noinline)) void mq5_dw_run3_dispatch(const mq2_dw *p
 #define MQV_UNROLL _Pragma("clang loop unroll(full)")
 
 /// One input column of a 3x3 window for 16 channels, as VPDPBUSD takes it: lane j holds channel j's bytes of rows
-/// 0, 1 and 2 (flipped to uint8) and a fourth byte that meets a zero filter byte. Three 16-byte loads, one VPERMB.
+/// 0, 1 and 2 (int8: flipped to uint8) and a fourth byte that meets a zero filter byte. Three 16-byte loads, one
+/// VPERMB.
 MQ2_INLINE MQV_T __m512i mqv_dw_col3(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2, __m512i idx,
                                      const int flip) {
     __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)r0));

@@ -203,9 +203,9 @@ MQ_INLINE MQ_T __m512i mq_pair_sums(__m512i a, __m512i b) {
     return _mm512_add_epi32(_mm512_permutex2var_epi32(a, even, b), _mm512_permutex2var_epi32(a, odd, b));
 }
 
-/// Each row's correction `row_corr * sum(row)` for 16 rows of A read in place (uint8 models; 16 slots of `corr`): one VPDPBUSD
-/// against ones per 64 bytes of a row, then the 16 row vectors are summed across lanes together (four levels of
-/// lane-pair sums) instead of one by one.
+/// Each row's correction `row_corr * sum(row)` for `rows` (at most 16) rows of A read in place (uint8 models; 16
+/// slots of `corr` are written): one VPDPBUSD against ones per 64 bytes of a row, then the 16 row vectors are
+/// summed across lanes together (four levels of lane-pair sums) instead of one by one.
 static MQ_T void mq_row_corrections16(const mq_gemm *p, const uint8_t *a, int32_t rows, int32_t *corr) {
     const int32_t k = p->k;
     const __m512i ones = _mm512_set1_epi8(1);
@@ -314,8 +314,8 @@ static MQW_T void mq_gather_windows(const mq_gemm *p, int32_t r0, int32_t rows, 
                                                                          ((intptr_t)y * w->iw + x0) * c))
                                 : zp;
                 }
-                v = _mm256_maskz_permutex2var_epi8(
-                    km, _mm256_inserti128_si256(_mm256_castsi128_si256(l[0]), l[1], 1), idx, _mm256_castsi128_si256(l[2]));
+                v = _mm256_maskz_permutex2var_epi8(km, _mm256_inserti128_si256(_mm256_castsi128_si256(l[0]), l[1], 1),
+                                                   idx, _mm256_castsi128_si256(l[2]));
             } else {
                 uint8_t field[32];
                 mq_window_field(p, b, oy, x, field);
@@ -348,7 +348,8 @@ MQ_T void mq_gemm_task(const mq_gemm *p, int32_t task) {
     int32_t corr[32] __attribute__((aligned(64)));
     // A whole block of rows whose reduction is a multiple of 4 is read in place: each 4-byte group is broadcast
     // (and flipped for int8) as the tiles need it. Copying it first cost more than the block's arithmetic in the
-    // small-reduction layers (a 4-byte load that reads a just-stored 64-byte line stalls). Other blocks are packed.
+    // small-reduction layers (C harness, 112 x 112 32 -> 16: 97 -> 49 us; likely the 4-byte loads waiting on the
+    // masked 64-byte stores they read). Other blocks are packed.
     // uint8 models also need each row's sum then (mq_row_corrections16).
     const int in_place = p->k == kp && p->k >= 4;
     for (int32_t mb = mb0; mb < mb1; mb++) {

@@ -7,7 +7,8 @@ int mq_cpu_supported(void);
 
 /// 1 when mq_cpu_supported() and the CPU has AVX-512 VBMI too: then mq_gemm_task also takes windowed convolutions
 /// whose filter rows are at most 16 contiguous bytes (`kw * c <= 16`, dilation 1 across), at most 3 of them and
-/// at most 32 bytes in all (`k <= 32`; MobileNetV2's first layer), each receptive field assembled in a register by one VPERMT2B.
+/// at most 32 bytes in all (`k <= 32`; MobileNetV2's first layer), each receptive field assembled in a register by
+/// one VPERMT2B; and the 3x3 depthwise kernels take their VNNI run (mq2_dw's `wv`).
 int mq_windowed_supported(void);
 
 /// int32 slots of one 16-column requantization block of mq_gemm (12 vectors of 16 lanes).

@@ -192,7 +192,8 @@ extension QuantizedKernels {
                     for fy in 0..<3 {
                         // int8 filters have zero point 0 (TFLite's rule), so every value fits; checked anyway.
                         let raw = bytes[(fy * 3 + fx) * c + ch]
-                        let stored = type == .int8 ? Int8(exactly: weight(fy * 3 + fx, ch)) : Int8(bitPattern: raw ^ 0x80)
+                        let stored = type == .int8 ? Int8(exactly: weight(fy * 3 + fx, ch))
+                                                   : Int8(bitPattern: raw ^ 0x80)
                         guard let value = stored else { fits = false; continue }
                         wv[(ch / 16 * 3 + fx) * 64 + ch % 16 * 4 + fy] = value
                     }
