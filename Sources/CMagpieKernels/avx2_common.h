@@ -108,6 +108,17 @@ MQ2_INLINE MQ5_T __m512i mq5_rq_hi(__m512i x, const __m512i *r, __m512i shifts, 
     return _mm512_add_epi32(_mm512_srlv_epi32(hi, shifts), _mm512_loadu_si512(r + 9));
 }
 
+/// mq5_rq_hi on records whose rounding constants (vectors 3 and 4) hold `2^30 + 2^(e+30) + zp * 2^(31+e)` instead
+/// of `2^62 + 2^30 + 2^(e+30)` (every e in 1...22: the sums stay within int64): the zero point is then part of the
+/// floor division, the high halves are signed, and an arithmetic shift ends it, one addition fewer per vector.
+/// floor(floor(s / 2^32) / 2^(e-1)) = floor(s / 2^(31+e)) holds for negative s too. The VNNI kernels' records
+/// (`mq_gemm.rq` without AMX, `mq2_dw.rqv`) are built this way (QuantizedKernels.foldZeroPoint).
+MQ2_INLINE MQ5_T __m512i mq5_rq_folded(__m512i x, const __m512i *r, __m512i shifts, const int mode) {
+    __m512i ne, no;
+    mq5_rq_sums(x, r, mode, &ne, &no);
+    return _mm512_srav_epi32(_mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(ne, 32), no), shifts);
+}
+
 /// The output columns [*lo, *hi) of a windowed operator whose window lies inside the input horizontally (input
 /// width iw, output width ow, window kw with stride sw, dilation dw and leading padding pw); the depthwise kernels
 /// take those columns on their fast path and bounds-check only the others.

@@ -695,7 +695,7 @@ MQ2_INLINE MQV_T void mqv_dw_run3(const mq2_dw *p, const uint8_t *row0, const ui
             acc = _mm512_dpbusd_epi32(acc, b[v], w[v][1]);
             acc = _mm512_dpbusd_epi32(acc, n[v], w[v][2]);
             if (U8) acc = _mm512_add_epi32(acc, _mm512_add_epi32(_mm512_add_epi32(ac[v], bc[v]), nc[v]));
-            q[v] = mode == MQ2_MODE_GENERAL ? mq5_rq(acc, r[v], mode) : mq5_rq_hi(acc, r[v], shifts[v], mode);
+            q[v] = mode == MQ2_MODE_GENERAL ? mq5_rq(acc, r[v], mode) : mq5_rq_folded(acc, r[v], shifts[v], mode);
             if (STRIDE == 1) { a[v] = b[v]; b[v] = n[v]; ac[v] = bc[v]; bc[v] = nc[v]; }
             else { a[v] = n[v]; ac[v] = nc[v]; }
         }

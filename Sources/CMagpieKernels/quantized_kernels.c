@@ -117,7 +117,7 @@ MQ_INLINE MQ_T void mq_tile(const mq_gemm *p, const uint8_t *ap, size_t astride,
                         __m512i v = acc[r * NZ + z];
                         if (corrects) v = _mm512_add_epi32(v, _mm512_set1_epi32(corr[r]));
                         const __m512i *r16 = (const __m512i *)(rq + z * MQ_RQ16_INTS);
-                        q[z] = mode == MQ2_MODE_GENERAL ? mq5_rq(v, r16, mode) : mq5_rq_hi(v, r16, shifts[z], mode);
+                        q[z] = mode == MQ2_MODE_GENERAL ? mq5_rq(v, r16, mode) : mq5_rq_folded(v, r16, shifts[z], mode);
                     } else {
                         q[z] = _mm512_setzero_si512();
                     }
@@ -146,7 +146,7 @@ MQ_INLINE MQ_T void mq_tile(const mq_gemm *p, const uint8_t *ap, size_t astride,
         if (r < rows_valid) {
             __m512i v = acc[r * NZ];
             if (corrects) v = _mm512_add_epi32(v, _mm512_set1_epi32(corr[r]));
-            v = mode == MQ2_MODE_GENERAL ? mq5_rq(v, r16, mode) : mq5_rq_hi(v, r16, shifts, mode);
+            v = mode == MQ2_MODE_GENERAL ? mq5_rq(v, r16, mode) : mq5_rq_folded(v, r16, shifts, mode);
             v = _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
             _mm_mask_storeu_epi8(c + (size_t)r * p->c_stride + col0, nm, _mm512_cvtepi32_epi8(v));
         }

@@ -75,7 +75,30 @@ public enum QuantizedKernels {
         return (filterData, biasValues)
     }
 
-    /// The largest reduction a GEMM row block holds on the stack (24 x 4096 bytes).
+    /// Rewrites the rounding constants of 16-lane requantization blocks (`MQ_RQ16_INTS` each, vectors 3 and 4: the
+    /// even and odd lanes' 64-bit constants) for `mq5_rq_folded`: `2^30 + 2^(e+30) + zp * 2^(31+e)`, the output
+    /// zero point folded in and no `2^62` offset. Returns the mode the kernel must run: `mode` itself, or
+    /// `MQ2_MODE_GENERAL` (records left as they were) for GENERAL layers and where a right shift e lies outside
+    /// 1...22 (then the sums could leave int64). `channel(i)` is lane i's channel, nil for padding lanes.
+    static func foldZeroPoint(_ rq: UnsafeMutablePointer<Int32>, lanes: Int, channel: (Int) -> Int?,
+                              parameters p: QuantizedConvolutionParameters, mode: Int32) -> Int32 {
+        guard mode != Int32(MQ2_MODE_GENERAL) else { return mode }
+        for i in 0..<lanes {
+            guard let ch = channel(i) else { continue }
+            guard (1...22).contains(-p.shifts[ch]) else { return Int32(MQ2_MODE_GENERAL) }
+        }
+        let raw = UnsafeMutableRawPointer(rq)
+        for i in 0..<lanes {
+            guard let ch = channel(i) else { continue }
+            let e = Int64(-p.shifts[ch])
+            let value = (Int64(1) << 30) + (Int64(1) << (e + 30)) + Int64(p.outputOffset) << (31 + e)
+            let vector = i / 16 * Int(MQ_RQ16_INTS) / 16 + 3 + i % 2
+            raw.storeBytes(of: value, toByteOffset: (vector * 16 * 4) + (i % 16) / 2 * 8, as: Int64.self)
+        }
+        return mode
+    }
+
+    /// The largest reduction a GEMM row block holds on the stack (24 x 4096 bytes).    /// The largest reduction a GEMM row block holds on the stack (24 x 4096 bytes).
     static let maxReduction = 4096
 
     /// The largest reduction of the AMX GEMM, which copies a layer's last row block (and every block of a windowed
@@ -162,6 +185,9 @@ public enum QuantizedKernels {
                 }
             }
         }
+        // The VNNI tiles requantize with mq5_rq_folded (AMX keeps mq5_rq on the records as they are).
+        let mode = amx ? records.mode
+            : foldZeroPoint(rq, lanes: np, channel: { $0 < n ? $0 : nil }, parameters: p, mode: records.mode)
 
         // Task grid: enough row blocks for every thread, and column groups when rows are scarce.
         let grid = TaskGrid(rowBlocks: amx ? (m + 31) / 32 : (m + 23) / 24,
@@ -183,7 +209,7 @@ public enum QuantizedKernels {
             m: Int32(m), k: Int32(k), kp: Int32(kp), n: Int32(n), np: Int32(np),
             a: nil, a_stride: Int32(k), a_size: Int64(g.batches * g.inputHeight * g.inputWidth * g.inputDepth),
             b: UnsafePointer(packed),
-            rq: UnsafePointer(rq), rq_mode: records.mode, act_min: p.activationMin, act_max: p.activationMax,
+            rq: UnsafePointer(rq), rq_mode: mode, act_min: p.activationMin, act_max: p.activationMax,
             flip: type == .int8 ? 1 : 0, row_corr: type == .int8 ? 0 : 128 - filterZeroPoint,
             c: nil, c_stride: Int32(n), m_tasks: Int32(grid.rowTasks), n_tasks: Int32(grid.columnTasks),
             window: window.map { UnsafePointer($0) })

@@ -176,6 +176,7 @@ extension QuantizedKernels {
         // 16 channels. int8 activations are flipped to uint8 (the bias folds -(128 + zx) * sum(w)); uint8 filters
         // are stored minus 128, and each output adds (128 - zw) times its taps' sum, which needs 128 - zw in int8.
         var vnniWeights: UnsafeMutablePointer<Int8>? = nil, vnniRecords: UnsafeMutablePointer<Int32>? = nil
+        var vnniMode = records.mode
         let vnniCorrection = type == .uint8 ? 128 - filterZeroPoint : 0
         if columnWeights != nil, QuantizedKernels.vnniWindowedAvailable, (-127...127).contains(vnniCorrection),
            let channelOrder = AVX2Requantization(&context, lanes: (0..<c).map { $0 }, bias: { ch in
@@ -212,6 +213,8 @@ extension QuantizedKernels {
             if fits {
                 vnniWeights = wv
                 vnniRecords = rqv
+                vnniMode = QuantizedKernels.foldZeroPoint(rqv, lanes: c, channel: { $0 }, parameters: p,
+                                                          mode: channelOrder.mode)
             }
         }
         // A padding tap, or (for the column-pair path) a whole padding input row.
@@ -224,7 +227,8 @@ extension QuantizedKernels {
             c: Int32(c), oh: Int32(g.outputHeight), ow: Int32(g.outputWidth), kh: Int32(g.filterHeight),
             kw: Int32(g.filterWidth), sh: Int32(g.strideHeight), sw: Int32(g.strideWidth),
             dh: Int32(g.dilationHeight), dw: Int32(g.dilationWidth), ph: Int32(g.padHeight), pw: Int32(g.padWidth),
-            w: UnsafePointer(weights), rq: UnsafePointer(records.records), rq_mode: records.mode,
+            w: UnsafePointer(weights), rq: UnsafePointer(records.records),
+            rq_mode: vnniWeights == nil ? records.mode : vnniMode,
             act_min: p.activationMin, act_max: p.activationMax,
             is_signed: type == .int8 ? 1 : 0, pad_row: UnsafePointer(padRow),
             w3: columnWeights.map { UnsafePointer($0) }, w5: joinedWeights.map { UnsafePointer($0) },
