@@ -98,7 +98,7 @@ public enum QuantizedKernels {
         return mode
     }
 
-    /// The largest reduction a GEMM row block holds on the stack (24 x 4096 bytes).    /// The largest reduction a GEMM row block holds on the stack (24 x 4096 bytes).
+    /// The largest reduction a GEMM row block holds on the stack (24 x 4096 bytes).
     static let maxReduction = 4096
 
     /// The largest reduction of the AMX GEMM, which copies a layer's last row block (and every block of a windowed
