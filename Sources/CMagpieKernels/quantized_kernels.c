@@ -227,32 +227,14 @@ static MQ_T void mq_row_corrections16(const mq_gemm *p, const uint8_t *a, int32_
 
 #define MQW_T __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi")))
 
-/// The receptive field of output pixel (b, oy, ox) byte by byte, taps outside the input holding the input zero
-/// point, zeros after k: the windows that reach past the input's edges (or whose loads would read past its end).
-static void mq_window_field(const mq_gemm *p, int32_t b, int32_t oy, int32_t ox, uint8_t field[32]) {
-    const mq_window *w = p->window;
-    const int32_t c = w->c, x0 = ox * w->sw - w->pw, y0 = oy * w->sh - w->ph;
-    const uint8_t *image = p->a + (size_t)b * w->ih * w->iw * c;
-    int32_t i = 0;
-    for (int32_t fy = 0; fy < w->kh; fy++) {
-        const int32_t y = y0 + w->dh * fy;
-        for (int32_t fx = 0; fx < w->kw; fx++) {
-            const int32_t x = x0 + w->dw * fx;
-            const int in = y >= 0 && y < w->ih && x >= 0 && x < w->iw;
-            const uint8_t *src = image + ((size_t)(in ? y : 0) * w->iw + (in ? x : 0)) * c;
-            for (int32_t ch = 0; ch < c; ch++) field[i++] = in ? src[ch] : (uint8_t)w->in_zp;
-        }
-    }
-    while (i < 32) field[i++] = 0;
-}
-
 /// The receptive fields of `rows` output pixels from r0 on (a windowed convolution, mq_windowed_supported()), as
 /// GEMM rows of kp bytes in `abuf`, flipped to uint8 for int8 models, and their corrections `row_corr * sum(row)`
 /// (uint8 models). Inside the input, each of the (at most 3) filter rows is one 16-byte load, and one VPERMT2B puts
 /// their first kw * c bytes side by side, zeros after k; the row goes out as one 32-byte store, whose bytes past kp
 /// land on the next row (written after it) or on abuf's spare bytes. One store per row also lets the tiles' 4-byte
 /// loads take their bytes straight from it. The work goes an output row at a time: the input rows are found once,
-/// and the pixels whose windows lie inside take the fast path (mq_window_field builds the others).
+/// and the pixels whose windows lie inside take the fast path; the others use masked loads. Filter rows must be
+/// contiguous (dilation 1 across; the callers check), as mq_windowed_supported() says.
 static MQW_T void mq_gather_windows(const mq_gemm *p, int32_t r0, int32_t rows, uint8_t *abuf, int32_t *corr) {
     const mq_window *w = p->window;
     const int32_t c = w->c, run = w->kw * c, k = p->k, kp = p->kp, kh = w->kh, ow = w->ow, sw = w->sw;
@@ -267,8 +249,7 @@ static MQW_T void mq_gather_windows(const mq_gemm *p, int32_t r0, int32_t rows, 
     const int32_t row_corr = p->row_corr;
     // Output columns whose windows lie inside the input horizontally.
     int32_t ilo, ihi;
-    mq2_interior_columns(w->iw, ow, w->kw, sw, w->dw, w->pw, &ilo, &ihi);
-    if (w->dw != 1) ilo = ihi = 0;
+    mq2_interior_columns(w->iw, ow, w->kw, sw, 1, w->pw, &ilo, &ihi);
     int32_t b = r0 / plane, oy = r0 % plane / ow, ox = r0 % plane % ow;
     for (int32_t r = 0; r < rows;) {
         const uint8_t *image = p->a + (size_t)b * w->ih * w->iw * c;
@@ -299,7 +280,7 @@ static MQW_T void mq_gather_windows(const mq_gemm *p, int32_t r0, int32_t rows, 
                     _mm_loadu_si128((const __m128i *)(line[1] + off)), 1);
                 const __m256i l2 = _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(line[2] + off)));
                 v = _mm256_maskz_permutex2var_epi8(km, l01, idx, l2);
-            } else if (w->dw == 1) {
+            } else {
                 // At an edge: masked loads take the filter rows' bytes inside the input, the zero point elsewhere
                 // (masked-off bytes are not read).
                 const int32_t x0 = x * sw - w->pw;
@@ -316,17 +297,11 @@ static MQW_T void mq_gather_windows(const mq_gemm *p, int32_t r0, int32_t rows, 
                 }
                 v = _mm256_maskz_permutex2var_epi8(km, _mm256_inserti128_si256(_mm256_castsi128_si256(l[0]), l[1], 1),
                                                    idx, _mm256_castsi128_si256(l[2]));
-            } else {
-                uint8_t field[32];
-                mq_window_field(p, b, oy, x, field);
-                v = _mm256_loadu_si256((const __m256i *)field);
             }
             if (sums) {
                 const __m256i s4 = _mm256_sad_epu8(v, _mm256_setzero_si256());
                 const __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(s4), _mm256_extracti128_si256(s4, 1));
                 corr[r] = row_corr * (int32_t)(_mm_cvtsi128_si64(s2) + _mm_extract_epi64(s2, 1));
-            } else {
-                corr[r] = 0;
             }
             _mm256_storeu_si256((__m256i *)(abuf + (size_t)r * kp), _mm256_xor_si256(v, flip));
         }
@@ -367,11 +342,10 @@ MQ_T void mq_gemm_task(const mq_gemm *p, int32_t task) {
             ap = p->a + (size_t)r0 * p->a_stride;
             as = (size_t)p->a_stride;
             flipped = p->flip;
+            // int8 (row_corr 0): the tiles never read corr.
             if (p->row_corr != 0) {
                 mq_row_corrections16(p, ap, 16, corr);
                 mq_row_corrections16(p, ap + 16 * as, MQ_MB - 16, corr + 16);
-            } else {
-                memset(corr, 0, sizeof corr);
             }
         } else {
             mq_pack_rows(p, r0, rows, abuf, corr);

@@ -176,15 +176,7 @@ public enum QuantizedKernels {
         guard let records = AVX2Requantization(
             &context, lanes: (0..<np).map { $0 < n ? $0 : nil }, bias: { bias[$0] }, parameters: p, type: type)
         else { return nil }
-        let record = Int(MQ2_RQ_INTS), block = Int(MQ_RQ16_INTS)
-        let rq = context.allocate(Int32.self, count: np / 16 * block)
-        for b in 0..<np / 16 {
-            for v in 0..<12 {
-                for lane in 0..<16 {
-                    rq[b * block + v * 16 + lane] = records.records[(2 * b + lane / 8) * record + v * 8 + lane % 8]
-                }
-            }
-        }
+        let rq = records.sixteenLaneBlocks(&context)
         // The VNNI tiles requantize with mq5_rq_folded (AMX keeps mq5_rq on the records as they are).
         let mode = amx ? records.mode
             : foldZeroPoint(rq, lanes: np, channel: { $0 < n ? $0 : nil }, parameters: p, mode: records.mode)

@@ -200,16 +200,7 @@ extension QuantizedKernels {
                     }
                 }
             }
-            let record = Int(MQ2_RQ_INTS), block = Int(MQ_RQ16_INTS)
-            let rqv = context.allocate(Int32.self, count: blocks * block)
-            for b in 0..<blocks {
-                for v in 0..<12 {
-                    for lane in 0..<16 {
-                        rqv[b * block + v * 16 + lane] =
-                            channelOrder.records[(2 * b + lane / 8) * record + v * 8 + lane % 8]
-                    }
-                }
-            }
+            let rqv = channelOrder.sixteenLaneBlocks(&context)
             if fits {
                 vnniWeights = wv
                 vnniRecords = rqv
@@ -248,6 +239,24 @@ struct AVX2Requantization {
     let records: UnsafeMutablePointer<Int32>
     /// `MQ2_MODE_*`.
     let mode: Int32
+    /// Number of 8-lane records.
+    let count: Int
+
+    /// The records as the 512-bit kernels read them (VNNI GEMM, AMX, the VNNI depthwise run): per 16 lanes one
+    /// block of `MQ_RQ16_INTS`, each of its 12 vectors two 8-lane records side by side (record a's lanes, then b's).
+    func sixteenLaneBlocks(_ context: inout PrepareContext) -> UnsafeMutablePointer<Int32> {
+        precondition(count % 2 == 0)
+        let record = Int(MQ2_RQ_INTS), block = Int(MQ_RQ16_INTS)
+        let joined = context.allocate(Int32.self, count: count / 2 * block)
+        for b in 0..<count / 2 {
+            for v in 0..<12 {
+                for lane in 0..<16 {
+                    joined[b * block + v * 16 + lane] = records[(2 * b + lane / 8) * record + v * 8 + lane % 8]
+                }
+            }
+        }
+        return joined
+    }
 
     /// nil when a shift is outside what the kernels handle (right shifts above 31, left shifts above 30).
     init?(_ context: inout PrepareContext, lanes: [Int?], bias: (Int) -> Int32,
@@ -280,6 +289,7 @@ struct AVX2Requantization {
             int32(10, slot, Int32(left))
         }
         self.records = records
+        count = lanes.count / 8
         let (typeMin, typeMax): (Int32, Int32) = type == .int8 ? (-128, 127) : (0, 255)
         if general {
             mode = Int32(MQ2_MODE_GENERAL)
