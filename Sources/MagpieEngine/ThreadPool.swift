@@ -15,15 +15,24 @@ import Darwin
 /// apart, and waking a parked thread costs more than that), then park on a condition variable so an idle
 /// interpreter costs no CPU. Only the pool knows threads: kernels split work into tasks and receive a task index.
 ///
-/// A region ends when its tasks are done, not when every worker has checked in: on a busy machine a worker that
-/// is descheduled between regions does not hold up the caller, who simply runs the tasks that worker would have
-/// taken. Tasks are claimed with one compare-and-swap on a word that packs the region's generation and the
-/// unclaimed range [front, back), so a worker that wakes up late can never claim a task of a region it did not
-/// see start.
+/// **Per-thread lines.** Every thread (slot) has a cache line of its own with two words: the range of tasks it
+/// has not claimed yet and the number of tasks it has completed, each tagged with the region's generation. A
+/// region gives slot `s` the tasks `n * s / threads ..< n * (s + 1) / threads` by writing that slot's range word,
+/// which is also what the slot's idle worker polls: starting a region moves one line to each worker, and a thread
+/// claims its own tasks, lowest first, without touching another core's memory. A thread whose range is empty
+/// steals the highest unclaimed task of the next slot that has one. The caller adds up the completion words at the
+/// end. On this project's VMs moving a line between the two vCPUs costs 60-300 ns; when every claim and
+/// completion went through one shared word, a region cost 0.7-1.2 us more than its tasks in a harness, now 0.4-0.8
+/// (docs/performance.md, "Threads").
 ///
-/// The caller claims from the front and every other worker from the back. Kernels number their tasks in memory
-/// order (output rows top to bottom), so with two threads each thread keeps about the same half of every tensor
-/// from one operator to the next, and reads the data the previous operator left in its own cache.
+/// A region ends when its tasks are done, not when every worker has checked in: on a busy machine a worker that
+/// is descheduled between regions does not hold up the caller, who steals the tasks that worker would have run.
+/// Every claim is one compare-and-swap on a word that packs the generation with the range [front, back), so a
+/// worker that wakes up late can never claim a task of a region it did not see start.
+///
+/// Kernels number their tasks in memory order (output rows top to bottom), so with two threads each thread keeps
+/// about the same half of every tensor from one operator to the next, and reads the data the previous operator
+/// left in its own cache.
 ///
 /// One `parallelFor` at a time: the pool belongs to one interpreter, which is used from one thread.
 public final class ThreadPool: @unchecked Sendable {
@@ -34,15 +43,23 @@ public final class ThreadPool: @unchecked Sendable {
 
     /// Spin polls between two `sched_yield` calls, minus one (a power of two minus one).
     private static let yieldEvery = 255
-    /// Bits of the front and back fields of `state`; a larger `parallelFor` runs as several regions.
+    /// Bits of the front and back fields of a range word; a larger `parallelFor` runs as several regions.
     private static let indexBits = 20
     private static let indexMask = (1 << indexBits) - 1
     private static let generationShift = 2 * indexBits
+    /// Generations wrap at 23 bits: only equality with the previous one matters.
+    private static let generationMask = (1 << 23) - 1
+    /// Bytes per slot: two pairs of cache lines (the adjacent-line prefetcher fetches lines in pairs), one for the
+    /// words that the caller writes and the slot's thread claims from, one for the completion count that the slot's
+    /// thread writes and the caller polls.
+    private static let lineBytes = 256
 
-    /// generation << 40 | front << 20 | back: tasks front..<back are unclaimed.
-    private let state = Atomic<Int>(0)
-    /// Tasks of the current region that have finished.
-    private let completed = Atomic<Int>(0)
+    /// Per slot, at `lineBytes * slot`: the range word (generation << 40 | front << 20 | back: tasks front..<back
+    /// are unclaimed), then the region's job; 128 bytes on, the completion word (generation << 40 | tasks this
+    /// slot completed in the region).
+    private let lines: UnsafeMutableRawPointer
+    /// The current region's generation; written by the caller only.
+    private var generation = 0
     private let sleepers = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
     /// The current region's body (task, thread slot); written only while no task of any region is claimed and
@@ -56,10 +73,12 @@ public final class ThreadPool: @unchecked Sendable {
     public init(threadCount: Int, spinLimit: Int = 200_000) {
         self.threadCount = max(1, threadCount)
         self.spinLimit = spinLimit
+        lines = UnsafeMutableRawPointer.allocate(byteCount: Self.lineBytes * self.threadCount,
+                                                 alignment: Self.lineBytes)
+        lines.initializeMemory(as: UInt8.self, repeating: 0, count: Self.lineBytes * self.threadCount)
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&condition, nil)
         for index in 1..<self.threadCount {
-            // Odd workers take tasks from the back, even ones (like the caller) from the front.
             let box = Unmanaged.passRetained(WorkerStart(pool: self, slot: index))
             var thread = pthread_t()
             let rc = pthread_create(&thread, nil, { raw in
@@ -84,6 +103,7 @@ public final class ThreadPool: @unchecked Sendable {
     deinit {
         pthread_cond_destroy(&condition)
         pthread_mutex_destroy(&mutex)
+        lines.deallocate()
     }
 
     /// Runs `body(task)` for every task in `0..<count`, spread over the pool, and waits for all of them.
@@ -109,71 +129,118 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
+    private func rangeWord(_ slot: Int) -> UnsafeMutablePointer<Int64> {
+        (lines + Self.lineBytes * slot).assumingMemoryBound(to: Int64.self)
+    }
+
+    private func completionWord(_ slot: Int) -> UnsafeMutablePointer<Int64> {
+        (lines + Self.lineBytes * slot + Self.lineBytes / 2).assumingMemoryBound(to: Int64.self)
+    }
+
+    /// The region's `Job` (unretained) in the slot's line, so that starting a region moves one line to each worker.
+    /// A thread reads it only after a claim in that region's generation succeeded (the region is then not over and
+    /// its job alive); the pointer left behind after the region is never read.
+    private func jobWord(_ slot: Int) -> UnsafeMutablePointer<UnsafeRawPointer?> {
+        (lines + Self.lineBytes * slot + 16).assumingMemoryBound(to: UnsafeRawPointer?.self)
+    }
+
+    private static func generation(of word: Int64) -> Int { Int(word) >> generationShift }
+
     /// One parallel region of `n` (< 2^20) tasks.
     private func region(_ n: Int, _ body: (Int, Int) -> Void) {
         withoutActuallyEscaping(body) { escapable in
-            job = escapable
-            completed.store(0, ordering: .relaxed)
-            // 23 bits of generation, wrapping: only equality with the previous one matters.
-            let generation = ((state.load(ordering: .relaxed) >> Self.generationShift) &+ 1) & ((1 << 23) - 1)
-            // Publishes the job: a worker's successful claim (acquiring) sees it. Sequentially consistent, so that
-            // a worker about to park either sees the new generation or is counted in `sleepers` below.
-            state.store((generation << Self.generationShift) | n, ordering: .sequentiallyConsistent)
-            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
-                pthread_mutex_lock(&mutex)
-                pthread_cond_broadcast(&condition)
-                pthread_mutex_unlock(&mutex)
-            }
-            drain(slot: 0)
-            // Yield now and then: on an oversubscribed machine a worker running the last task may need this core.
-            // Each poll pauses first, so 256 polls take several microseconds (without the pause they took about
-            // one, and the yields cost 4% of a 2-thread MobileNetV2 run in system calls).
-            var spins = 0
-            while completed.load(ordering: .acquiring) < n {
-                magpie_spin_pause()
-                spins &+= 1
-                if spins & Self.yieldEvery == 0 { sched_yield() }
-            }
-            job = nil
-        }
-    }
-
-    /// Claims and runs tasks of the current region until none is left: lowest first in even slots (the caller's
-    /// is 0), highest first in odd ones.
-    private func drain(slot: Int) {
-        let fromBack = slot % 2 == 1
-        var current = state.load(ordering: .acquiring)
-        while true {
-            let front = (current >> Self.indexBits) & Self.indexMask, back = current & Self.indexMask
-            if front >= back { return }
-            let task = fromBack ? back - 1 : front
-            let desired = fromBack ? current - 1 : current + (1 << Self.indexBits)
-            let (claimed, seen) = state.compareExchange(expected: current, desired: desired,
-                                                       ordering: .acquiringAndReleasing)
-            if claimed {
-                run(task, slot)
-                completed.add(1, ordering: .releasing)
-                current = state.load(ordering: .acquiring)
-            } else {
-                current = seen
+            let job = Job(escapable)
+            withExtendedLifetime(job) {
+                let jobPointer = UnsafeRawPointer(Unmanaged.passUnretained(job).toOpaque())
+                generation = (generation &+ 1) & Self.generationMask
+                let tag = generation << Self.generationShift
+                let slots = workers.count + 1
+                // The caller's range first: a worker that sees its own range of this region may steal from it.
+                // Plain release stores, so that the caller does not wait for the workers' lines to come over.
+                for slot in 0..<slots {
+                    let front = n * slot / slots, back = n * (slot + 1) / slots
+                    jobWord(slot).pointee = jobPointer
+                    magpie_atomic_store_release(rangeWord(slot), Int64(tag | front << Self.indexBits | back))
+                }
+                if sleepers.load(ordering: .relaxed) > 0 { wakeWorkers() }
+                let mine = drain(slot: 0, generation: generation)
+                // A worker that was about to park when the region started either saw its range or is counted in
+                // `sleepers` now (its increment and this load are on opposite sides of the fence from the range).
+                magpie_atomic_fence_seq()
+                if sleepers.load(ordering: .sequentiallyConsistent) > 0 { wakeWorkers() }
+                // Yield now and then: on an oversubscribed machine a worker running the last task may need this
+                // core. Each poll pauses first, so 256 polls take several microseconds (without the pause they took
+                // about one, and the yields cost 4% of a 2-thread MobileNetV2 run in system calls).
+                var spins = 0
+                while true {
+                    var completed = mine
+                    for slot in 1..<slots {
+                        let word = magpie_atomic_load_acquire(completionWord(slot))
+                        if Self.generation(of: word) == generation { completed += Int(word) & Self.indexMask }
+                    }
+                    if completed >= n { break }
+                    magpie_spin_pause()
+                    spins &+= 1
+                    if spins & Self.yieldEvery == 0 { sched_yield() }
+                }
             }
         }
     }
 
-    /// Runs one claimed task. A separate function, so that the worker's reference to the job ends before the task
-    /// counts as completed (the caller then clears `job`, and `withoutActuallyEscaping` checks nothing kept it).
-    @inline(never)
-    private func run(_ task: Int, _ slot: Int) {
-        job!(task, slot)
+    private func wakeWorkers() {
+        pthread_mutex_lock(&mutex)
+        pthread_cond_broadcast(&condition)
+        pthread_mutex_unlock(&mutex)
     }
 
-    private func generation(_ word: Int) -> Int { word >> Self.generationShift }
+    /// Runs tasks of region `generation` until none is unclaimed: this slot's own range lowest first, then other
+    /// slots' tasks highest first. Returns how many tasks it ran; a worker also publishes that count after each
+    /// task in its completion word.
+    private func drain(slot: Int, generation: Int) -> Int {
+        var completed = 0
+        let slots = workers.count + 1
+        for step in 0..<slots {
+            let victim = (slot + step) % slots
+            let word = rangeWord(victim)
+            let own = step == 0
+            var current = magpie_atomic_load_acquire(word)
+            while Self.generation(of: current) == generation {
+                let front = (Int(current) >> Self.indexBits) & Self.indexMask, back = Int(current) & Self.indexMask
+                if front >= back { break }
+                let task = own ? front : back - 1
+                if magpie_atomic_cas(word, &current, own ? current + (1 << Self.indexBits) : current - 1) != 0 {
+                    // The claim succeeded in this generation, so the region is not over and the slot's job word
+                    // still holds its job.
+                    Self.run(jobWord(slot).pointee!, task, slot)
+                    completed += 1
+                    if slot != 0 {
+                        magpie_atomic_store_release(completionWord(slot),
+                                                    Int64(generation << Self.generationShift | completed))
+                    }
+                    current = magpie_atomic_load_acquire(word)
+                }
+            }
+        }
+        return completed
+    }
+
+    /// Runs one claimed task through the region's `Job`, borrowed: no reference count changes, which would be
+    /// atomic writes to memory the caller's thread owns.
+    @inline(__always)
+    private static func run(_ job: UnsafeRawPointer, _ task: Int, _ slot: Int) {
+        Unmanaged<Job>.fromOpaque(job)._withUnsafeGuaranteedRef { $0.body(task, slot) }
+    }
 
     private func workerLoop(slot: Int) {
         var seen = 0
+        let word = rangeWord(slot)
+        var current = magpie_atomic_load_acquire(word)
         while true {
             var spins = 0
-            while generation(state.load(ordering: .acquiring)) == seen {
+            // Poll with a compare-and-swap that writes back the value it expects: the line then arrives owned, and
+            // the first claim of a new region does not fetch it a second time. (The word changes only when a region
+            // starts: after this worker's own drain its range is empty, so nobody steals from it.)
+            while Self.generation(of: current) == seen {
                 if stopping.load(ordering: .relaxed) { return }
                 magpie_spin_pause()
                 spins += 1
@@ -181,7 +248,7 @@ public final class ThreadPool: @unchecked Sendable {
                 if spins >= spinLimit {
                     pthread_mutex_lock(&mutex)
                     sleepers.add(1, ordering: .sequentiallyConsistent)
-                    while generation(state.load(ordering: .sequentiallyConsistent)) == seen
+                    while Self.generation(of: magpie_atomic_load_seq(word)) == seen
                         && !stopping.load(ordering: .relaxed) {
                         pthread_cond_wait(&condition, &mutex)
                     }
@@ -189,15 +256,23 @@ public final class ThreadPool: @unchecked Sendable {
                     pthread_mutex_unlock(&mutex)
                     spins = 0
                 }
+                _ = magpie_atomic_cas(word, &current, current)
             }
             if stopping.load(ordering: .relaxed) { return }
-            seen = generation(state.load(ordering: .acquiring))
-            drain(slot: slot)
+            seen = Self.generation(of: current)
+            _ = drain(slot: slot, generation: seen)
+            current = magpie_atomic_load_acquire(word)
         }
     }
 }
 
-/// What a new worker thread needs: its pool and its slot (which also says which end of each region it claims from).
+/// A region's body, boxed so that threads can call it through an unretained pointer.
+private final class Job {
+    let body: (Int, Int) -> Void
+    init(_ body: @escaping (Int, Int) -> Void) { self.body = body }
+}
+
+/// What a new worker thread needs: its pool and its slot.
 private final class WorkerStart {
     let pool: ThreadPool
     let slot: Int

@@ -90,6 +90,33 @@ final class ThreadPoolTests: XCTestCase {
         XCTAssertEqual(clashes.load(ordering: .relaxed), 0, "two running tasks shared a slot")
     }
 
+    func testIdleThreadsStealTheRestOfABusyThreadsRange() {
+        // Each thread starts on its own contiguous range of tasks (slot s: n*s/threads ..< n*(s+1)/threads). Here
+        // the tasks of the caller's range are slow, so the workers must take them over; every task still runs
+        // exactly once, and some of the caller's run on other slots.
+        let threads = 4, n = 64
+        let pool = ThreadPool(threadCount: threads, spinLimit: 100_000)
+        defer { pool.shutdown() }
+        let runs = UnsafeMutablePointer<Int>.allocate(capacity: n), slots = UnsafeMutablePointer<Int>.allocate(capacity: n)
+        defer { runs.deallocate(); slots.deallocate() }
+        var stolenFromCaller = 0
+        for _ in 0..<20 {
+            runs.initialize(repeating: 0, count: n)
+            slots.initialize(repeating: -1, count: n)
+            pool.parallelFor(n) { task, slot in
+                if task < n / threads { usleep(200) }
+                runs[task] += 1
+                slots[task] = slot
+            }
+            for i in 0..<n where runs[i] != 1 {
+                XCTFail("task \(i) ran \(runs[i]) times")
+                return
+            }
+            stolenFromCaller += (0..<n / threads).filter { slots[$0] != 0 }.count
+        }
+        XCTAssertGreaterThan(stolenFromCaller, 0, "no worker took over a task of the caller's range")
+    }
+
     func testSingleThreadPoolRunsInline() {
         let pool = ThreadPool(threadCount: 1)
         var order: [Int] = []

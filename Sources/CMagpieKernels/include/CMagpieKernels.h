@@ -149,6 +149,18 @@ static inline void magpie_spin_pause(void) {
 #endif
 }
 
+/// 64-bit atomics on plain memory for the thread pool's per-thread lines (Swift's `Atomic` cannot be laid out in
+/// a cache-line-padded array). Acquire / release / sequentially consistent as named; the compare-and-swap
+/// acquires and releases, and on failure writes the value it saw to `*expected`.
+static inline int64_t magpie_atomic_load_acquire(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline int64_t magpie_atomic_load_seq(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+static inline void magpie_atomic_store_release(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static inline void magpie_atomic_store_seq(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
+static inline int magpie_atomic_cas(int64_t *p, int64_t *expected, int64_t desired) {
+    return __atomic_compare_exchange_n(p, expected, desired, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+static inline void magpie_atomic_fence_seq(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+
 #include "CMagpieElementwise.h"
 #include "CMagpieFloat.h"
 #endif

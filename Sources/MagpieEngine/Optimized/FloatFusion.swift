@@ -184,10 +184,10 @@ struct ResidualAdd {
 /// by chunks of the 16-channel weight panels (whole pairs: the GEMM's 6 x 32 tile), about `tasksPerThread` per
 /// thread: a task computes its chunk's channels of the expansion and of the depthwise convolution for every row of
 /// its range. Two tasks whose windows share an expanded row both compute it, so the rows are split only between
-/// threads; the chunks are what balances them. The caller takes its range's chunks from the front, the other
-/// thread its own from the back, and whichever finishes first goes on into the other's range: on this VM one vCPU
-/// is often 20-50% slower than the other for seconds at a time, and with one task per thread every pair waited
-/// for the slow one. One thread runs one chunk (smaller chunks measured 1-5% slower per pair there: each rereads
+/// threads; the chunks are what balances them. Each thread starts on its own range's chunks (the pool gives each
+/// thread a contiguous share of the tasks), and whichever finishes first goes on into the other's range: on this
+/// VM one vCPU is often 20-50% slower than the other for seconds at a time, and with one task per thread every
+/// pair waited for the slow one. One thread runs one chunk (smaller chunks measured 1-5% slower per pair there: each rereads
 /// the expansion's input and walks the rows again). The rings are per thread (`ThreadPool`'s slot). A pair that
 /// runs its projection too splits only rows (`fuseProjection`).
 final class FloatExpandDepthwise: Kernel {
