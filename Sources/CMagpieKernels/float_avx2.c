@@ -923,7 +923,8 @@ MQ2_T void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) {
 /// mf_expand_dw_rows, and with `proj` the projection (mf_expand_dw_project_rows): `out` is then the row buffer.
 MQ2_INLINE MQ2_T void mf_expand_dw_rows_to(const mf_expand_dw *f, const float *in, float *out, int32_t row_begin,
                                            int32_t row_end, int32_t p0, int32_t p1, float *ring, float *scratch,
-                                           const mf_project *proj, int32_t *ks) {
+                                           const mf_project *proj, int32_t *ks, mf_ring_state *state,
+                                           int32_t invocation) {
     const mf_dw *p = &f->dw;
     const int32_t c = p->c, iw = p->iw, cin = f->cin, band = f->band;
     const int32_t c1 = 16 * p1 < c ? 16 * p1 : c;
@@ -941,17 +942,26 @@ MQ2_INLINE MQ2_T void mf_expand_dw_rows_to(const mf_expand_dw *f, const float *i
     const int avx512 = mq5_cpu_supported();
     const int32_t block = avx512 ? 16 : 8;
     const mf_out ring_out = avx512 ? mf_planar16(band * iw) : mf_planar(band * iw);
-    // A band stops at `y_end`, after the last row this call's windows in this image need.
-    int32_t first[2] = {0, 0}, count[2] = {0, 0}, b_ring = -1, y_end = 0;
+    // A band stops at `y_end`, after the last row this call's windows in image `b_end` need; with `state`, only at
+    // the image's last row, so that the ring is what one call over both ranges would leave at this call's first
+    // row. The ring holds rows of image `b_ring`: where this call continues the previous one on this ring (its
+    // rows start where that call's ended), that call's rows, and the two calls compute what one call would.
+    int32_t first[2] = {0, 0}, count[2] = {0, 0}, b_ring = -1, y_end = 0, b_end = -1;
+    if (state != NULL && state->invocation == invocation && state->next_row == row_begin && state->p0 == p0
+        && state->p1 == p1) {
+        b_ring = state->b;
+        for (int s = 0; s < 2; s++) { first[s] = state->first[s]; count[s] = state->count[s]; }
+    }
     // With the projection: depthwise pixels in the row buffer not yet projected, and the first one's index.
     int32_t pending = 0, done = row_begin * p->ow;
     for (int32_t row = row_begin; row < row_end; row++) {
         const int32_t b = row / p->oh, oy = row % p->oh;
         const int32_t y0 = oy * p->sh - p->ph;
-        if (b != b_ring) {
-            b_ring = b; first[0] = first[1] = count[0] = count[1] = 0;
+        if (b != b_ring) { b_ring = b; first[0] = first[1] = count[0] = count[1] = 0; }
+        if (b != b_end) {
+            b_end = b;
             const int32_t oy_last = (row_end - 1) / p->oh == b ? (row_end - 1) % p->oh : p->oh - 1;
-            y_end = oy_last * p->sh - p->ph + 3 < p->ih ? oy_last * p->sh - p->ph + 3 : p->ih;
+            y_end = state == NULL && oy_last * p->sh - p->ph + 3 < p->ih ? oy_last * p->sh - p->ph + 3 : p->ih;
         }
         const float *rows[3] = {p->zero_row, p->zero_row, p->zero_row};
         for (int fy = 0; fy < 3; fy++) {
@@ -996,17 +1006,23 @@ MQ2_INLINE MQ2_T void mf_expand_dw_rows_to(const mf_expand_dw *f, const float *i
         pending -= ready;
         done += ready;
     }
+    if (state != NULL) {
+        state->invocation = invocation; state->next_row = row_end; state->b = b_ring; state->p0 = p0; state->p1 = p1;
+        for (int s = 0; s < 2; s++) { state->first[s] = first[s]; state->count[s] = count[s]; }
+    }
 }
 
 MQ2_T void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out, int32_t row_begin,
-                             int32_t row_end, int32_t p0, int32_t p1, float *ring, float *scratch) {
-    mf_expand_dw_rows_to(f, in, out, row_begin, row_end, p0, p1, ring, scratch, NULL, NULL);
+                             int32_t row_end, int32_t p0, int32_t p1, float *ring, float *scratch,
+                             mf_ring_state *state, int32_t invocation) {
+    mf_expand_dw_rows_to(f, in, out, row_begin, row_end, p0, p1, ring, scratch, NULL, NULL, state, invocation);
 }
 
 MQ2_T void mf_expand_dw_project_rows(const mf_expand_dw *f, const float *in, int32_t row_begin, int32_t row_end,
-                                     float *ring, float *scratch, float *rows_buffer, int32_t *ks) {
+                                     float *ring, float *scratch, float *rows_buffer, int32_t *ks,
+                                     mf_ring_state *state, int32_t invocation) {
     mf_expand_dw_rows_to(f, in, rows_buffer, row_begin, row_end, 0, (f->dw.c + 15) / 16, ring, scratch, f->proj,
-                         ks);
+                         ks, state, invocation);
 }
 
 MQ2_T void mf_gemv_kmajor(int32_t k, const float *x, const float *w, int32_t ld, const float *bias, float *y,
@@ -1064,12 +1080,16 @@ MQ2_T void mf_gemv_kmajor(int32_t k, const float *x, const float *w, int32_t ld,
 int mf_cpu_supported(void) { return 0; }
 void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) { (void)p; (void)row_begin; (void)row_end; }
 void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out, int32_t row_begin, int32_t row_end,
-                       int32_t p0, int32_t p1, float *ring, float *scratch) {
+                       int32_t p0, int32_t p1, float *ring, float *scratch, mf_ring_state *state,
+                       int32_t invocation) {
     (void)f; (void)in; (void)out; (void)row_begin; (void)row_end; (void)p0; (void)p1; (void)ring; (void)scratch;
+    (void)state; (void)invocation;
 }
 void mf_expand_dw_project_rows(const mf_expand_dw *f, const float *in, int32_t row_begin, int32_t row_end,
-                               float *ring, float *scratch, float *rows_buffer, int32_t *ks) {
+                               float *ring, float *scratch, float *rows_buffer, int32_t *ks, mf_ring_state *state,
+                               int32_t invocation) {
     (void)f; (void)in; (void)row_begin; (void)row_end; (void)ring; (void)scratch; (void)rows_buffer; (void)ks;
+    (void)state; (void)invocation;
 }
 void mf_conv_rows(const mf_conv *p, const float *in, float *out, int32_t row0, int32_t rows, int32_t p0,
                   int32_t p1, float *scratch) {

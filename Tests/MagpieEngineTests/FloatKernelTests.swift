@@ -188,9 +188,9 @@ final class FloatKernelTests: XCTestCase {
     }
 
     /// `GEMMTaskPlan` cuts a GEMM into tasks that cover every (row tile, weight panel) exactly once, with no empty
-    /// task, for one to four threads: panels-outer GEMMs with small weights (row groups) and large ones (panel
-    /// groups, in pairs where there is a pair per thread, so the 6 x 32 tile runs), and the others (rows first,
-    /// panels where the tiles are few).
+    /// task, for one to four threads: panels-outer GEMMs with small weights (row groups) and large ones (an equal
+    /// share of the panels per thread, in runs of whole pairs so that the 6 x 32 tile runs), and the others (rows
+    /// first, panels where the tiles are few).
     func testGEMMTaskPlanCoversEveryTileAndPanelOnce() {
         var shapes: [(rows: Int, panels: Int, threads: Int, outer: Bool, weightBytes: Int)] = []
         for rows in [1, 5, 6, 49, 196, 3136] {
@@ -217,11 +217,20 @@ final class FloatKernelTests: XCTestCase {
             if panelsOuter && weightBytes > GEMMTaskPlan.sharedWeightLimit && threads > 1 && panels >= threads {
                 XCTAssertEqual(plan.rowGroups, 1, label)
                 XCTAssertGreaterThanOrEqual(plan.taskCount, threads, "\(label): a task per thread at least")
-                XCTAssertEqual(plan.inPairs, PanelPairs.count(panels) >= threads, label)
-                if plan.inPairs {
-                    for task in 0..<plan.taskCount {
-                        XCTAssertEqual(plan.ranges(task).panels.lowerBound % 2, 0, "\(label): pairs")
-                        XCTAssertGreaterThanOrEqual(plan.ranges(task).panels.count, 2, "\(label): whole pairs")
+                // The pool starts slot t on tasks count * t / threads ..< count * (t + 1) / threads: those tasks
+                // must be thread t's share of the panels, equal to within one panel, in runs of whole pairs (an odd
+                // panel only at the end of a share).
+                XCTAssertEqual(plan.taskCount % threads, 0, label)
+                for t in 0..<threads {
+                    let tasks = plan.taskCount * t / threads ..< plan.taskCount * (t + 1) / threads
+                    let runs = tasks.map { plan.ranges($0).panels }
+                    XCTAssertEqual(runs.first?.lowerBound, panels * t / threads, "\(label): share \(t) start")
+                    XCTAssertEqual(runs.last?.upperBound, panels * (t + 1) / threads, "\(label): share \(t) end")
+                    let shareSize = panels * (t + 1) / threads - panels * t / threads
+                    for (i, run) in runs.enumerated() {
+                        let wholePairs = i < runs.count - 1 ? run.count >= 2 && run.count % 2 == 0
+                            : run.count >= min(2, shareSize)
+                        XCTAssertTrue(wholePairs, "\(label): share \(t) run \(run) is not whole pairs")
                     }
                 }
             }

@@ -112,15 +112,27 @@ typedef struct {
     const mf_project *proj;
 } mf_expand_dw;
 
+/// Which expanded rows a thread's ring holds between the calls it makes in one invoke of a fused pair, so that a
+/// call whose rows continue the previous call's (the pool runs a thread's own tasks in order) does not compute the
+/// rows their windows share again. A call uses it only where its first row is `next_row` (the previous call's
+/// end) and `invocation` and the channel range match: a new invoke's input is new. Zeroed memory holds no rows.
+typedef struct {
+    int32_t invocation, next_row, b, p0, p1;
+    int32_t first[2], count[2];
+} mf_ring_state;
+
 /// Depthwise output rows [row_begin, row_end) (over batches * oh), channels [16 * p0, 16 * p1) (the convolution's
 /// weight panels [p0, p1); the last panel's channels end at dw.c), of the fused pair, from the convolution's input
 /// `in` into `out`; `ring` holds mf_expand_dw_ring_floats(iw, c, band) floats, `dw.zero_row`
 /// mf_expand_dw_row_floats(iw, c) zeros, and `scratch` 6 * k floats for mf_conv_rows's gathered tiles (unused for an
 /// expansion). The convolution's output rows are computed a band at a time, each once per call (twice where two
-/// calls' windows share it), by mf_gemm's or mf_conv_rows's tiles into the planar ring, so the result equals running
-/// the two operators one after the other.
+/// calls' windows share it, unless the second finds it in the ring through `state`), by mf_gemm's or
+/// mf_conv_rows's tiles into the planar ring, so the result equals running the two operators one after the other.
+/// `state` (or NULL) is the ring's mf_ring_state, read at the start where its invocation is `invocation` and
+/// written at the end.
 void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out, int32_t row_begin, int32_t row_end,
-                       int32_t p0, int32_t p1, float *ring, float *scratch);
+                       int32_t p0, int32_t p1, float *ring, float *scratch, mf_ring_state *state,
+                       int32_t invocation);
 
 /// mf_expand_dw_rows over all the channels with the projection `f->proj` fused after it: each depthwise output row
 /// goes to `rows_buffer` (mf_expand_dw_project_floats(ow, c) floats), and the projection runs on the whole 6-pixel
@@ -129,7 +141,8 @@ void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out, int32
 /// as the three operators one after the other (only where zero skipping's tiles fall differently may a zero
 /// output's sign differ).
 void mf_expand_dw_project_rows(const mf_expand_dw *f, const float *in, int32_t row_begin, int32_t row_end,
-                               float *ring, float *scratch, float *rows_buffer, int32_t *ks);
+                               float *ring, float *scratch, float *rows_buffer, int32_t *ks, mf_ring_state *state,
+                               int32_t invocation);
 
 /// Floats in mf_expand_dw_project_rows's row buffer: one output row and the 5 pixels a row can leave over.
 static inline int32_t mf_expand_dw_project_floats(int32_t ow, int32_t c) { return (ow + 5) * c; }

@@ -160,14 +160,15 @@ enum PanelPairs {
 /// (whole 6-row tiles) by panel groups. One thread gets one task. With more threads, a GEMM that runs its panels
 /// in the outer loop (`panelsOuter`) splits the rows, about four groups per thread, where its weights are at most
 /// `sharedWeightLimit` bytes (each thread then reads the rows it wrote in the previous operator: two threads, the
-/// 14 × 14 192 → 64 projection 0.068 → 0.030 ms), else the panels only, in pairs, about four groups per thread, so
-/// that each panel is read once; any other gets about eight tasks per thread, over rows first (up to twice that
-/// many tiles get a group each) and over panels only when the tiles are few.
+/// 14 × 14 192 → 64 projection 0.068 → 0.030 ms), else the panels only, an equal share per thread in up to four
+/// runs of whole pairs, so that each panel is read once; any other gets about eight tasks per thread, over rows
+/// first (up to twice that many tiles get a group each) and over panels only when the tiles are few.
 struct GEMMTaskPlan {
     let rowGroups: Int, panelGroups: Int, tiles: Int, panels: Int
     let panelsOuter: Bool
-    /// Panel groups are runs of whole panel pairs (`PanelPairs`), else runs of single panels.
-    var inPairs = false
+    /// Nonzero where panel groups are cut per thread: thread t's share of the panels (`panels * t / shares ..<
+    /// panels * (t + 1) / shares`) in `groupsPerShare` runs of whole pairs, an odd panel in its last run.
+    private(set) var shares = 0, groupsPerShare = 0
     var taskCount: Int { rowGroups * panelGroups }
     /// Weight bytes up to which a panels-outer GEMM splits rows rather than panels.
     static let sharedWeightLimit = 256 * 1024
@@ -187,14 +188,15 @@ struct GEMMTaskPlan {
             return
         }
         if panelsOuter && panels >= threads {
-            // Split the rows too and every row group would stream all the weights again. Pairs of panels (where
-            // there is a pair per thread), the 6 x 32 tile's width: the 7 x 7 layers' 10 panels in 8 groups left
-            // six tasks one panel (a 6 x 16 tile, six accumulators); in pairs, 5 tasks. Two threads, interpreters
-            // alternating in one process, medians per operator: the 576 → 160 projection 0.109 → 0.095-0.103 ms,
-            // 960 → 160 + ADD 0.113 → 0.095-0.097.
+            // Split the rows too and every row group would stream all the weights again. Each thread gets an
+            // equal share of the panels (the pool starts slot t on the t-th share of the tasks), cut into up to
+            // four runs of whole pairs, the 6 x 32 tile's width. Session 14 cut all the panels into pairs instead,
+            // so that the 7 x 7 layers' 10 panels made 5 tasks, 3 for one thread and 2 for the other; single
+            // panels (eight groups, six of them one panel on a 6 x 16 tile) had been slower still.
             rowGroups = 1
-            inPairs = PanelPairs.count(panels) >= threads
-            panelGroups = min(inPairs ? PanelPairs.count(panels) : panels, threads * 4)
+            shares = threads
+            groupsPerShare = min(4, PanelPairs.count(panels / threads))
+            panelGroups = threads * groupsPerShare
             return
         }
         let target = threads * 8
@@ -211,9 +213,14 @@ struct GEMMTaskPlan {
     /// Tile range and panel range of `task`.
     func ranges(_ task: Int) -> (tiles: Range<Int>, panels: Range<Int>) {
         let rg = task / panelGroups, pg = task % panelGroups
-        return (tiles * rg / rowGroups ..< tiles * (rg + 1) / rowGroups,
-                inPairs ? PanelPairs.range(pg, of: panelGroups, panels: panels)
-                    : panels * pg / panelGroups ..< panels * (pg + 1) / panelGroups)
+        let tileRange = tiles * rg / rowGroups ..< tiles * (rg + 1) / rowGroups
+        guard shares > 0 else {
+            return (tileRange, panels * pg / panelGroups ..< panels * (pg + 1) / panelGroups)
+        }
+        let share = pg / groupsPerShare
+        let first = panels * share / shares, end = panels * (share + 1) / shares
+        let run = PanelPairs.range(pg % groupsPerShare, of: groupsPerShare, panels: end - first)
+        return (tileRange, first + run.lowerBound ..< first + run.upperBound)
     }
 }
 

@@ -258,8 +258,13 @@ final class FloatExpandDepthwise: Kernel {
         /// Per thread slot: `mf_expand_dw_project_floats` floats of depthwise rows, and the lists of live steps.
         let buffers: UnsafeMutablePointer<Float>, bufferFloats: Int
         let lists: UnsafeMutablePointer<Int32>, listInts: Int
+        /// Per thread slot, `ringStateStride` apart (more than a cache line): what the slot's ring holds.
+        let ringStates: UnsafeMutablePointer<mf_ring_state>
+        static let ringStateStride = 4
     }
     private(set) var projection: Projection? = nil
+    /// This kernel's invokes with the projection, counted (1 after Int32.max) to tag the rings' contents.
+    private var invocation: Int32 = 0
 
     /// Whether `fuseProjection` takes `conv`: a float pointwise GEMM (not on AMX) that reads this pair's output with
     /// its channels as the reduction, on a float (not AMX) pair.
@@ -292,7 +297,9 @@ final class FloatExpandDepthwise: Kernel {
         projection = Projection(conv: conv, params: p,
                                 buffers: allocations.allocate(Float.self, count: threads * bufferFloats),
                                 bufferFloats: bufferFloats,
-                                lists: allocations.allocate(Int32.self, count: threads * listInts), listInts: listInts)
+                                lists: allocations.allocate(Int32.self, count: threads * listInts), listInts: listInts,
+                                ringStates: allocations.allocate(mf_ring_state.self,
+                                                                 count: threads * Projection.ringStateStride))
         UnsafeMutablePointer(mutating: params).pointee.proj = UnsafePointer(p)
         if threads > 1 {
             bands = max(1, min(Self.tasksPerThread * threads, rows / Self.minBandRows))
@@ -311,11 +318,16 @@ final class FloatExpandDepthwise: Kernel {
             }
             let buffers = projection.buffers, bufferFloats = projection.bufferFloats
             let lists = projection.lists, listInts = projection.listInts
+            // A thread's bands follow one another, so each call finds the rows its windows share with the
+            // previous band in the thread's ring (`mf_ring_state`), tagged with this invoke.
+            invocation = invocation == Int32.max ? 1 : invocation + 1
+            let states = projection.ringStates, invocation = self.invocation
             pool.parallelFor(bands) { task, slot in
                 let rows = ranges(task * chunks).rows
                 mf_expand_dw_project_rows(params, x, Int32(rows.lowerBound), Int32(rows.upperBound),
                                           rings + slot * ringFloats, scratch + slot * scratchFloats,
-                                          buffers + slot * bufferFloats, lists + slot * listInts)
+                                          buffers + slot * bufferFloats, lists + slot * listInts,
+                                          states + slot * Projection.ringStateStride, invocation)
             }
             return
         }
@@ -323,7 +335,8 @@ final class FloatExpandDepthwise: Kernel {
         pool.parallelFor(bands * chunks) { task, slot in
             let (rows, panels) = ranges(task)
             mf_expand_dw_rows(params, x, y, Int32(rows.lowerBound), Int32(rows.upperBound), Int32(panels.lowerBound),
-                              Int32(panels.upperBound), rings + slot * ringFloats, scratch + slot * scratchFloats)
+                              Int32(panels.upperBound), rings + slot * ringFloats, scratch + slot * scratchFloats,
+                              nil, 0)
         }
     }
 }
