@@ -892,6 +892,10 @@ MQ2_INLINE MQ2_T int mf_dw_is3x3(const mf_dw *p) {
 }
 
 MQ2_T void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) {
+    mf_dw_rows_channels(p, row_begin, row_end, 0, p->c);
+}
+
+MQ2_T void mf_dw_rows_channels(const mf_dw *p, int32_t row_begin, int32_t row_end, int32_t c0, int32_t c1) {
     const int32_t c = p->c;
     const int fast = mf_dw_is3x3(p), avx512 = mq5_cpu_supported();
     int32_t ox_lo, ox_hi;
@@ -906,13 +910,13 @@ MQ2_T void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) {
                 const int32_t y = oy * p->sh - p->ph + fy;
                 if (y >= 0 && y < p->ih) rows[fy] = p->in + ((size_t)b * p->ih + y) * p->iw * c;
             }
-            if (avx512) mf5_dw_row3(p, rows, 0, c, ox_lo, ox_hi, out_row, 0);
-            else mf_dw_row3(p, rows, 0, c, ox_lo, ox_hi, tail, out_row, 0);
+            if (avx512) mf5_dw_row3(p, rows, c0, c1, ox_lo, ox_hi, out_row, 0);
+            else mf_dw_row3(p, rows, c0, c1, ox_lo, ox_hi, tail, out_row, 0);
             continue;
         }
         for (int32_t ox = 0; ox < p->ow; ox++) {
             float *out = out_row + (size_t)ox * c;
-            for (int32_t cb = 0; cb < c; cb += 8) {
+            for (int32_t cb = c0; cb < c1; cb += 8) {
                 if (c - cb >= 8) mf_dw_pixel(p, b, oy, ox, cb, 1, tail, out);
                 else mf_dw_pixel(p, b, oy, ox, cb, 0, tail, out);
             }
@@ -1079,6 +1083,9 @@ MQ2_T void mf_gemv_kmajor(int32_t k, const float *x, const float *w, int32_t ld,
 
 int mf_cpu_supported(void) { return 0; }
 void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end) { (void)p; (void)row_begin; (void)row_end; }
+void mf_dw_rows_channels(const mf_dw *p, int32_t row_begin, int32_t row_end, int32_t c0, int32_t c1) {
+    (void)p; (void)row_begin; (void)row_end; (void)c0; (void)c1;
+}
 void mf_expand_dw_rows(const mf_expand_dw *f, const float *in, float *out, int32_t row_begin, int32_t row_end,
                        int32_t p0, int32_t p1, float *ring, float *scratch, mf_ring_state *state,
                        int32_t invocation) {

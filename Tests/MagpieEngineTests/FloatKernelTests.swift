@@ -114,7 +114,9 @@ final class FloatKernelTests: XCTestCase {
 
     func testDepthwise() throws {
         var seed: UInt64 = 300
-        for c in [1, 3, 8, 17, 31, 32, 33, 64, 96, 144] {
+        // On 2-3 threads, layers of fewer than 8 output rows a thread and at least two 16-channel blocks a thread
+        // split their channels instead (64, 72 with a partial last block, 96, 144).
+        for c in [1, 3, 8, 17, 31, 32, 33, 64, 72, 96, 144] {
             // The last three leave 8, 19 and 12 interior columns: runs of four pixels and a remainder (`mf5_dw_run3`).
             for (h, w, stride) in [(1, 1, 1), (5, 5, 1), (7, 9, 2), (8, 8, 2), (2, 3, 1), (12, 4, 1), (3, 10, 1),
                                    (4, 21, 1), (5, 26, 2)] {
@@ -127,6 +129,7 @@ final class FloatKernelTests: XCTestCase {
             }
         }
         try check(ConvCase(h: 9, w: 7, cin: 20, cout: 20, kh: 5, kw: 5, stride: (2, 1), depthwise: true), seed: 400)
+        try check(ConvCase(h: 6, w: 7, cin: 80, cout: 80, kh: 5, kw: 5, stride: (1, 1), depthwise: true), seed: 404)
         try check(ConvCase(h: 9, w: 9, cin: 19, cout: 19, kh: 3, kw: 3, dilation: (2, 2), depthwise: true), seed: 401)
         try check(ConvCase(n: 2, h: 6, w: 6, cin: 48, cout: 48, kh: 3, kw: 3, stride: (1, 2), depthwise: true), seed: 402)
         // Depth multiplier 2 falls back to the reference.

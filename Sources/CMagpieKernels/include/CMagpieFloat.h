@@ -23,6 +23,8 @@ typedef struct {
 int mf_cpu_supported(void);
 /// Output rows [row_begin, row_end) over batches * oh.
 void mf_dw_rows(const mf_dw *p, int32_t row_begin, int32_t row_end);
+/// mf_dw_rows for channels [c0, c1) only: c0 a multiple of 16, c1 one too or `c`.
+void mf_dw_rows_channels(const mf_dw *p, int32_t row_begin, int32_t row_end, int32_t c0, int32_t c1);
 
 /// The float GEMM on a block: c[r][j] = clamp(bias[j] + sum over i < k of a[r][i] * b[i][j]) for rows [0, rows) of
 /// A (`a`, row stride `a_stride`) and the columns of weight panels [p0, p1) of `packed` (each k x 16 with its 16

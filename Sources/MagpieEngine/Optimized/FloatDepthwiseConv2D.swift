@@ -31,6 +31,9 @@ extension FloatKernels {
     /// Whether this CPU runs the AVX2 + FMA float kernels (float_avx2.c); evaluated once.
     static let avx2Available = mf_cpu_supported() != 0
 
+    /// Output rows per thread below which a depthwise layer on several threads splits its channels, not its rows.
+    static let minimumRowsPerThread = 8
+
     /// DEPTHWISE_CONV_2D on AVX2 + FMA (`mf_dw_rows`): the same arithmetic as `FloatDepthwiseConv2DKernel` (bias,
     /// then one FMA per tap in raster order, then the clamp). 3x3 windows read taps outside the input (rows and
     /// columns) from a row of zeros instead of checking bounds per tap; adding those 0 x w terms changes nothing but
@@ -49,11 +52,27 @@ extension FloatKernels {
             kw: Int32(g.filterWidth), sh: Int32(g.strideHeight), sw: Int32(g.strideWidth),
             dh: Int32(g.dilationHeight), dw: Int32(g.dilationWidth), ph: Int32(g.padHeight), pw: Int32(g.padWidth),
             w: UnsafePointer(weights), bias: UnsafePointer(bias), lo: lo, hi: hi, zero_row: UnsafePointer(zeroRow))
-        return CTaskKernel.rows(g.batches * g.outputHeight, tensors: tensors, params: params, pool: context.pool,
-                                bind: { p, input, output in
-                                    p.pointee.in = UnsafeRawPointer(input).assumingMemoryBound(to: Float.self)
-                                    p.pointee.out = UnsafeMutableRawPointer(output).assumingMemoryBound(to: Float.self)
-                                },
+        let bind: (UnsafeMutablePointer<mf_dw>, UnsafePointer<UInt8>, UnsafeMutablePointer<UInt8>) -> Void = {
+            p, input, output in
+            p.pointee.in = UnsafeRawPointer(input).assumingMemoryBound(to: Float.self)
+            p.pointee.out = UnsafeMutableRawPointer(output).assumingMemoryBound(to: Float.self)
+        }
+        let rows = g.batches * g.outputHeight, threads = context.pool.threadCount, c = g.inputDepth
+        let blocks = (c + 15) / 16
+        if threads > 1 && rows < threads * minimumRowsPerThread && blocks >= threads * 2 {
+            // Few rows (MobileNetV2's 7 x 7 layers: 4 + 3 rows on two threads) split the channels instead: thread t
+            // starts on the t-th equal share of the 16-channel blocks, which the panels-outer GEMM before it wrote
+            // on that thread too (`GEMMTaskPlan`'s shares), cut into up to four tasks.
+            let perShare = min(4, blocks / threads)
+            return CTaskKernel(input: tensors.input, output: tensors.output, params: params,
+                               tasks: threads * perShare, pool: context.pool, bind: bind) { p, task, _ in
+                let share = task / perShare, group = task % perShare
+                let first = blocks * share / threads, size = blocks * (share + 1) / threads - first
+                let b0 = first + size * group / perShare, b1 = first + size * (group + 1) / perShare
+                mf_dw_rows_channels(p, 0, Int32(rows), Int32(16 * b0), Int32(Swift.min(16 * b1, c)))
+            }
+        }
+        return CTaskKernel.rows(rows, tensors: tensors, params: params, pool: context.pool, bind: bind,
                                 body: { p, begin, end in mf_dw_rows(p, begin, end) })
     }
 }
