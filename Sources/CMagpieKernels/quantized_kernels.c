@@ -170,6 +170,15 @@ MQ_TILE_SHAPE(mq_tile_8x3, 8, 3)
 MQ_TILE_SHAPE(mq_tile_12x2, 12, 2)
 MQ_TILE_SHAPE(mq_tile_24x1, 24, 1)
 #undef MQ_TILE_SHAPE
+// Two-row tiles for a block's last one or two rows: a full tile there computes 6-24 rows for them. Only a partial
+// block has such rows (6, 8, 12 and 24 divide a whole one), and partial blocks are packed, so these are never
+// flipped. In MobileNetV2 the 7 x 7 layers' 49 rows end in a block of one, and the classifier has one row: int8
+// model, one thread, per-operator medians, the 7 x 7 GEMMs and the classifier 0.219 -> 0.210 ms (the classifier
+// 16.2 -> 12.3 us).
+MQ_TILE_MODES(mq_tile_2x4, 2, 4, 0)
+MQ_TILE_MODES(mq_tile_2x3, 2, 3, 0)
+MQ_TILE_MODES(mq_tile_2x2, 2, 2, 0)
+MQ_TILE_MODES(mq_tile_2x1, 2, 1, 0)
 
 /// Copies up to MQ_MB rows of A into `abuf` (row stride kp, zero padded), flipping int8 to uint8, and computes
 /// each row's correction `row_corr * sum(row)` (zero for int8).
@@ -358,25 +367,32 @@ MQ_T void mq_gemm_task(const mq_gemm *p, int32_t task) {
             const int32_t left = nb1 - j;
             const int8_t *bp = p->b + (size_t)j * kp * 16;
             const int32_t col0 = j * 16;
-#define MQ_RUN(TILE, MR)                                                                                              \
+#define MQ_CALL(TILE, s)                                                                                              \
+    do {                                                                                                              \
+        uint8_t *cs = c + (size_t)(s) * p->c_stride;                                                                  \
+        if (flipped) TILE##_flip(p, ap + (s) * as, as, bp, corr + (s), col0, rows - (s), cs);                         \
+        else TILE(p, ap + (s) * as, as, bp, corr + (s), col0, rows - (s), cs);                                        \
+    } while (0)
+#define MQ_RUN(TILE, SMALL, MR)                                                                                       \
     for (int32_t s = 0; s < rows; s += MR) {                                                                          \
-        if (flipped) TILE##_flip(p, ap + s * as, as, bp, corr + s, col0, rows - s, c + (size_t)s * p->c_stride);     \
-        else TILE(p, ap + s * as, as, bp, corr + s, col0, rows - s, c + (size_t)s * p->c_stride);                    \
+        if (rows - s <= 2) SMALL(p, ap + s * as, as, bp, corr + s, col0, rows - s, c + (size_t)s * p->c_stride);     \
+        else MQ_CALL(TILE, s);                                                                                        \
     }
             if (left >= 4) {
-                MQ_RUN(mq_tile_6x4, 6)
+                MQ_RUN(mq_tile_6x4, mq_tile_2x4, 6)
                 j += 4;
             } else if (left == 3) {
-                MQ_RUN(mq_tile_8x3, 8)
+                MQ_RUN(mq_tile_8x3, mq_tile_2x3, 8)
                 j += 3;
             } else if (left == 2) {
-                MQ_RUN(mq_tile_12x2, 12)
+                MQ_RUN(mq_tile_12x2, mq_tile_2x2, 12)
                 j += 2;
             } else {
-                MQ_RUN(mq_tile_24x1, 24)
+                MQ_RUN(mq_tile_24x1, mq_tile_2x1, 24)
                 j += 1;
             }
 #undef MQ_RUN
+#undef MQ_CALL
         }
     }
 }
