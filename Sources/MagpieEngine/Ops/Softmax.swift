@@ -25,13 +25,13 @@ enum Softmax {
         case (.float32, .float32):
             return FloatKernel(beta: beta, input: input, output: output, outer: outer, depth: depth)
         case (.uint8, .uint8):
-            return try quantized(UInt8.self, UInt8.self, x, out, beta, input, output, outer, depth, context)
+            return try quantized(UInt8.self, UInt8.self, x, out, beta, input, output, outer, depth, &context)
         case (.uint8, .int16):
-            return try quantized(UInt8.self, Int16.self, x, out, beta, input, output, outer, depth, context)
+            return try quantized(UInt8.self, Int16.self, x, out, beta, input, output, outer, depth, &context)
         case (.int8, .int8):
-            return try quantized(Int8.self, Int8.self, x, out, beta, input, output, outer, depth, context)
+            return try quantized(Int8.self, Int8.self, x, out, beta, input, output, outer, depth, &context)
         case (.int8, .int16):
-            return try quantized(Int8.self, Int16.self, x, out, beta, input, output, outer, depth, context)
+            return try quantized(Int8.self, Int16.self, x, out, beta, input, output, outer, depth, &context)
         default:
             throw KernelError("input type \(x.type) with output type \(out.type) is not supported (supported: float32→float32, uint8→uint8/int16, int8→int8/int16)")
         }
@@ -39,7 +39,7 @@ enum Softmax {
 
     private static func quantized<In: Elementwise.QuantizedElement, Out: Elementwise.QuantizedElement>(
         _: In.Type, _: Out.Type, _ x: TensorInfo, _ out: TensorInfo, _ beta: Float,
-        _ input: Int, _ output: Int, _ outer: Int, _ depth: Int, _ context: PrepareContext
+        _ input: Int, _ output: Int, _ outer: Int, _ depth: Int, _ context: inout PrepareContext
     ) throws -> Kernel {
         try Elementwise.TFLiteQuantization.requirePerTensor(x, "input", context)
         if In.self == Int8.self && Out.self == Int8.self {
@@ -57,7 +57,8 @@ enum Softmax {
         let radius = (Double((1 << scaledDiffIntegerBits) - 1) * Double(Int64(1) << (31 - scaledDiffIntegerBits))
                       / Double(Int64(1) << leftShift)).rounded(.down)
         let op = QuantizedOperation<In, Out>(multiplier: multiplier, leftShift: leftShift, diffMin: -Int32(radius),
-                                             outer: outer, depth: depth)
+                                             outer: outer, depth: depth,
+                                             rowTable: context.allocate(Out.self, count: 256))
         return ClosureKernel { t in try op.run(t.pointer(input, as: In.self), t.pointer(output, as: Out.self)) }
     }
 
@@ -96,9 +97,12 @@ enum Softmax {
     /// With 8-bit input the difference `x - max` takes only the 256 values 0, -1, ..., -255, so its exponential
     /// (Q0.31) and that value's Q12.19 share of the sum are computed once at prepare, by the same fixed-point
     /// functions, and looked up per element: the bytes are the reference's, at a table lookup per element instead
-    /// of two fixed-point exponentials.
+    /// of two fixed-point exponentials. A row longer than 256 elements (a classifier's 1001) also computes its 256
+    /// possible outputs first and looks each element's up (the reference's expression, evaluated once per value).
     struct QuantizedOperation<In: Elementwise.QuantizedElement, Out: Elementwise.QuantizedElement> {
         let outer: Int, depth: Int
+        /// Scratch for one row's outputs by difference (256 entries).
+        let rowTable: UnsafeMutablePointer<Out>
         /// exp(-d * beta * scale) in Q0.31 for d = 0...255 (d = largest - x); 0 where -d < diffMin.
         private let exps: [Int32]
         /// The Q12.19 term each difference adds to the sum (`RoundingDivideByPOT(exp, 12)`); 0 below diffMin.
@@ -106,9 +110,11 @@ enum Softmax {
         /// Whether difference -d reaches diffMin (smaller ones give the type's minimum).
         private let inRange: [Bool]
 
-        init(multiplier: Int32, leftShift: Int, diffMin: Int32, outer: Int, depth: Int) {
+        init(multiplier: Int32, leftShift: Int, diffMin: Int32, outer: Int, depth: Int,
+             rowTable: UnsafeMutablePointer<Out>) {
             self.outer = outer
             self.depth = depth
+            self.rowTable = rowTable
             var exps = [Int32](repeating: 0, count: 256), terms = exps
             var inRange = [Bool](repeating: false, count: 256)
             for d in 0..<256 where -Int32(d) >= diffMin {
@@ -139,15 +145,17 @@ enum Softmax {
                             guard exponent >= 0 && exponent <= 31 else {
                                 throw KernelError("softmax accumulator overflow (row \(row) of depth \(depth))")
                             }
-                            for c in 0..<depth {
-                                let d = Int(Int32(largest) - Int32(x[base + c]))
-                                if inRange[d] {
-                                    let unsaturated = Elementwise.Gemmlowp.roundingDivideByPOT(
-                                        Elementwise.Gemmlowp.srdhm(scale, exps[d]), exponent)
-                                    y[base + c] = Out(truncatingIfNeeded: min(max(unsaturated &+ outMin, outMin), outMax))
-                                } else {
-                                    y[base + c] = Out.min
-                                }
+                            func value(_ d: Int) -> Out {
+                                guard inRange[d] else { return Out.min }
+                                let unsaturated = Elementwise.Gemmlowp.roundingDivideByPOT(
+                                    Elementwise.Gemmlowp.srdhm(scale, exps[d]), exponent)
+                                return Out(truncatingIfNeeded: min(max(unsaturated &+ outMin, outMin), outMax))
+                            }
+                            if depth > 256 {
+                                for d in 0..<256 { rowTable[d] = value(d) }
+                                for c in 0..<depth { y[base + c] = rowTable[Int(Int32(largest) - Int32(x[base + c]))] }
+                            } else {
+                                for c in 0..<depth { y[base + c] = value(Int(Int32(largest) - Int32(x[base + c]))) }
                             }
                         }
                     }
