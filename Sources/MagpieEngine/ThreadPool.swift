@@ -15,15 +15,15 @@ import Darwin
 /// apart, and waking a parked thread costs more than that), then park on a condition variable so an idle
 /// interpreter costs no CPU. Only the pool knows threads: kernels split work into tasks and receive a task index.
 ///
-/// **Per-thread lines.** Every thread (slot) has a cache line of its own with two words: the range of tasks it
-/// has not claimed yet and the number of tasks it has completed, each tagged with the region's generation. A
-/// region gives slot `s` the tasks `n * s / threads ..< n * (s + 1) / threads` by writing that slot's range word,
-/// which is also what the slot's idle worker polls: starting a region moves one line to each worker, and a thread
-/// claims its own tasks, lowest first, without touching another core's memory. A thread whose range is empty
-/// steals the highest unclaimed task of the next slot that has one. The caller adds up the completion words at the
-/// end. On this project's VMs moving a line between the two vCPUs costs 60-300 ns; when every claim and
-/// completion went through one shared word, a region cost 0.7-1.2 us more than its tasks in a harness, now 0.4-0.8
-/// (docs/performance.md, "Threads").
+/// **Per-thread lines.** Every thread (slot) has cache lines of its own: one with the range of tasks it has not
+/// claimed yet (tagged with the region's generation) and a pointer to the region's job, one with the number of
+/// tasks it has completed in the region. A region gives slot `s` the tasks `n * s / threads ..< n * (s + 1) /
+/// threads` by writing that slot's range word, which is also what the slot's idle worker polls: starting a region
+/// moves one line to each worker, and a thread claims its own tasks, lowest first, without touching another core's
+/// memory. A thread whose range is empty steals the highest unclaimed task of the next slot that has one. The caller
+/// adds up the completion counts at the end. On this project's VMs moving a line between the two vCPUs costs 60-300
+/// ns; when every claim and completion went through one shared word, a region cost 0.7-1.2 us more than its tasks
+/// in a harness, now 0.4-0.8 (docs/performance.md, "Threads").
 ///
 /// A region ends when its tasks are done, not when every worker has checked in: on a busy machine a worker that
 /// is descheduled between regions does not hold up the caller, who steals the tasks that worker would have run.
@@ -62,9 +62,6 @@ public final class ThreadPool: @unchecked Sendable {
     private var generation = 0
     private let sleepers = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
-    /// The current region's body (task, thread slot); written only while no task of any region is claimed and
-    /// unfinished.
-    private var job: ((Int, Int) -> Void)?
     private var mutex = pthread_mutex_t()
     private var condition = pthread_cond_t()
     private var workers: [pthread_t] = []

@@ -187,9 +187,9 @@ struct ResidualAdd {
 /// threads; the chunks are what balances them. Each thread starts on its own range's chunks (the pool gives each
 /// thread a contiguous share of the tasks), and whichever finishes first goes on into the other's range: on this
 /// VM one vCPU is often 20-50% slower than the other for seconds at a time, and with one task per thread every
-/// pair waited for the slow one. One thread runs one chunk (smaller chunks measured 1-5% slower per pair there: each rereads
-/// the expansion's input and walks the rows again). The rings are per thread (`ThreadPool`'s slot). A pair that
-/// runs its projection too splits only rows (`fuseProjection`).
+/// pair waited for the slow one. One thread runs one chunk (smaller chunks measured 1-5% slower per pair there:
+/// each rereads the expansion's input and walks the rows again). The rings are per thread (`ThreadPool`'s slot). A
+/// pair that runs its projection too splits only rows (`fuseProjection`).
 final class FloatExpandDepthwise: Kernel {
     /// Expanded rows per band. Two gives the 14 × 14 blocks' GEMM 28 rows per call instead of 14 (short tiles):
     /// C harness, one thread, expansion + depthwise, 14 × 14 64 → 384 0.139 → 0.128 ms against one row at a time;
