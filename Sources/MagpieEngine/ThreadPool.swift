@@ -144,6 +144,11 @@ public final class ThreadPool: @unchecked Sendable {
     private static func generation(of word: Int64) -> Int { Int(word) >> generationShift }
 
     /// One parallel region of `n` (< 2^20) tasks.
+    ///
+    /// It allocates twice: the escaping form of `body` (as the pool always did) and the `Job` box, about 20 ns each
+    /// against 0.4-0.8 us per region. A region without allocation needs jobs prepared with their kernels (the box
+    /// made once, reading the invoke's tensors from the kernel); Swift copies, and so retains, a closure loaded from
+    /// anything but a class's `let`.
     private func region(_ n: Int, _ body: (Int, Int) -> Void) {
         withoutActuallyEscaping(body) { escapable in
             let job = Job(escapable)
