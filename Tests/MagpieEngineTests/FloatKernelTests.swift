@@ -69,9 +69,10 @@ final class FloatKernelTests: XCTestCase {
 
     func testPointwiseGEMMTileEdges() throws {
         var seed: UInt64 = 1
-        // Rows (pixels) around the 6-row tile (and the 4-row one of 17-24 columns), channels around the 16-wide
-        // panel (and 4-panel groups for 1 row).
-        for (h, w) in [(1, 1), (1, 7), (2, 4), (3, 3), (1, 9), (4, 4), (7, 7), (5, 13)] {
+        // Rows (pixels) around the 6-row tile (and the 4-row one of 17-24 columns on AVX2, the 8-pair one of 24
+        // columns on AVX-512: 16, 17, 30 = 8 + 7 pairs), channels around the 16-wide panel (and 4-panel groups
+        // for 1 row).
+        for (h, w) in [(1, 1), (1, 7), (2, 4), (3, 3), (1, 9), (4, 4), (1, 17), (5, 6), (7, 7), (5, 13)] {
             for cout in [1, 3, 8, 17, 20, 24, 31, 32, 33, 64, 96] {
                 for cin in [1, 3, 17, 32] {
                     seed += 1
