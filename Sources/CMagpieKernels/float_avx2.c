@@ -499,44 +499,91 @@ static MQ5_T __attribute__((noinline)) void mf5_tile(const mf_rows *a, int32_t r
 #undef MF5_TILE
 }
 
-/// mf5_tile_rows for a plain A block (row r's k values at a + r * a_stride) and two panels, or one (P), inlined
-/// into mf5_gemm_block's loops: the same FMAs in the same order, so the same bits.
+/// Stores a register tile of R rows x P panels (1-3) from acc[P * r + q], as mf5_store_tile does for P <= 2.
+MQ2_INLINE MQ5_T void mf5_store_block(const __m512 *acc, float *c, const mf_out *o, int32_t columns, float lo,
+                                      float hi, int32_t clamps, const int R, const int P) {
+    if (!o->adds && o->half == 8 && columns >= 16 * P) {
+        const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < R; r++) {
+#pragma clang loop unroll(full)
+            for (int q = 0; q < P; q++) {
+                const __m512 v = acc[P * r + q];
+                _mm512_storeu_ps(c + (size_t)r * o->row + (size_t)q * o->panel, clamps ? mf5_clamp(v, vlo, vhi) : v);
+            }
+        }
+        return;
+    }
+#pragma clang loop unroll(full)
+    for (int r = 0; r < R; r++) {
+#pragma clang loop unroll(full)
+        for (int q = 0; q < P; q++) {
+            const int32_t left = columns - 16 * q;
+            if (left > 0)
+                mf5_store_panel(c + (size_t)r * o->row + (size_t)q * o->panel, acc[P * r + q], left < 16 ? left : 16,
+                                lo, hi, clamps, o);
+        }
+    }
+}
+
+/// mf5_tile_rows for a plain A block (row r's k values at a + r * a_stride) and P panels (1-3, each `b_next`
+/// floats after the one before), R x P accumulators (at most 24), inlined into mf5_gemm_block's loops: the same
+/// FMAs in the same order, so the same bits.
 MQ2_INLINE MQ5_T void mf5_block_tile(const float *a, size_t a_stride, int32_t k, const float *b, size_t b_next,
                                      const float *bias, float *c, const mf_out *o, int32_t columns, float lo,
                                      float hi, int32_t clamps, const int R, const int P) {
-    __m512 acc[12];
-    const __m512 bias0 = _mm512_loadu_ps(bias), bias1 = P == 2 ? _mm512_loadu_ps(bias + 16) : bias0;
+    __m512 acc[24];
+    const __m512 bias0 = _mm512_loadu_ps(bias), bias1 = P >= 2 ? _mm512_loadu_ps(bias + 16) : bias0;
+    const __m512 bias2 = P == 3 ? _mm512_loadu_ps(bias + 32) : bias0;
     for (int r = 0; r < R; r++) {
-        acc[2 * r] = bias0;
-        acc[2 * r + 1] = bias1;
+        acc[P * r] = bias0;
+        if (P >= 2) acc[P * r + 1] = bias1;
+        if (P == 3) acc[P * r + 2] = bias2;
     }
-    const float *b1p = b + b_next;
+    const float *b1p = b + b_next, *b2p = b + 2 * b_next;
     for (int32_t i = 0; i < k; i++) {
         const __m512 b0 = _mm512_loadu_ps(b + (size_t)i * 16);
-        const __m512 b1 = P == 2 ? _mm512_loadu_ps(b1p + (size_t)i * 16) : b0;
+        const __m512 b1 = P >= 2 ? _mm512_loadu_ps(b1p + (size_t)i * 16) : b0;
+        const __m512 b2 = P == 3 ? _mm512_loadu_ps(b2p + (size_t)i * 16) : b0;
         for (int r = 0; r < R; r++) {
             const __m512 x = _mm512_set1_ps(a[(size_t)r * a_stride + (size_t)i]);
-            acc[2 * r] = _mm512_fmadd_ps(x, b0, acc[2 * r]);
-            if (P == 2) acc[2 * r + 1] = _mm512_fmadd_ps(x, b1, acc[2 * r + 1]);
+            acc[P * r] = _mm512_fmadd_ps(x, b0, acc[P * r]);
+            if (P >= 2) acc[P * r + 1] = _mm512_fmadd_ps(x, b1, acc[P * r + 1]);
+            if (P == 3) acc[P * r + 2] = _mm512_fmadd_ps(x, b2, acc[P * r + 2]);
         }
     }
-    mf5_store_tile(acc, c, o, columns, lo, hi, clamps, R, P);
+    mf5_store_block(acc, c, o, columns, lo, hi, clamps, R, P);
 }
 
 /// `tiles` row tiles of R rows each (A's rows from `a`, outputs from `c`) times panels [p0, p1), tile by tile, two
-/// panels per register tile (an odd last panel alone): one call for what mf_tile_panels does one tile at a time,
-/// so that a small k (MobileNetV2's expansions, k = 16-32) does not pay a call and the tile's set-up per 6 x 32
-/// outputs. With the unspilled stores above, C harness against the per-tile calls (same bits): the fused 112 x 112
-/// 16 -> 96 pair 1.30x, the 56 x 56 and 28 x 28 pairs 1.13-1.21x, the 24-channel projections 1.41x (they ran
-/// 8 x 24 tiles before), MobileNetV2's 21 GEMM shapes together 1.10-1.12x.
+/// panels per register tile: one call for what mf_tile_panels does one tile at a time, so that a small k
+/// (MobileNetV2's expansions, k = 16-32) does not pay a call and the tile's set-up per 6 x 32 outputs. With the
+/// unspilled stores above, C harness against the per-tile calls (same bits): the fused 112 x 112 16 -> 96 pair
+/// 1.30x, the 56 x 56 and 28 x 28 pairs 1.13-1.21x, the 24-channel projections 1.41x (they ran 8 x 24 tiles
+/// before), MobileNetV2's 21 GEMM shapes together 1.10-1.12x.
+/// An odd number of panels ends with three in one tile, and a single panel takes two row tiles at a time: a tile
+/// of R <= 6 rows x 16 columns has too few accumulators for the FMA latency (a C loop of 6 x 16 tiles: 74% of the
+/// FMA peak; 12 x 16: 93%; 6 x 48: 99%).
 MQ2_INLINE MQ5_T void mf5_gemm_block_rows(int32_t k, const float *a, size_t a_stride, int32_t tiles,
                                           const float *packed, const float *bias, float *c, const mf_out *o,
                                           int32_t n, int32_t p0, int32_t p1, float lo, float hi, int32_t clamps,
                                           const int R) {
     const size_t b_next = (size_t)k * 16;
+    if (p1 - p0 == 1) {
+        const float *b = packed + (size_t)p0 * b_next, *bp = bias + (size_t)p0 * 16;
+        const int32_t left = n - p0 * 16, columns = left < 16 ? left : 16;
+        c += (size_t)p0 * o->panel;
+        int32_t t = 0;
+        for (; t + 2 <= tiles; t += 2, a += (size_t)2 * R * a_stride, c += (size_t)2 * R * o->row)
+            mf5_block_tile(a, a_stride, k, b, b_next, bp, c, o, columns, lo, hi, clamps, 2 * R, 1);
+        if (t < tiles) mf5_block_tile(a, a_stride, k, b, b_next, bp, c, o, columns, lo, hi, clamps, R, 1);
+        return;
+    }
+    // Pairs up to the last three panels where their count is odd.
+    const int32_t pairs_end = (p1 - p0) % 2 == 1 ? p1 - 3 : p1;
     for (int32_t t = 0; t < tiles; t++, a += (size_t)R * a_stride, c += (size_t)R * o->row) {
         int32_t p = p0;
-        for (; p + 2 <= p1; p += 2) {
+        for (; p < pairs_end; p += 2) {
             const int32_t left = n - p * 16;
             mf5_block_tile(a, a_stride, k, packed + (size_t)p * b_next, b_next, bias + (size_t)p * 16,
                            c + (size_t)p * o->panel, o, left < 32 ? left : 32, lo, hi, clamps, R, 2);
@@ -544,7 +591,7 @@ MQ2_INLINE MQ5_T void mf5_gemm_block_rows(int32_t k, const float *a, size_t a_st
         if (p < p1) {
             const int32_t left = n - p * 16;
             mf5_block_tile(a, a_stride, k, packed + (size_t)p * b_next, b_next, bias + (size_t)p * 16,
-                           c + (size_t)p * o->panel, o, left < 16 ? left : 16, lo, hi, clamps, R, 1);
+                           c + (size_t)p * o->panel, o, left < 48 ? left : 48, lo, hi, clamps, R, 3);
         }
     }
 }
@@ -725,9 +772,9 @@ static MQ2_T void mf_gemm_to(int32_t k, const float *a, int32_t a_stride, int32_
         // Dense A: runs of equal tiles through mf5_gemm_block (the 5-row tiles, the 6-row ones, a last shorter one),
         // each run over the panels [p0, p1), or over one panel pair at a time when the panels are outer.
         const int32_t sixes = (rows - fives) / 6, last = rows - fives - 6 * sixes;
-        const int32_t step = panels_outer ? 2 : p1 - p0;
-        for (int32_t p = p0; p < p1; p += step) {
-            const int32_t pe = p + step < p1 ? p + step : p1;
+        // Panels outer: a pair at a time, the last three together where their count is odd (mf5_gemm_block_rows).
+        for (int32_t p = p0, pe; p < p1; p = pe) {
+            pe = !panels_outer || p1 - p == 3 || p + 2 > p1 ? p1 : p + 2;
             const float *ar = a;
             float *cr = c;
             if (fives > 0)

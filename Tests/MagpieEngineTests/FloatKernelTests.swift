@@ -70,10 +70,11 @@ final class FloatKernelTests: XCTestCase {
     func testPointwiseGEMMTileEdges() throws {
         var seed: UInt64 = 1
         // Rows (pixels) around the 6-row tile (and the 4-row one of 17-24 columns on AVX2, the 8-pair one of 24
-        // columns on AVX-512: 16, 17, 30 = 8 + 7 pairs), channels around the 16-wide panel (and 4-panel groups
-        // for 1 row).
+        // columns on AVX-512: 16, 17, 30 = 8 + 7 pairs; a single panel's two row tiles at once: 7, 9, 49, 65),
+        // channels around the 16-wide panel (and 4-panel groups for 1 row; an odd number of panels ending in a
+        // 3-panel tile on AVX-512: 33, 40, 80).
         for (h, w) in [(1, 1), (1, 7), (2, 4), (3, 3), (1, 9), (4, 4), (1, 17), (5, 6), (7, 7), (5, 13)] {
-            for cout in [1, 3, 8, 17, 20, 24, 31, 32, 33, 64, 96] {
+            for cout in [1, 3, 8, 17, 20, 24, 31, 32, 33, 40, 64, 80, 96] {
                 for cin in [1, 3, 17, 32] {
                     seed += 1
                     try check(ConvCase(h: h, w: w, cin: cin, cout: cout, activation: seed % 3 == 0 ? .relu6 : .none,
