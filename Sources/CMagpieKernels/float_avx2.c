@@ -413,93 +413,10 @@ MQ2_INLINE MQ5_T void mf5_store_panel(float *dst, __m512 v, int32_t columns, flo
     }
 }
 
-/// Stores an AVX-512 tile's accumulators: row r's panel q (q < P) from acc[2r + q], `columns` of the P panels, with
-/// the clamp and the residual ADD (mf5_store_panel). Whole panels without a residual take one store per vector
-/// and no test. Unrolled, so that the accumulators stay in registers: with the tests inside a rolled loop the
-/// compiler spilled them to a stack array before the stores.
-MQ2_INLINE MQ5_T void mf5_store_tile(const __m512 *acc, float *c, const mf_out *o, int32_t columns, float lo,
-                                     float hi, int32_t clamps, const int R, const int P) {
-    if (!o->adds && o->half == 8 && columns >= 16 * P) {
-        const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
-#pragma clang loop unroll(full)
-        for (int r = 0; r < R; r++) {
-            float *dst = c + (size_t)r * o->row;
-            const __m512 v0 = acc[2 * r], v1 = acc[2 * r + 1];
-            _mm512_storeu_ps(dst, clamps ? mf5_clamp(v0, vlo, vhi) : v0);
-            if (P == 2) _mm512_storeu_ps(dst + o->panel, clamps ? mf5_clamp(v1, vlo, vhi) : v1);
-        }
-        return;
-    }
-#pragma clang loop unroll(full)
-    for (int r = 0; r < R; r++) {
-        float *dst = c + (size_t)r * o->row;
-        mf5_store_panel(dst, acc[2 * r], columns < 16 ? columns : 16, lo, hi, clamps, o);
-        if (P == 2) mf5_store_panel(dst + o->panel, acc[2 * r + 1], columns - 16, lo, hi, clamps, o);
-    }
-}
-
-/// mf_tile_rows with 512-bit vectors: R rows (1...6) x P panels (1 or 2; panel 1's weights `b_next` floats after
-/// panel 0's, its biases 16 after), R x P accumulators of 16 lanes, one broadcast per row and step feeding P FMAs.
-/// Each output is summed from its bias in k order with one FMA per step, as in mf_tile_rows: the same bits.
-MQ2_INLINE MQ5_T void mf5_tile_rows(const mf_rows *a, const float *b, size_t b_next, const float *bias, float *c,
-                                    const mf_out *o, int32_t columns, float lo, float hi, int32_t clamps, const int R,
-                                    const int P) {
-    __m512 acc[12];
-    const __m512 bias0 = _mm512_loadu_ps(bias), bias1 = P == 2 ? _mm512_loadu_ps(bias + 16) : bias0;
-    for (int r = 0; r < R; r++) {
-        acc[2 * r] = bias0;
-        acc[2 * r + 1] = bias1;
-    }
-    const float *b1p = b + b_next;
-    if (a->ks != NULL) {
-        const float *ar[6];
-        for (int r = 0; r < R; r++) ar[r] = a->row[r];
-        const int32_t *ks = a->ks, nk = a->nk;
-        for (int32_t j = 0; j < nk; j++) {
-            const size_t i = (size_t)ks[j];
-            const __m512 b0 = _mm512_loadu_ps(b + i * 16);
-            const __m512 b1 = P == 2 ? _mm512_loadu_ps(b1p + i * 16) : b0;
-            for (int r = 0; r < R; r++) {
-                __m512 x = _mm512_set1_ps(ar[r][i]);
-                __asm__ volatile("" : "+v"(x));
-                acc[2 * r] = _mm512_fmadd_ps(x, b0, acc[2 * r]);
-                if (P == 2) acc[2 * r + 1] = _mm512_fmadd_ps(x, b1, acc[2 * r + 1]);
-            }
-        }
-    } else {
-        const int32_t run = a->run;
-        for (int32_t s = 0; s < a->segments; s++, b += (size_t)run * 16, b1p += (size_t)run * 16) {
-            const float *ar[6];
-            for (int r = 0; r < R; r++) ar[r] = a->row[r] + (size_t)s * a->stride;
-            for (int32_t i = 0; i < run; i++) {
-                const __m512 b0 = _mm512_loadu_ps(b + (size_t)i * 16);
-                const __m512 b1 = P == 2 ? _mm512_loadu_ps(b1p + (size_t)i * 16) : b0;
-                for (int r = 0; r < R; r++) {
-                    const __m512 x = _mm512_set1_ps(ar[r][i]);
-                    acc[2 * r] = _mm512_fmadd_ps(x, b0, acc[2 * r]);
-                    if (P == 2) acc[2 * r + 1] = _mm512_fmadd_ps(x, b1, acc[2 * r + 1]);
-                }
-            }
-        }
-    }
-    mf5_store_tile(acc, c, o, columns, lo, hi, clamps, R, P);
-}
-
-/// The AVX-512 register tile: rows r < `rows` (1...6) of A times one weight panel (`columns` <= 16) or two
-/// (`columns` 17...32, the second panel k * 16 floats after the first), as mf_tile computes them.
-static MQ5_T __attribute__((noinline)) void mf5_tile(const mf_rows *a, int32_t rows, const float *b, size_t b_next,
-                                                     const float *bias, float *c, const mf_out *o, int32_t columns,
-                                                     float lo, float hi, int32_t clamps) {
-#define MF5_TILE(R, P) mf5_tile_rows(a, b, b_next, bias, c, o, columns, lo, hi, clamps, R, P); break;
-#define MF5_TILES(P) switch (rows) { \
-    case 1: MF5_TILE(1, P) case 2: MF5_TILE(2, P) case 3: MF5_TILE(3, P) \
-    case 4: MF5_TILE(4, P) case 5: MF5_TILE(5, P) default: MF5_TILE(6, P) }
-    if (columns > 16) { MF5_TILES(2) } else { MF5_TILES(1) }
-#undef MF5_TILES
-#undef MF5_TILE
-}
-
-/// Stores a register tile of R rows x P panels (1-3) from acc[P * r + q], as mf5_store_tile does for P <= 2.
+/// Stores an AVX-512 tile's accumulators: row r's panel q (q < P, P <= 3) from acc[P * r + q], `columns` of the P
+/// panels, with the clamp and the residual ADD (mf5_store_panel). Whole panels without a residual take one store
+/// per vector and no test. Unrolled, so that the accumulators stay in registers: with the tests inside a rolled
+/// loop the compiler spilled them to a stack array before the stores.
 MQ2_INLINE MQ5_T void mf5_store_block(const __m512 *acc, float *c, const mf_out *o, int32_t columns, float lo,
                                       float hi, int32_t clamps, const int R, const int P) {
     if (!o->adds && o->half == 8 && columns >= 16 * P) {
@@ -524,6 +441,67 @@ MQ2_INLINE MQ5_T void mf5_store_block(const __m512 *acc, float *c, const mf_out 
                                 lo, hi, clamps, o);
         }
     }
+}
+
+/// mf_tile_rows with 512-bit vectors: R rows (1...6) x P panels (1 or 2; panel 1's weights `b_next` floats after
+/// panel 0's, its biases 16 after), R x P accumulators of 16 lanes, one broadcast per row and step feeding P FMAs.
+/// Each output is summed from its bias in k order with one FMA per step, as in mf_tile_rows: the same bits.
+MQ2_INLINE MQ5_T void mf5_tile_rows(const mf_rows *a, const float *b, size_t b_next, const float *bias, float *c,
+                                    const mf_out *o, int32_t columns, float lo, float hi, int32_t clamps, const int R,
+                                    const int P) {
+    __m512 acc[12];
+    const __m512 bias0 = _mm512_loadu_ps(bias), bias1 = P == 2 ? _mm512_loadu_ps(bias + 16) : bias0;
+    for (int r = 0; r < R; r++) {
+        acc[P * r] = bias0;
+        if (P == 2) acc[P * r + 1] = bias1;
+    }
+    const float *b1p = b + b_next;
+    if (a->ks != NULL) {
+        const float *ar[6];
+        for (int r = 0; r < R; r++) ar[r] = a->row[r];
+        const int32_t *ks = a->ks, nk = a->nk;
+        for (int32_t j = 0; j < nk; j++) {
+            const size_t i = (size_t)ks[j];
+            const __m512 b0 = _mm512_loadu_ps(b + i * 16);
+            const __m512 b1 = P == 2 ? _mm512_loadu_ps(b1p + i * 16) : b0;
+            for (int r = 0; r < R; r++) {
+                __m512 x = _mm512_set1_ps(ar[r][i]);
+                __asm__ volatile("" : "+v"(x));
+                acc[P * r] = _mm512_fmadd_ps(x, b0, acc[P * r]);
+                if (P == 2) acc[P * r + 1] = _mm512_fmadd_ps(x, b1, acc[P * r + 1]);
+            }
+        }
+    } else {
+        const int32_t run = a->run;
+        for (int32_t s = 0; s < a->segments; s++, b += (size_t)run * 16, b1p += (size_t)run * 16) {
+            const float *ar[6];
+            for (int r = 0; r < R; r++) ar[r] = a->row[r] + (size_t)s * a->stride;
+            for (int32_t i = 0; i < run; i++) {
+                const __m512 b0 = _mm512_loadu_ps(b + (size_t)i * 16);
+                const __m512 b1 = P == 2 ? _mm512_loadu_ps(b1p + (size_t)i * 16) : b0;
+                for (int r = 0; r < R; r++) {
+                    const __m512 x = _mm512_set1_ps(ar[r][i]);
+                    acc[P * r] = _mm512_fmadd_ps(x, b0, acc[P * r]);
+                    if (P == 2) acc[P * r + 1] = _mm512_fmadd_ps(x, b1, acc[P * r + 1]);
+                }
+            }
+        }
+    }
+    mf5_store_block(acc, c, o, columns, lo, hi, clamps, R, P);
+}
+
+/// The AVX-512 register tile: rows r < `rows` (1...6) of A times one weight panel (`columns` <= 16) or two
+/// (`columns` 17...32, the second panel k * 16 floats after the first), as mf_tile computes them.
+static MQ5_T __attribute__((noinline)) void mf5_tile(const mf_rows *a, int32_t rows, const float *b, size_t b_next,
+                                                     const float *bias, float *c, const mf_out *o, int32_t columns,
+                                                     float lo, float hi, int32_t clamps) {
+#define MF5_TILE(R, P) mf5_tile_rows(a, b, b_next, bias, c, o, columns, lo, hi, clamps, R, P); break;
+#define MF5_TILES(P) switch (rows) { \
+    case 1: MF5_TILE(1, P) case 2: MF5_TILE(2, P) case 3: MF5_TILE(3, P) \
+    case 4: MF5_TILE(4, P) case 5: MF5_TILE(5, P) default: MF5_TILE(6, P) }
+    if (columns > 16) { MF5_TILES(2) } else { MF5_TILES(1) }
+#undef MF5_TILES
+#undef MF5_TILE
 }
 
 /// mf5_tile_rows for a plain A block (row r's k values at a + r * a_stride) and P panels (1-3, each `b_next`
