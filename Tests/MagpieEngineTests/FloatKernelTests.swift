@@ -112,6 +112,14 @@ final class FloatKernelTests: XCTestCase {
         try check(ConvCase(h: 9, w: 9, cin: 16, cout: 31, stride: (2, 2)), seed: 204)
         try check(ConvCase(n: 2, h: 5, w: 5, cin: 8, cout: 40, kh: 5, kw: 5, stride: (3, 3), bias: false), seed: 205)
         try check(ConvCase(n: 3, h: 4, w: 3, cin: 17, cout: 64, activation: .relu), seed: 206)
+        // Rows with 12 or more pixels whose windows lie inside the input (the AVX-512 path that reads them in place,
+        // 6 to a tile, the rest of a row in the gathered tiles), rows split between threads mid-row: the first
+        // layer's shape on 34 x 37, two images with three panels (a pair and a single), dilation in height only,
+        // an uneven stride, valid padding.
+        try check(ConvCase(h: 34, w: 37, cin: 3, cout: 32, kh: 3, kw: 3, stride: (2, 2), activation: .relu6), seed: 208)
+        try check(ConvCase(n: 2, h: 11, w: 30, cin: 4, cout: 40, kh: 3, kw: 5, dilation: (2, 1)), seed: 209)
+        try check(ConvCase(h: 7, w: 61, cin: 2, cout: 16, kh: 2, kw: 4, stride: (1, 3), padding: .valid,
+                           activation: .relu), seed: 210)
     }
 
     func testDepthwise() throws {
