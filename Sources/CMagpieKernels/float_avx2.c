@@ -1052,51 +1052,38 @@ MQ2_INLINE MQ5_T void mf5_dw_run3(const mf_dw *p, const float *r0, const float *
         a = _mm512_fmadd_ps(MF5_LD(r2 + (x) + xs), w7, a);                                                            \
         a = _mm512_fmadd_ps(MF5_LD(r2 + (x) + 2 * xs), w8, a);                                                        \
     } while (0)
-    // Rows of 8+ interior pixels go four pixels at a time, each its own chain of nine dependent FMAs (36 cycles of
-    // latency): on NHWC rows (a standalone depthwise layer, loads 4c bytes apart) one chain per step left the core
-    // waiting on that latency. C harness, NHWC, same bits: 56 x 56 x 144 1.66-2.15x, 28 x 28 x 192 1.49-1.62x,
-    // 112 x 112 x 32 1.31-1.53x, 14 x 14 x 384 1.09-1.48x. The fused pairs' planar rows were near the FMA bound
-    // already (MobileNetV2 profiles: no change beyond noise). MobileNetV2's 7 x 7 layers (five interior pixels)
-    // stay one at a time: in the model their standalone depthwise went 0.024-0.036 -> 0.043-0.047 ms with four.
-    // Since session 20, eight pixels a step first (eight chains: Zen 5's FMA latency is 4 cycles on 2 pipes), then
-    // four: C harness, the fused pairs' depthwise part (planar rows, same bits) 2.25-2.68 -> 2.02-2.57 ns per output
-    // vector, the 28 x 28 pair 59.6 -> 56.1 us, the 112 x 112 stride-2 one 218.5 -> 206.6 us.
+    // The interior pixels go eight at a time, then the 1-7 left as one group: each pixel is its own chain of nine
+    // dependent FMAs (36 cycles of latency on Zen 5), so a step needs eight chains to keep both FMA pipes busy.
+    // History: one pixel a step left the core waiting on the latency (session 16, four a step on rows of 8+
+    // interior pixels, NHWC, same bits: 56 x 56 x 144 1.66-2.15x, 28 x 28 x 192 1.49-1.62x); on the Xeon the 7 x 7
+    // layers (five interior pixels) were slower with four (0.024-0.036 -> 0.043-0.047 ms) and stayed one at a time.
+    // Session 20 (Zen 5), C harness, same bits: eight a step, the fused pairs' depthwise part (planar rows) 2.25-2.68
+    // -> 2.02-2.57 ns per output vector (the 28 x 28 pair 59.6 -> 56.1 us, the 112 x 112 stride-2 one 218.5 ->
+    // 206.6 us); the rest as one group instead of fours and singles, the standalone 7 x 7 x 960 layer 13.6-13.9 ->
+    // 8.1-8.3 us and 14 x 14 x 576 stride 2 8.6-8.8 -> 4.9-5.5 us (the model, one thread: 1.004-1.005x).
     int32_t ox = ox_lo;
-    if (ox_hi - ox_lo >= 8) for (; ox + 8 <= ox_hi; ox += 8, x += 8 * step) {
-        __m512 a0, a1, a2, a3, a4, a5, a6, a7;
-        MF5_DW_TAPS(a0, x);
-        MF5_DW_TAPS(a1, x + step);
-        MF5_DW_TAPS(a2, x + 2 * step);
-        MF5_DW_TAPS(a3, x + 3 * step);
-        MF5_DW_TAPS(a4, x + 4 * step);
-        MF5_DW_TAPS(a5, x + 5 * step);
-        MF5_DW_TAPS(a6, x + 6 * step);
-        MF5_DW_TAPS(a7, x + 7 * step);
-        MF5_ST(out_row + (size_t)ox * c + cb, mf5_clamp(a0, lo, hi));
-        MF5_ST(out_row + (size_t)(ox + 1) * c + cb, mf5_clamp(a1, lo, hi));
-        MF5_ST(out_row + (size_t)(ox + 2) * c + cb, mf5_clamp(a2, lo, hi));
-        MF5_ST(out_row + (size_t)(ox + 3) * c + cb, mf5_clamp(a3, lo, hi));
-        MF5_ST(out_row + (size_t)(ox + 4) * c + cb, mf5_clamp(a4, lo, hi));
-        MF5_ST(out_row + (size_t)(ox + 5) * c + cb, mf5_clamp(a5, lo, hi));
-        MF5_ST(out_row + (size_t)(ox + 6) * c + cb, mf5_clamp(a6, lo, hi));
-        MF5_ST(out_row + (size_t)(ox + 7) * c + cb, mf5_clamp(a7, lo, hi));
+    // W pixels as W chains side by side, their stores after.
+#define MF5_DW_GROUP(W)                                                                                               \
+    do {                                                                                                              \
+        __m512 g[W];                                                                                                  \
+        _Pragma("clang loop unroll(full)") for (int j = 0; j < (W); j++) MF5_DW_TAPS(g[j], x + (size_t)j * step);     \
+        _Pragma("clang loop unroll(full)") for (int j = 0; j < (W); j++)                                              \
+            MF5_ST(out_row + (size_t)(ox + j) * c + cb, mf5_clamp(g[j], lo, hi));                                     \
+        ox += (W);                                                                                                    \
+        x += (size_t)(W) * step;                                                                                      \
+    } while (0)
+    while (ox + 8 <= ox_hi) MF5_DW_GROUP(8);
+    switch (ox_hi - ox) {
+    case 0: break;
+    case 1: MF5_DW_GROUP(1); break;
+    case 2: MF5_DW_GROUP(2); break;
+    case 3: MF5_DW_GROUP(3); break;
+    case 4: MF5_DW_GROUP(4); break;
+    case 5: MF5_DW_GROUP(5); break;
+    case 6: MF5_DW_GROUP(6); break;
+    default: MF5_DW_GROUP(7); break;
     }
-    if (ox_hi - ox_lo >= 8) for (; ox + 4 <= ox_hi; ox += 4, x += 4 * step) {
-        __m512 a0, a1, a2, a3;
-        MF5_DW_TAPS(a0, x);
-        MF5_DW_TAPS(a1, x + step);
-        MF5_DW_TAPS(a2, x + 2 * step);
-        MF5_DW_TAPS(a3, x + 3 * step);
-        MF5_ST(out_row + (size_t)ox * c + cb, mf5_clamp(a0, lo, hi));
-        MF5_ST(out_row + (size_t)(ox + 1) * c + cb, mf5_clamp(a1, lo, hi));
-        MF5_ST(out_row + (size_t)(ox + 2) * c + cb, mf5_clamp(a2, lo, hi));
-        MF5_ST(out_row + (size_t)(ox + 3) * c + cb, mf5_clamp(a3, lo, hi));
-    }
-    for (; ox < ox_hi; ox++, x += step) {
-        __m512 a;
-        MF5_DW_TAPS(a, x);
-        MF5_ST(out_row + (size_t)ox * c + cb, mf5_clamp(a, lo, hi));
-    }
+#undef MF5_DW_GROUP
 #undef MF5_DW_TAPS
     for (int32_t ox = ox_hi; ox < p->ow; ox++) MF5_DW_EDGE(ox);
 #undef MF5_DW_EDGE
