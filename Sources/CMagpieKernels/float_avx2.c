@@ -1260,6 +1260,51 @@ MQ2_T void mf_expand_dw_project_rows(const mf_expand_dw *f, const float *in, int
                          ks, state, invocation);
 }
 
+/// exp(x) for 16 lanes: x clamped to [-104, 89] (NaN kept: the bound is the first operand), x = k ln 2 + r with
+/// |r| <= ln 2 / 2 (ln 2 in two parts), e^r by its Taylor polynomial to degree 6 (Horner), times 2^k (VSCALEFPS).
+MQ2_INLINE MQ5_T __m512 mf5_exp(__m512 x) {
+    x = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), x));
+    const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 720.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, k);
+}
+
+MQ5_T void mf_softmax_rows(const float *x, float *y, int32_t rows, int32_t depth, float beta) {
+    const __mmask16 tail = (__mmask16)((1u << (depth % 16)) - 1u);
+    const int32_t whole = depth / 16 * 16;
+    const __m512 vbeta = _mm512_set1_ps(beta), lowest = _mm512_set1_ps(-3.40282347e38f);
+    for (int32_t row = 0; row < rows; row++, x += depth, y += depth) {
+        // The largest value; a NaN lane (first operand of VMAXPS) is passed over.
+        __m512 m = lowest;
+        for (int32_t i = 0; i < whole; i += 16) m = _mm512_max_ps(_mm512_loadu_ps(x + i), m);
+        if (tail) m = _mm512_max_ps(_mm512_mask_loadu_ps(lowest, tail, x + whole), m);
+        const __m512 largest = _mm512_set1_ps(_mm512_reduce_max_ps(m));
+        __m512 sum = _mm512_setzero_ps();
+        for (int32_t i = 0; i < whole; i += 16) {
+            const __m512 e = mf5_exp(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), largest), vbeta));
+            _mm512_storeu_ps(y + i, e);
+            sum = _mm512_add_ps(sum, e);
+        }
+        if (tail) {
+            const __m512 e = mf5_exp(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, x + whole), largest), vbeta));
+            _mm512_mask_storeu_ps(y + whole, tail, e);
+            sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(tail, e));
+        }
+        const __m512 total = _mm512_set1_ps(_mm512_reduce_add_ps(sum));
+        for (int32_t i = 0; i < whole; i += 16) _mm512_storeu_ps(y + i, _mm512_div_ps(_mm512_loadu_ps(y + i), total));
+        if (tail) _mm512_mask_storeu_ps(y + whole, tail, _mm512_div_ps(_mm512_maskz_loadu_ps(tail, y + whole), total));
+    }
+}
+
 MQ2_T void mf_gemv_kmajor(int32_t k, const float *x, const float *w, int32_t ld, const float *bias, float *y,
                           int32_t j0, int32_t j1, float lo, float hi, int32_t clamps, int32_t *ks) {
     if (j0 >= j1) return;
@@ -1332,6 +1377,9 @@ void mf_expand_dw_project_rows(const mf_expand_dw *f, const float *in, int32_t r
 void mf_conv_rows(const mf_conv *p, const float *in, float *out, int32_t row0, int32_t rows, int32_t p0,
                   int32_t p1, float *scratch) {
     (void)p; (void)in; (void)out; (void)row0; (void)rows; (void)p0; (void)p1; (void)scratch;
+}
+void mf_softmax_rows(const float *x, float *y, int32_t rows, int32_t depth, float beta) {
+    (void)x; (void)y; (void)rows; (void)depth; (void)beta;
 }
 void mf_gemv_kmajor(int32_t k, const float *x, const float *w, int32_t ld, const float *bias, float *y,
                     int32_t j0, int32_t j1, float lo, float hi, int32_t clamps, int32_t *ks) {

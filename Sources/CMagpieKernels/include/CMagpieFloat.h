@@ -158,6 +158,12 @@ static inline int32_t mf_expand_dw_ring_floats(int32_t iw, int32_t c, int32_t ba
     return 2 * band * mf_expand_dw_row_floats(iw, c);
 }
 
+/// SOFTMAX over `rows` rows of `depth` floats (AVX-512; call only where mq5_cpu_supported()): per row, the largest
+/// value (NaNs passed over, as the reference's `largest < x` does), exp((x - largest) * beta) by a degree-6
+/// polynomial after range reduction and VSCALEFPS (relative error about 2e-7 against expf; arguments clamped to
+/// [-104, 89], past which expf is 0 or infinite; NaN stays NaN), the sum in 16 lanes, and each value divided by it.
+void mf_softmax_rows(const float *x, float *y, int32_t rows, int32_t depth, float beta);
+
 /// The float GEMM in bfloat16 on AMX-BF16 tiles (float_amx.c): A and the weights rounded to bfloat16 (RNE), the
 /// products summed in fp32. For the opt-in bfloat16 precision. `b` comes from mfa_pack.
 typedef struct mfa_gemm_s {

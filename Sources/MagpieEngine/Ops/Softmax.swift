@@ -1,3 +1,4 @@
+import CMagpieKernels
 import Foundation
 import MagpieModel
 
@@ -23,6 +24,9 @@ enum Softmax {
         let input = context.op.inputs[0], output = try context.outputIndex(0)
         switch (x.type, out.type) {
         case (.float32, .float32):
+            if context.kernels == .optimized && mq5_cpu_supported() != 0 {
+                return VectorFloatKernel(beta: beta, input: input, output: output, outer: outer, depth: depth)
+            }
             return FloatKernel(beta: beta, input: input, output: output, outer: outer, depth: depth)
         case (.uint8, .uint8):
             return try quantized(UInt8.self, UInt8.self, x, out, beta, input, output, outer, depth, &context)
@@ -89,6 +93,23 @@ enum Softmax {
                 }
                 for c in 0..<depth { y[base + c] = y[base + c] / sum }
             }
+        }
+    }
+
+    /// The optimized float32 softmax on AVX-512 (`mf_softmax_rows`): the reference's steps with 16 lanes, exp by a
+    /// polynomial (within about 2e-7 relative of expf) and the sum in 16 partial sums: within 1e-5 of the reference,
+    /// relative to the row's largest output. MobileNetV2's 1001 classes (model profile, one thread): 4.1-4.4 → 0.30 us.
+    final class VectorFloatKernel: Kernel {
+        let beta: Float
+        let input: Int, output: Int, outer: Int, depth: Int
+
+        init(beta: Float, input: Int, output: Int, outer: Int, depth: Int) {
+            self.beta = beta; self.input = input; self.output = output; self.outer = outer; self.depth = depth
+        }
+
+        func invoke(_ t: TensorBuffers) throws {
+            mf_softmax_rows(t.pointer(input, as: Float.self), t.pointer(output, as: Float.self), Int32(outer),
+                            Int32(depth), beta)
         }
     }
 
