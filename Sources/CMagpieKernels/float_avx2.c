@@ -877,12 +877,12 @@ static MQ2_T void mf_conv_tiles_to(const mf_conv *p, const float *in, float *out
 
 /// R pixels of one output row whose windows lie inside the input (pixel r's window rows at a + r * ps + s * ss,
 /// s < segments, each a run of `run` floats) times P weight panels (1 or 2, `b_next` floats apart): R x P
-/// accumulators (at most 24), each output summed from its bias in k order with one FMA per step, as mf_conv_tiles_to
-/// sums it: the same bits.
+/// accumulators (R <= 6: at most 12), each output summed from its bias in k order with one FMA per step, as
+/// mf_conv_tiles_to sums it: the same bits.
 MQ2_INLINE MQ5_T void mf5_conv_tile(const float *a, size_t ps, size_t ss, int32_t segments, int32_t run,
                                     const float *b, size_t b_next, const float *bias, float *c, const mf_out *o,
                                     int32_t columns, float lo, float hi, int32_t clamps, const int R, const int P) {
-    __m512 acc[24];
+    __m512 acc[12];
     const __m512 bias0 = _mm512_loadu_ps(bias), bias1 = P == 2 ? _mm512_loadu_ps(bias + 16) : bias0;
     for (int r = 0; r < R; r++) {
         acc[P * r] = bias0;
@@ -943,9 +943,10 @@ static MQ5_T __attribute__((noinline)) void mf5_conv_run(const mf_conv *p, const
 }
 
 /// mf_conv_rows into any output layout (pixel row0 at `out`). With AVX-512 and dilation 1 across, each output row's
-/// pixels whose windows lie inside the input go through mf5_conv_run (their A rows a constant stride apart), the rest through mf_conv_tiles_to. C harness, MobileNetV2's first layer (224 x 224 x 3 -> 112 x 112 x 32,
-/// 3 x 3 stride 2), same bits: 0.130 -> 0.097 ms (FMA peak 0.083): the 6-pixel tiles' set-up (coordinates, row
-/// pointers, a call) was a third of their time at k = 27.
+/// pixels whose windows lie inside the input go through mf5_conv_run (their A rows a constant stride apart), the
+/// rest through mf_conv_tiles_to. C harness, MobileNetV2's first layer (224 x 224 x 3 -> 112 x 112 x 32, 3 x 3
+/// stride 2), same bits: 0.130 -> 0.097 ms (FMA peak 0.083): the 6-pixel tiles' set-up (coordinates, row pointers,
+/// a call) was a third of their time at k = 27.
 static MQ2_T void mf_conv_rows_to(const mf_conv *p, const float *in, float *out, mf_out o, int32_t row0,
                                   int32_t rows, int32_t p0, int32_t p1, float *scratch) {
     int32_t ox_lo, ox_hi;
@@ -1295,7 +1296,8 @@ MQ5_T void mf_softmax_rows(const float *x, float *y, int32_t rows, int32_t depth
             sum = _mm512_add_ps(sum, e);
         }
         if (tail) {
-            const __m512 e = mf5_exp(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, x + whole), largest), vbeta));
+            const __m512 v = _mm512_maskz_loadu_ps(tail, x + whole);
+            const __m512 e = mf5_exp(_mm512_mul_ps(_mm512_sub_ps(v, largest), vbeta));
             _mm512_mask_storeu_ps(y + whole, tail, e);
             sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(tail, e));
         }
