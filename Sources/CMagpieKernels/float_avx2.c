@@ -22,6 +22,19 @@
 
 int mf_cpu_supported(void) { return mq2_cpu_has_avx2(); }
 
+/// M(n) for a count n in 1...7 with n a compile-time constant (the pixel pairs or pixels left after a kernel's whole
+/// steps), so that each count gets its own unrolled code; the caller skips n = 0.
+#define MF_BY_COUNT7(n, M)                                                                                            \
+    switch (n) {                                                                                                      \
+    case 1: M(1); break;                                                                                              \
+    case 2: M(2); break;                                                                                              \
+    case 3: M(3); break;                                                                                              \
+    case 4: M(4); break;                                                                                              \
+    case 5: M(5); break;                                                                                              \
+    case 6: M(6); break;                                                                                              \
+    default: M(7); break;                                                                                             \
+    }
+
 /// The lane mask of the first `n` (1...8) lanes.
 MQ2_INLINE MQ2_T __m256i mf_mask(int32_t n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
@@ -670,12 +683,8 @@ static MQ5_T __attribute__((noinline)) void mf5_gemm_pairs24(int32_t k, const fl
                          clamps, 8);
     const float *ar = a + (size_t)r * a_stride;
     float *cr = c + (size_t)r * 24;
-#define MF5_PAIRS(P) mf5_pairs24_tile(ar, a_stride, k, packed, bias, cr, &out, lo, hi, clamps, P); break;
-    switch ((rows - r) / 2) {
-    case 0: break;
-    case 1: MF5_PAIRS(1) case 2: MF5_PAIRS(2) case 3: MF5_PAIRS(3) case 4: MF5_PAIRS(4)
-    case 5: MF5_PAIRS(5) case 6: MF5_PAIRS(6) default: MF5_PAIRS(7)
-    }
+#define MF5_PAIRS(P) mf5_pairs24_tile(ar, a_stride, k, packed, bias, cr, &out, lo, hi, clamps, P)
+    if (rows - r >= 2) MF_BY_COUNT7((rows - r) / 2, MF5_PAIRS)
 #undef MF5_PAIRS
     r += (rows - r) / 2 * 2;
     if (r < rows)
@@ -1074,16 +1083,7 @@ MQ2_INLINE MQ5_T void mf5_dw_run3(const mf_dw *p, const float *r0, const float *
         x += (size_t)(W) * step;                                                                                      \
     } while (0)
     while (ox + 8 <= ox_hi) MF5_DW_GROUP(8);
-    switch (ox_hi - ox) {
-    case 0: break;
-    case 1: MF5_DW_GROUP(1); break;
-    case 2: MF5_DW_GROUP(2); break;
-    case 3: MF5_DW_GROUP(3); break;
-    case 4: MF5_DW_GROUP(4); break;
-    case 5: MF5_DW_GROUP(5); break;
-    case 6: MF5_DW_GROUP(6); break;
-    default: MF5_DW_GROUP(7); break;
-    }
+    if (ox < ox_hi) MF_BY_COUNT7(ox_hi - ox, MF5_DW_GROUP)
 #undef MF5_DW_GROUP
 #undef MF5_DW_TAPS
     for (int32_t ox = ox_hi; ox < p->ow; ox++) MF5_DW_EDGE(ox);
