@@ -76,9 +76,19 @@ MQ2_INLINE MQ5_T void mq5_rq_sums(__m512i x, const __m512i *r, const int mode, _
     }
 }
 
+/// MQ2_MODE_FLOAT's requantization of 16 lanes (records in CMagpieKernels.h): VCVTPS2DQ rounds half to even under
+/// the default MXCSR, which nothing in the process changes; the clamp in float keeps every value in int32 range.
+MQ2_INLINE MQ5_T __m512i mq5_rq_float(__m512i x, const __m512i *r) {
+    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(x), _mm512_castsi512_ps(_mm512_loadu_si512(r + 1)));
+    f = _mm512_min_ps(_mm512_max_ps(f, _mm512_castsi512_ps(_mm512_loadu_si512(r + 2))),
+                      _mm512_castsi512_ps(_mm512_loadu_si512(r + 3)));
+    return _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_loadu_si512(r + 9));
+}
+
 /// mq2_rq (quantized_avx2.c) on 16 lanes: `r` holds the 12 vectors of two 8-lane requantization records side by
 /// side (record a's 8 lanes, then record b's), so the arithmetic and the results are mq2_rq's, lane for lane.
 MQ2_INLINE MQ5_T __m512i mq5_rq(__m512i x, const __m512i *r, const int mode) {
+    if (mode == MQ2_MODE_FLOAT) return mq5_rq_float(x, r);
     if (mode == MQ2_MODE_GENERAL) x = _mm512_sllv_epi32(x, _mm512_loadu_si512(r + 10));
     __m512i ne, no;
     mq5_rq_sums(x, r, mode, &ne, &no);
@@ -102,6 +112,7 @@ MQ2_INLINE MQ5_T __m512i mq5_rq_shifts(const __m512i *r) {
 /// One immediate 64-bit shift and one 32-bit variable shift replace two 64-bit variable shifts, which issue at
 /// half the rate on AMD Zen 5 (0.76 against 1.6 per cycle).
 MQ2_INLINE MQ5_T __m512i mq5_rq_hi(__m512i x, const __m512i *r, __m512i shifts, const int mode) {
+    if (mode == MQ2_MODE_FLOAT) return mq5_rq_float(x, r);
     __m512i ne, no;
     mq5_rq_sums(x, r, mode, &ne, &no);
     const __m512i hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(ne, 32), no);
@@ -114,6 +125,7 @@ MQ2_INLINE MQ5_T __m512i mq5_rq_hi(__m512i x, const __m512i *r, __m512i shifts, 
 /// floor(floor(s / 2^32) / 2^(e-1)) = floor(s / 2^(31+e)) holds for negative s too. The VNNI kernels' records
 /// (`mq_gemm.rq` without AMX, `mq2_dw.rqv`) are built this way (QuantizedKernels.foldZeroPoint).
 MQ2_INLINE MQ5_T __m512i mq5_rq_folded(__m512i x, const __m512i *r, __m512i shifts, const int mode) {
+    if (mode == MQ2_MODE_FLOAT) return mq5_rq_float(x, r);
     __m512i ne, no;
     mq5_rq_sums(x, r, mode, &ne, &no);
     return _mm512_srav_epi32(_mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(ne, 32), no), shifts);

@@ -1,4 +1,5 @@
-// AVX2 kernels for Magpie's quantized elementwise arithmetic: ADD and SUB of two same-shape uint8 / int8 tensors.
+// AVX2 kernels for Magpie's quantized elementwise arithmetic: ADD and SUB of two same-shape uint8 / int8 tensors,
+// and ADD in XNNPACK's arithmetic (mqe_shifted_add_run).
 //
 // Every vector function carries a per-function target attribute (MQ2_T), so the package still builds for generic
 // x86-64 and, without these kernels, for other architectures; Swift calls them only when `mqe_cpu_supported()`
@@ -254,11 +255,97 @@ MQ2_T void mqe_add_run(const mqe_add *p, const void *a, const void *b, void *out
     }
 }
 
+// MARK: XNNPACK's ADD (mqe_shifted_add)
+
+/// 8 outputs of mqe_shifted_add as clamped int32 lanes.
+MQ2_INLINE MQ2_T __m256i mqe_shifted8(const mqe_shifted_add *p, const uint8_t *a, const uint8_t *b,
+                                      const int is_signed) {
+    __m256i acc = _mm256_add_epi32(_mm256_set1_epi32(p->bias),
+                                   _mm256_mullo_epi32(mqe_widen8(a, is_signed), _mm256_set1_epi32(p->multiplier1)));
+    acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(mqe_widen8(b, is_signed), _mm256_set1_epi32(p->multiplier2)));
+    const __m256i v = _mm256_add_epi32(_mm256_sra_epi32(acc, _mm_cvtsi32_si128(p->shift)),
+                                       _mm256_set1_epi32(p->output_offset));
+    return _mm256_min_epi32(_mm256_max_epi32(v, _mm256_set1_epi32(p->act_min)), _mm256_set1_epi32(p->act_max));
+}
+
+/// 32 elements of mqe_shifted_add (the byte order restored as in mqe_add32).
+MQ2_INLINE MQ2_T void mqe_shifted32(const mqe_shifted_add *p, const uint8_t *a, const uint8_t *b, uint8_t *out,
+                                    const int is_signed) {
+    const __m256i w01 = _mm256_packs_epi32(mqe_shifted8(p, a, b, is_signed), mqe_shifted8(p, a + 8, b + 8, is_signed));
+    const __m256i w23 = _mm256_packs_epi32(mqe_shifted8(p, a + 16, b + 16, is_signed),
+                                           mqe_shifted8(p, a + 24, b + 24, is_signed));
+    const __m256i bytes = is_signed ? _mm256_packs_epi16(w01, w23) : _mm256_packus_epi16(w01, w23);
+    _mm256_storeu_si256((__m256i *)out, _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
+
+/// 16 outputs of mqe_shifted_add as clamped int32 lanes (AVX-512).
+MQ2_INLINE MQ5_T __m512i mqe5_shifted16(const mqe_shifted_add *p, const uint8_t *a, const uint8_t *b,
+                                        const int is_signed) {
+    const __m128i ra = _mm_loadu_si128((const __m128i *)a), rb = _mm_loadu_si128((const __m128i *)b);
+    const __m512i x1 = is_signed ? _mm512_cvtepi8_epi32(ra) : _mm512_cvtepu8_epi32(ra);
+    const __m512i x2 = is_signed ? _mm512_cvtepi8_epi32(rb) : _mm512_cvtepu8_epi32(rb);
+    __m512i acc = _mm512_add_epi32(_mm512_set1_epi32(p->bias), _mm512_mullo_epi32(x1, _mm512_set1_epi32(p->multiplier1)));
+    acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(x2, _mm512_set1_epi32(p->multiplier2)));
+    const __m512i v = _mm512_add_epi32(_mm512_sra_epi32(acc, _mm_cvtsi32_si128(p->shift)),
+                                       _mm512_set1_epi32(p->output_offset));
+    return _mm512_min_epi32(_mm512_max_epi32(v, _mm512_set1_epi32(p->act_min)), _mm512_set1_epi32(p->act_max));
+}
+
+/// The first count / 64 * 64 elements of mqe_shifted_add on AVX-512; returns how many it did.
+MQ2_INLINE MQ5_T int64_t mqe5_shifted_loop(const mqe_shifted_add *p, const uint8_t *a, const uint8_t *b,
+                                           uint8_t *out, int64_t count, const int is_signed) {
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    int64_t i = 0;
+    for (; i + 64 <= count; i += 64) {
+        const __m512i w01 = _mm512_packs_epi32(mqe5_shifted16(p, a + i, b + i, is_signed),
+                                               mqe5_shifted16(p, a + i + 16, b + i + 16, is_signed));
+        const __m512i w23 = _mm512_packs_epi32(mqe5_shifted16(p, a + i + 32, b + i + 32, is_signed),
+                                               mqe5_shifted16(p, a + i + 48, b + i + 48, is_signed));
+        const __m512i bytes = is_signed ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
+        _mm512_storeu_si512((void *)(out + i), _mm512_permutexvar_epi32(order, bytes));
+    }
+    return i;
+}
+
+static MQ5_T __attribute__((noinline)) int64_t mqe5_shifted_run(const mqe_shifted_add *p, const uint8_t *a,
+                                                                const uint8_t *b, uint8_t *out, int64_t count) {
+    return p->is_signed ? mqe5_shifted_loop(p, a, b, out, count, 1) : mqe5_shifted_loop(p, a, b, out, count, 0);
+}
+
+/// 32 elements a step; the last partial step on zero-padded copies, as mqe_add_loop.
+MQ2_INLINE MQ2_T void mqe_shifted_loop(const mqe_shifted_add *p, const uint8_t *a, const uint8_t *b, uint8_t *out,
+                                       int64_t count, const int is_signed) {
+    int64_t i = 0;
+    for (; i + 32 <= count; i += 32) mqe_shifted32(p, a + i, b + i, out + i, is_signed);
+    if (i < count) {
+        uint8_t ta[32] = {0}, tb[32] = {0}, to[32];
+        const size_t n = (size_t)(count - i);
+        memcpy(ta, a + i, n);
+        memcpy(tb, b + i, n);
+        mqe_shifted32(p, ta, tb, to, is_signed);
+        memcpy(out + i, to, n);
+    }
+}
+
+MQ2_T void mqe_shifted_add_run(const mqe_shifted_add *p, const void *a, const void *b, void *out, int64_t count) {
+    const uint8_t *x = (const uint8_t *)a, *y = (const uint8_t *)b;
+    uint8_t *z = (uint8_t *)out;
+    if (mq5_cpu_supported() && count >= 64) {
+        const int64_t done = mqe5_shifted_run(p, x, y, z, count);
+        x += done; y += done; z += done; count -= done;
+        if (count == 0) return;
+    }
+    if (p->is_signed) mqe_shifted_loop(p, x, y, z, count, 1); else mqe_shifted_loop(p, x, y, z, count, 0);
+}
+
 #else
 
 // No vector kernels on this architecture: `mqe_cpu_supported()` is 0 and Swift never calls the stub.
 int mqe_cpu_supported(void) { return 0; }
 void mqe_add_run(const mqe_add *p, const void *a, const void *b, void *out, int64_t count) {
+    (void)p; (void)a; (void)b; (void)out; (void)count;
+}
+void mqe_shifted_add_run(const mqe_shifted_add *p, const void *a, const void *b, void *out, int64_t count) {
     (void)p; (void)a; (void)b; (void)out; (void)count;
 }
 

@@ -89,7 +89,7 @@ MQA_INLINE MQA_T void mqa_epilogue(const mq_gemm *p, const int32_t *acc, const i
             const __m512i w1 = _mm512_packs_epi32(mq5_rq(v10, r0, mode), mq5_rq(v11, r1, mode));
             __m512i b = is_signed ? _mm512_packs_epi16(w0, w1) : _mm512_packus_epi16(w0, w1);
             b = _mm512_permutexvar_epi32(order, b);
-            if (mode != MQ2_MODE_LINEAR) {
+            if (mode != MQ2_MODE_LINEAR && mode != MQ2_MODE_FLOAT) {
                 b = is_signed ? _mm512_min_epi8(_mm512_max_epi8(b, lo), hi) : _mm512_min_epu8(_mm512_max_epu8(b, lo), hi);
             }
             _mm256_storeu_si256((__m256i *)(c + (size_t)r * p->c_stride + col0), _mm512_castsi512_si256(b));
@@ -276,6 +276,7 @@ MQA_T void mqa_gemm_task(const mq_gemm *p, int32_t task) {
     switch (p->rq_mode) {
     case MQ2_MODE_RELU: if (s) mqa_task(p, task, MQ2_MODE_RELU, 1); else mqa_task(p, task, MQ2_MODE_RELU, 0); break;
     case MQ2_MODE_LINEAR: if (s) mqa_task(p, task, MQ2_MODE_LINEAR, 1); else mqa_task(p, task, MQ2_MODE_LINEAR, 0); break;
+    case MQ2_MODE_FLOAT: if (s) mqa_task(p, task, MQ2_MODE_FLOAT, 1); else mqa_task(p, task, MQ2_MODE_FLOAT, 0); break;
     default: if (s) mqa_task(p, task, MQ2_MODE_GENERAL, 1); else mqa_task(p, task, MQ2_MODE_GENERAL, 0); break;
     }
 }

@@ -29,7 +29,12 @@ enum { MQ2_MB = 24, MQ2_MR = 6, MQ2_RQ = MQ2_RQ_INTS };
 #define MQ2_BY_KIND(kind, CALL) switch (kind) { \
     case 0: CALL(MQ2_MODE_GENERAL, 0); break; case 1: CALL(MQ2_MODE_GENERAL, 1); break; \
     case 2: CALL(MQ2_MODE_RELU, 0); break; case 3: CALL(MQ2_MODE_RELU, 1); break; \
-    case 4: CALL(MQ2_MODE_LINEAR, 0); break; default: CALL(MQ2_MODE_LINEAR, 1); break; }
+    case 4: CALL(MQ2_MODE_LINEAR, 0); break; case 5: CALL(MQ2_MODE_LINEAR, 1); break; \
+    case 6: CALL(MQ2_MODE_FLOAT, 0); break; default: CALL(MQ2_MODE_FLOAT, 1); break; }
+
+/// The mode of the kernels that are not specialised per mode (tails, rare shapes): FLOAT for FLOAT records, else
+/// GENERAL, which is exact for every fixed-point record.
+#define MQ2_SLOW_MODE(p) ((p)->rq_mode == MQ2_MODE_FLOAT ? MQ2_MODE_FLOAT : MQ2_MODE_GENERAL)
 
 /// A GEMM of at most MQ2_SMALL_M rows (the 7x7 layers' 49, a classifier's 1) whose widened A fits the usual block
 /// buffer (MQ2_MB rows of the largest reduction, 4096) runs as one block: every weight panel is then read once per
@@ -139,6 +144,13 @@ MQ2_INLINE MQ2_T void mq2_pack(const mq2_gemm *p, int32_t r0, int32_t rows, int1
 /// directly; GENERAL handles everything.
 MQ2_INLINE MQ2_T __m256i mq2_rq(__m256i x, const int32_t *rq, const int mode) {
     const __m256i *v = (const __m256i *)rq;
+    if (mode == MQ2_MODE_FLOAT) {
+        // XNNPACK's arithmetic (MQ2_MODE_FLOAT records; mq5_rq_float on 8 lanes).
+        __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(x), _mm256_castsi256_ps(_mm256_loadu_si256(v + 1)));
+        f = _mm256_min_ps(_mm256_max_ps(f, _mm256_castsi256_ps(_mm256_loadu_si256(v + 2))),
+                          _mm256_castsi256_ps(_mm256_loadu_si256(v + 3)));
+        return _mm256_add_epi32(_mm256_cvtps_epi32(f), _mm256_loadu_si256(v + 9));
+    }
     if (mode == MQ2_MODE_GENERAL) x = _mm256_sllv_epi32(x, _mm256_loadu_si256(v + 10));
     const __m256i pe = _mm256_mul_epi32(x, _mm256_loadu_si256(v + 1));
     const __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_loadu_si256(v + 2));
@@ -163,7 +175,7 @@ MQ2_INLINE MQ2_T __m256i mq2_rq(__m256i x, const int32_t *rq, const int mode) {
 /// Clamps 16 int16 lanes to the activation range, except in LINEAR mode, where the range is the type's and the
 /// saturating pack to bytes clamps.
 MQ2_INLINE MQ2_T __m256i mq2_clamp16(__m256i v, int32_t act_min, int32_t act_max, const int mode) {
-    if (mode == MQ2_MODE_LINEAR) return v;
+    if (mode == MQ2_MODE_LINEAR || mode == MQ2_MODE_FLOAT) return v;
     return _mm256_min_epi16(_mm256_max_epi16(v, _mm256_set1_epi16((int16_t)act_min)),
                             _mm256_set1_epi16((int16_t)act_max));
 }
@@ -296,17 +308,17 @@ static MQ2_T void mq2_tile_full(const mq2_gemm *p, const int16_t *ap, const int1
 }
 
 /// A tile of 1 to 4 rows (the last rows of a block too short for 5-row tiles, or a GEMM of fewer than 5 rows such as
-/// a 1x1 convolution on a single pixel), so that missing rows cost nothing. GENERAL mode: exact for every layer, and
-/// these tiles are rare.
+/// a 1x1 convolution on a single pixel), so that missing rows cost nothing. GENERAL mode (FLOAT for FLOAT records): exact for every
+/// layer, and these tiles are rare.
 static MQ2_T void mq2_tile_tail(const mq2_gemm *p, const int16_t *ap, const int16_t *bp, int32_t col0,
                                 int32_t rows, uint8_t *c) {
-    const int s = p->is_signed ? 1 : 0, w = p->n - col0 > 8 ? 2 : 1;
+    const int s = p->is_signed ? 1 : 0, w = p->n - col0 > 8 ? 2 : 1, mode = MQ2_SLOW_MODE(p);
 #define MQ2_TAIL(R) if (w == 2) { \
-        if (s) mq2_tile(p, ap, bp, col0, R, c, R, MQ2_MODE_GENERAL, 1, 2); \
-        else mq2_tile(p, ap, bp, col0, R, c, R, MQ2_MODE_GENERAL, 0, 2); \
+        if (s) mq2_tile(p, ap, bp, col0, R, c, R, mode, 1, 2); \
+        else mq2_tile(p, ap, bp, col0, R, c, R, mode, 0, 2); \
     } else { \
-        if (s) mq2_tile(p, ap, bp, col0, R, c, R, MQ2_MODE_GENERAL, 1, 1); \
-        else mq2_tile(p, ap, bp, col0, R, c, R, MQ2_MODE_GENERAL, 0, 1); \
+        if (s) mq2_tile(p, ap, bp, col0, R, c, R, mode, 1, 1); \
+        else mq2_tile(p, ap, bp, col0, R, c, R, mode, 0, 1); \
     } break;
     switch (rows) {
     case 1: MQ2_TAIL(1)
@@ -360,7 +372,7 @@ MQ2_INLINE MQ2_T void mq2_row_bytes(const mq2_gemm *p, const int16_t *a, int32_t
             acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(x, b0));
             acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(x, b1));
         }
-        mq2_store16(p, acc0, acc1, j * 16, p->c_out + j * 16, MQ2_MODE_GENERAL, is_signed);
+        mq2_store16(p, acc0, acc1, j * 16, p->c_out + j * 16, MQ2_SLOW_MODE(p), is_signed);
     }
 }
 
@@ -447,7 +459,7 @@ MQ2_INLINE MQ2_T void mq2_dw_pixel(const mq2_dw *p, const uint8_t *const *taps, 
 MQ2_INLINE MQ2_T void mq2_dw_dispatch(const mq2_dw *p, const uint8_t *const *taps, int pairs, uint8_t *dst) {
     // Specialised for the common 3x3 window, int8 or uint8, and the requantization mode.
     if (pairs != 5) {
-        mq2_dw_pixel(p, taps, pairs, dst, p->is_signed, MQ2_MODE_GENERAL);
+        mq2_dw_pixel(p, taps, pairs, dst, p->is_signed, MQ2_SLOW_MODE(p));
         return;
     }
 #define MQ2_PIXEL(mode, s) mq2_dw_pixel(p, taps, 5, dst, s, mode)
@@ -653,7 +665,7 @@ MQ2_INLINE MQV_T void mqv_dw_run3(const mq2_dw *p, const uint8_t *row0, const ui
     const __m512i lo = _mm512_set1_epi32(p->act_min), hi = _mm512_set1_epi32(p->act_max);
     const __m256i blo = _mm256_set1_epi8((char)p->act_min), bhi = _mm256_set1_epi8((char)p->act_max);
     // The byte clamp is needed unless the activation range is the type's (as in mq_gemm_task's tiles).
-    const int clamps = mode != MQ2_MODE_LINEAR &&
+    const int clamps = mode != MQ2_MODE_LINEAR && mode != MQ2_MODE_FLOAT &&
                        (U8 ? p->act_min > 0 || p->act_max < 255 : p->act_min > -128 || p->act_max < 127);
     const uint32_t cz = (uint8_t)(int8_t)p->wv_corr;
     const __m512i corr = _mm512_set1_epi32((int32_t)(cz | cz << 8 | cz << 16));
@@ -737,7 +749,9 @@ static MQV_T __attribute__((noinline)) void mqv_dw_run3_dispatch(const mq2_dw *p
     case MQ2_MODE_LINEAR * 2: MQV_RUN(MQ2_MODE_LINEAR, 0); break;
     case MQ2_MODE_LINEAR * 2 + 1: MQV_RUN(MQ2_MODE_LINEAR, 1); break;
     case MQ2_MODE_GENERAL * 2: MQV_RUN(MQ2_MODE_GENERAL, 0); break;
-    default: MQV_RUN(MQ2_MODE_GENERAL, 1); break;
+    case MQ2_MODE_GENERAL * 2 + 1: MQV_RUN(MQ2_MODE_GENERAL, 1); break;
+    case MQ2_MODE_FLOAT * 2: MQV_RUN(MQ2_MODE_FLOAT, 0); break;
+    default: MQV_RUN(MQ2_MODE_FLOAT, 1); break;
     }
 #undef MQV_RUN
 }

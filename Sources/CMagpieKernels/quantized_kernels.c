@@ -102,7 +102,7 @@ MQ_INLINE MQ_T void mq_tile(const mq_gemm *p, const uint8_t *ap, size_t astride,
         const int signed_out = p->flip;
         // The byte clamp is needed unless the activation range is the type's (LINEAR mode; int8 ReLU6 layers whose
         // zero point is -128 and whose range reaches 127, as MobileNetV2's expansions).
-        const int clamps = mode != MQ2_MODE_LINEAR &&
+        const int clamps = mode != MQ2_MODE_LINEAR && mode != MQ2_MODE_FLOAT &&
                            (signed_out ? p->act_min > -128 || p->act_max < 127 : p->act_min > 0 || p->act_max < 255);
         __m512i shifts[4];
         MQ_UNROLL for (int z = 0; z < NZ; z++)
@@ -160,6 +160,7 @@ MQ_INLINE MQ_T void mq_tile(const mq_gemm *p, const uint8_t *ap, size_t astride,
         switch (p->rq_mode) {                                                                                         \
         case MQ2_MODE_RELU: mq_tile(p, ap, astride, bp, corr, col0, rows, c, R, Z, MQ2_MODE_RELU, F); break;          \
         case MQ2_MODE_LINEAR: mq_tile(p, ap, astride, bp, corr, col0, rows, c, R, Z, MQ2_MODE_LINEAR, F); break;      \
+        case MQ2_MODE_FLOAT: mq_tile(p, ap, astride, bp, corr, col0, rows, c, R, Z, MQ2_MODE_FLOAT, F); break;        \
         default: mq_tile(p, ap, astride, bp, corr, col0, rows, c, R, Z, MQ2_MODE_GENERAL, F); break;                  \
         }                                                                                                             \
     }

@@ -84,6 +84,9 @@ public struct BenchPlan {
     public var machineName: String?
     /// Parameters and multiply-accumulates of a model, when something can count them.
     public var statistics: ((Model) -> (parameters: Int, multiplyAccumulates: Int)?)?
+    /// The rounding arithmetic of Magpie's quantized operators; nil: the kernel set's default (XNNPACK's for the
+    /// optimized kernels, the reference's for the reference kernels).
+    public var requantization: Requantization?
 
     public init(models: [BenchModel], threads: [Int] = [1], runtimes: [BenchRuntime] = [.magpie(.optimized)],
                 method: BenchMethod = .fieldReport, repeats: Int = 1, inputDescription: String,
@@ -225,12 +228,14 @@ public final class BenchSession {
                 let inputs = p.inputs
                 let target = MagpieTarget(source: m.source,
                                           options: .init(threadCount: item.threads, kernels: kernels,
-                                                         floatPrecision: precision),
+                                                         floatPrecision: precision,
+                                                         requantization: plan.requantization),
                                           inputs: { _ in inputs })
                 measurement = try plan.method.measure(target, label: id, progress: progress,
                                                       onLoopStart: { meter?.mark() }, onLoopEnd: { meter?.mark() })
                 runtime = RuntimeInfo(name: "magpie", version: MagpieBuild.version,
-                                      configuration: kernels.rawValue + (precision == .float32 ? "" : "-bf16"))
+                                      configuration: kernels.rawValue + (precision == .float32 ? "" : "-bf16")
+                                          + (plan.requantization.map { $0 == .default(for: kernels) ? "" : "-\($0.rawValue)-rounding" } ?? ""))
             case .peer(let peer):
                 let runner = try PeerRunner(runtime: peer)
                 let modelPath = try runner.modelPath(forTFLite: p.tflitePath, onnxDirectory: plan.onnxDirectory)

@@ -38,11 +38,15 @@ public final class Interpreter {
         public var skipsZeros: Bool
         /// The arithmetic of the optimized float convolutions: float32 (the default) or the opt-in bfloat16.
         public var floatPrecision: FloatPrecision
+        /// The rounding arithmetic of the quantized convolutions and ADD; nil: `Requantization.default(for: kernels)`.
+        public var requantization: Requantization?
 
         public init(threadCount: Int? = nil, kernels: KernelSet = .optimized,
                     memoryPlanner: any MemoryPlanner = GreedyMemoryPlanner(), memoryLimit: Int = 1 << 30,
-                    fusesOperators: Bool = true, skipsZeros: Bool = true, floatPrecision: FloatPrecision = .float32) {
+                    fusesOperators: Bool = true, skipsZeros: Bool = true, floatPrecision: FloatPrecision = .float32,
+                    requantization: Requantization? = nil) {
             self.floatPrecision = floatPrecision
+            self.requantization = requantization
             self.threadCount = threadCount
             self.kernels = kernels
             self.memoryPlanner = memoryPlanner
@@ -165,6 +169,7 @@ public final class Interpreter {
                                          threadCount: options.threadCount ?? ProcessInfo.processInfo.activeProcessorCount,
                                          pool: pool, tensors: [], scratch: scratch)
             context.floatPrecision = options.floatPrecision
+            context.requantization = options.requantization ?? .default(for: options.kernels)
             swap(&context.tensors, &infos)
             do {
                 let kernel = try registration.prepare(&context)

@@ -56,10 +56,11 @@ public struct OpModelBuilder {
 
     /// Builds the model and runs it in Magpie with the given kernels; returns each output's bytes.
     public func run(_ inputData: [[UInt8]], kernels: KernelSet = .reference, threads: Int = 1,
-                    fusesOperators: Bool = true) throws -> [[UInt8]] {
+                    fusesOperators: Bool = true, requantization: Requantization? = nil) throws -> [[UInt8]] {
         let interpreter = try Interpreter(model: try Model(data: build()),
                                           options: .init(threadCount: threads, kernels: kernels,
-                                                         fusesOperators: fusesOperators))
+                                                         fusesOperators: fusesOperators,
+                                                         requantization: requantization))
         try interpreter.allocateTensors()
         for (i, data) in inputData.enumerated() { try interpreter.copy(Data(data), toInputAt: i) }
         try interpreter.invoke()
@@ -136,6 +137,17 @@ public enum Bytes {
         return bytes.withUnsafeBytes { raw in (0..<n).map { T(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self)) } }
     }
     public static func floats(_ bytes: [UInt8]) -> [Float] { array(bytes, as: UInt32.self).map(Float.init(bitPattern:)) }
+    /// The values of an integer tensor named by its NumPy dtype ("int8", "uint8", "int32", "int64"), as Int;
+    /// nil for another dtype.
+    public static func integers(_ bytes: [UInt8], dtype: String) -> [Int]? {
+        switch dtype {
+        case "int8": return bytes.map { Int(Int8(bitPattern: $0)) }
+        case "uint8": return bytes.map { Int($0) }
+        case "int32": return array(bytes, as: Int32.self).map { Int($0) }
+        case "int64": return array(bytes, as: Int64.self).map { Int($0) }
+        default: return nil
+        }
+    }
 }
 
 /// A small deterministic generator for test data (SplitMix64), so failures reproduce.

@@ -74,6 +74,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Magpie's kernel set: reference or optimized.")
     var kernels: KernelSet = .optimized
 
+    @Option(help: "Rounding of Magpie's quantized convolutions and ADD: xnnpack (LiteRT's default CPU path; the optimized kernels' default) or reference (LiteRT's reference kernels, bit for bit; the reference kernels' default).")
+    var requantization: Requantization?
+
     @Option(name: .customLong("runtime"), help: "Runtimes, comma-separated: magpie, magpie-bf16 (float convolutions in bfloat16, opt-in), litert, litert-builtin, litert-ref, onnxruntime.")
     var runtimes: [String] = ["magpie"]
 
@@ -146,13 +149,14 @@ struct Bench: ParsableCommand {
             throw CommandFailure("cannot read model '\(path)'")
         }
         let (inputDescription, makeInputs) = try inputSource()
-        let plan = BenchPlan(models: benchModels, threads: try BenchArguments.threads(threads), runtimes: runtimeList,
+        var plan = BenchPlan(models: benchModels, threads: try BenchArguments.threads(threads), runtimes: runtimeList,
                              method: method, repeats: `repeat`, inputDescription: inputDescription, makeInputs: makeInputs,
                              energy: watts.map { .declared(watts: $0) } ?? .automatic, onnxDirectory: onnxDir,
                              machineName: machineName, statistics: { model in
                                  let s = ModelStatistics(model: model)
                                  return (s.parameterCount, s.multiplyAccumulateCount)
                              })
+        plan.requantization = requantization
         let quiet = json != nil
         let session = BenchSession(plan: plan)
         let line = ProgressLine(enabled: !quiet && isatty(STDERR_FILENO) == 1)

@@ -46,6 +46,9 @@ struct Classify: ParsableCommand {
     @Option(help: "Float convolutions: float32, or bfloat16 (opt-in: faster on CPUs with AMX-BF16, less accurate).")
     var precision: FloatPrecision = .float32
 
+    @Option(help: "Rounding of the quantized convolutions and ADD: xnnpack (LiteRT's default CPU path; the optimized kernels' default) or reference (LiteRT's reference kernels, bit for bit).")
+    var requantization: Requantization?
+
     @Option(help: "Resize filter: bilinear or nearest.")
     var resize: ResamplingFilter = .bilinear
 
@@ -71,7 +74,7 @@ struct Classify: ParsableCommand {
         let source = try ModelSource.load(model)
         if let note = source.note, !json { printError("note: \(note)") }
         let interpreter = try makeInterpreter(source.model, path: source.name, kernels: kernels, threads: threads,
-                                              precision: precision)
+                                              precision: precision, requantization: requantization)
         let labelList: [String]?
         if let labels {
             do { labelList = try Labels.load(contentsOfFile: labels) } catch { throw CommandFailure("\(labels): \(error)") }

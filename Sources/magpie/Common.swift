@@ -11,6 +11,7 @@ struct CommandFailure: Error, CustomStringConvertible {
 
 extension KernelSet: ExpressibleByArgument {}
 extension FloatPrecision: ExpressibleByArgument {}
+extension Requantization: ExpressibleByArgument {}
 
 /// Loads a model, turning the engine's typed errors into one-line messages that name the file.
 func loadModel(_ path: String) throws -> Model {
@@ -22,12 +23,13 @@ func loadModel(_ path: String) throws -> Model {
     }
 }
 
-/// Creates an interpreter with the requested kernels, threads and float precision.
+/// Creates an interpreter with the requested kernels, threads, float precision and quantized rounding.
 func makeInterpreter(_ model: Model, path: String, kernels: KernelSet, threads: Int?,
-                     precision: FloatPrecision = .float32) throws -> Interpreter {
+                     precision: FloatPrecision = .float32, requantization: Requantization? = nil) throws -> Interpreter {
     do {
         let interpreter = try Interpreter(model: model, options: .init(threadCount: threads, kernels: kernels,
-                                                                       floatPrecision: precision))
+                                                                       floatPrecision: precision,
+                                                                       requantization: requantization))
         try interpreter.allocateTensors()
         return interpreter
     } catch let e as EngineError {

@@ -41,6 +41,9 @@ struct Run: ParsableCommand {
     @Option(help: "Float convolutions: float32, or bfloat16 (opt-in: faster on CPUs with AMX-BF16, less accurate).")
     var precision: FloatPrecision = .float32
 
+    @Option(help: "Rounding of the quantized convolutions and ADD: xnnpack (LiteRT's default CPU path; the optimized kernels' default) or reference (LiteRT's reference kernels, bit for bit).")
+    var requantization: Requantization?
+
     func validate() throws {
         if randomInput == !inputs.isEmpty {
             throw ValidationError("give either --input FILE for each model input or --random-input")
@@ -51,7 +54,7 @@ struct Run: ParsableCommand {
     func run() throws {
         let source = try ModelSource.load(model)
         let interpreter = try makeInterpreter(source.model, path: source.name, kernels: kernels, threads: threads,
-                                              precision: precision)
+                                              precision: precision, requantization: requantization)
         if randomInput {
             var generator = RandomInputGenerator(seed: seed)
             for i in 0..<interpreter.inputTensorCount {

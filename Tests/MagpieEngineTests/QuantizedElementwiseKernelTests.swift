@@ -4,7 +4,8 @@ import XCTest
 import MagpieModel
 import MagpieTestSupport
 
-/// The optimized quantized elementwise kernels against the reference kernels, byte for byte: AVX2 ADD / SUB at the
+/// The optimized quantized elementwise kernels against the reference kernels, byte for byte (both arithmetics of
+/// `Requantization`): AVX2 ADD / SUB at the
 /// vector edges (sizes around 8, 32 and 64), over the threading threshold (1-3 threads), with input scales close and far
 /// apart in both orders and fused activations; and the 8-bit lookup tables (QUANTIZE's requantization, quantized
 /// RELU / RELU6 / RELU_N1_TO_1 / HARD_SWISH) on every one of the 256 input values.
@@ -20,22 +21,27 @@ final class QuantizedElementwiseKernelTests: XCTestCase {
     static let scaleRatios: [Float] = [1, 0.37, 2.9, 1e-3, 1e3, 1e-10, 1e10]
     static let activations: [FusedActivation] = [.none, .relu, .relu6]
 
-    /// Runs `b` with the reference kernels (one thread) and with the optimized kernels at each thread count, fails on
-    /// the first differing byte, and returns the reference output.
+    /// Runs `b` with the reference kernels (one thread) and with the optimized kernels at each thread count, in
+    /// both arithmetics (`Requantization`: ADD has XNNPACK's form besides the reference's), fails on the first
+    /// differing byte, and returns the reference output in the reference arithmetic.
     @discardableResult
     func assertOptimizedMatchesReference(_ b: OpModelBuilder, _ inputs: [[UInt8]], _ label: String,
                                          threads: [Int] = [1], file: StaticString = #filePath,
                                          line: UInt = #line) throws -> [UInt8] {
-        let expected = try b.run(inputs, kernels: .reference, threads: 1)[0]
-        for n in threads {
-            let actual = try b.run(inputs, kernels: .optimized, threads: n)[0]
-            guard actual != expected else { continue }
-            let first = zip(actual, expected).enumerated().first { $0.element.0 != $0.element.1 }
-            XCTFail("\(label), \(n) threads: differs at \(first?.offset ?? -1) (optimized \(first?.element.0 ?? 0), reference \(first?.element.1 ?? 0))",
-                    file: file, line: line)
-            break
+        var result: [UInt8] = []
+        for mode in Requantization.allCases {
+            let expected = try b.run(inputs, kernels: .reference, threads: 1, requantization: mode)[0]
+            if mode == .reference { result = expected }
+            for n in threads {
+                let actual = try b.run(inputs, kernels: .optimized, threads: n, requantization: mode)[0]
+                guard actual != expected else { continue }
+                let first = zip(actual, expected).enumerated().first { $0.element.0 != $0.element.1 }
+                XCTFail("\(label), \(mode) arithmetic, \(n) threads: differs at \(first?.offset ?? -1) (optimized \(first?.element.0 ?? 0), reference \(first?.element.1 ?? 0))",
+                        file: file, line: line)
+                break
+            }
         }
-        return expected
+        return result
     }
 
     /// Fails when `output` has fewer than `minimum` distinct values (a test of saturated outputs proves little).

@@ -5,7 +5,8 @@ import MagpieModel
 import MagpieTestSupport
 
 /// The optimized quantized CONV_2D / DEPTHWISE_CONV_2D kernels (AVX2, AVX-512 VNNI or AMX, whichever this CPU and
-/// `MAGPIE_MAX_ISA` select) against the reference kernels: byte-identical outputs at tile edges (rows around
+/// `MAGPIE_MAX_ISA` select) against the reference kernels, in both arithmetics (`Requantization`): byte-identical
+/// outputs at tile edges (rows around
 /// multiples of 6/8/12/24/32, columns around multiples of 8/16/64, reductions around multiples of 2/4/64), strides,
 /// paddings, dilations, activations, zero points, and 1-3 threads.
 final class QuantizedKernelConvTests: XCTestCase {
@@ -90,19 +91,24 @@ final class QuantizedKernelConvTests: XCTestCase {
                           "the optimized quantized kernels need an x86-64 CPU with AVX2 or AVX-512 VNNI; this CPU runs the reference kernels")
     }
 
-    /// Compares the optimized kernels with the reference at 1-3 threads; returns the reference output.
+    /// Compares the optimized kernels with the reference at 1-3 threads, in both arithmetics (the reference's
+    /// fixed point and XNNPACK's float scales); returns the reference output in the reference arithmetic.
     @discardableResult
     func check(_ c: Case, seed: UInt64, file: StaticString = #filePath, line: UInt = #line) throws -> [UInt8] {
         let (b, input) = model(c, seed: seed)
-        let expected = try b.run([input], kernels: .reference, threads: 1)[0]
+        let expected = try b.run([input], kernels: .reference, threads: 1, requantization: .reference)[0]
         let distinct = Set(expected).count
-        for threads in [1, 2, 3] {
-            let actual = try b.run([input], kernels: .optimized, threads: threads)[0]
-            if actual != expected {
-                let first = zip(actual, expected).enumerated().first { $0.element.0 != $0.element.1 }
-                XCTFail("\(c) threads \(threads): differs at \(first?.offset ?? -1) (\(first?.element.0 ?? 0) vs \(first?.element.1 ?? 0))",
-                        file: file, line: line)
-                return expected
+        for mode in Requantization.allCases {
+            let reference = mode == .reference
+                ? expected : try b.run([input], kernels: .reference, threads: 1, requantization: mode)[0]
+            for threads in [1, 2, 3] {
+                let actual = try b.run([input], kernels: .optimized, threads: threads, requantization: mode)[0]
+                if actual != reference {
+                    let first = zip(actual, reference).enumerated().first { $0.element.0 != $0.element.1 }
+                    XCTFail("\(c) \(mode) arithmetic, threads \(threads): differs at \(first?.offset ?? -1) (\(first?.element.0 ?? 0) vs \(first?.element.1 ?? 0))",
+                            file: file, line: line)
+                    return expected
+                }
             }
         }
         // A comparison of saturated outputs proves little. Unclamped cases must vary; cases built to clamp (fused
@@ -251,16 +257,19 @@ final class QuantizedKernelConvTests: XCTestCase {
         for name in ["tf2_mobilenet_v2_1.0_224_ptq", "mobilenet_v2_1.0_224_quant"] {
             let path = try TestData.model("\(name).tflite")
             let input = try Data(contentsOf: root.appendingPathComponent("golden/\(name)/cat/input_0.bin"))
-            var outputs: [Data] = []
-            for (kernels, threads) in [(KernelSet.reference, 1), (.optimized, 1), (.optimized, 2), (.optimized, 3)] {
-                let interpreter = try Interpreter(modelPath: path, options: .init(threadCount: threads, kernels: kernels))
-                try interpreter.allocateTensors()
-                try interpreter.copy(input, toInputAt: 0)
-                try interpreter.invoke()
-                outputs.append(try interpreter.output(at: 0).data)
-            }
-            for i in 1..<outputs.count {
-                XCTAssertEqual(outputs[i], outputs[0], "\(name): optimized output \(i) differs from the reference")
+            for mode in Requantization.allCases {
+                var outputs: [Data] = []
+                for (kernels, threads) in [(KernelSet.reference, 1), (.optimized, 1), (.optimized, 2), (.optimized, 3)] {
+                    let interpreter = try Interpreter(modelPath: path, options: .init(
+                        threadCount: threads, kernels: kernels, requantization: mode))
+                    try interpreter.allocateTensors()
+                    try interpreter.copy(input, toInputAt: 0)
+                    try interpreter.invoke()
+                    outputs.append(try interpreter.output(at: 0).data)
+                }
+                for i in 1..<outputs.count {
+                    XCTAssertEqual(outputs[i], outputs[0], "\(name), \(mode) arithmetic: optimized output \(i) differs from the reference")
+                }
             }
         }
     }

@@ -26,4 +26,17 @@ typedef struct {
 /// Runs `count` elements of `p`'s operation: out[i] = a[i] (+/-) b[i]. `out` may equal `a` or `b`.
 void mqe_add_run(const mqe_add *p, const void *a, const void *b, void *out, int64_t count);
 
+/// XNNPACK's quantized ADD of two same-shape 8-bit tensors (Requantization.xnnpack):
+/// `out = clamp(((bias + x1 * m1 + x2 * m2) >> shift) + out_off)`, an arithmetic shift, in wrapping int32 lanes;
+/// `bias` holds the input zero points and the rounding constant 2^(shift - 1).
+/// Preconditions (checked by the Swift caller): shift in 1...31, type min <= act_min <= act_max <= type max.
+typedef struct {
+    int32_t bias, multiplier1, multiplier2, shift, output_offset;
+    int32_t act_min, act_max;
+    int32_t is_signed;                                    // 1: int8 elements, 0: uint8
+} mqe_shifted_add;
+
+/// Runs `count` elements of `p`'s ADD: out[i] = a[i] + b[i]. `out` may equal `a` or `b`.
+void mqe_shifted_add_run(const mqe_shifted_add *p, const void *a, const void *b, void *out, int64_t count);
+
 #endif

@@ -73,8 +73,11 @@ enum { MQ2_RQ_INTS = 96 };
 
 /// Requantization modes: GENERAL (any shift, any clamp); RELU (every e >= 1, no left shift, act_min >= zero
 /// point: the tie term for negative values is dropped); LINEAR (every e >= 1, no left shift, the clamp is the
-/// type's whole range and is left to the saturating packs).
-enum { MQ2_MODE_GENERAL = 0, MQ2_MODE_RELU = 1, MQ2_MODE_LINEAR = 2 };
+/// type's whole range and is left to the saturating packs); FLOAT (XNNPACK's arithmetic, Requantization.xnnpack:
+/// records with vector 1 the float32 scales, 2 and 3 the activation range less the zero point as float32, 9 the
+/// zero point, and the rest unused: `cvt(min(max(float(acc) * scale, lo), hi)) + zp`, rounding half to even; the
+/// result lies in the activation range, so no clamp follows).
+enum { MQ2_MODE_GENERAL = 0, MQ2_MODE_RELU = 1, MQ2_MODE_LINEAR = 2, MQ2_MODE_FLOAT = 3 };
 
 /// A quantized convolution as a GEMM on int16 operands with the zero points removed:
 /// `C[m][n] = requant(sum_k (x - zx)[m][k] * (w - zw)[k][n] + bias[n])`. Rows of A are read straight from the

@@ -62,7 +62,7 @@ enum Conv2D {
         case .uint8, .int8:
             let parameters = try QuantizedConvolutionParameters(
                 input: input, filter: filter, bias: bias, output: output, outputDepth: outputDepth,
-                filterAxis: 0, activation: activation)
+                filterAxis: 0, activation: activation, requantization: context.requantization)
             if context.kernels == .optimized, let fast = try QuantizedKernels.conv2D(
                 &context, geometry: geometry, tensors: tensors, parameters: parameters, type: input.type) { return fast }
             if input.type == .uint8 {
@@ -87,13 +87,18 @@ struct QuantizedConvolutionParameters {
     let multipliers: [Int32]
     let shifts: [Int]
     let activationMin: Int32, activationMax: Int32
+    /// With `Requantization.xnnpack`: per channel `input_scale * filter_scale / output_scale` in float32; nil for
+    /// the fixed-point arithmetic (asked for, or a scale outside what the float scheme takes).
+    let floatScales: [Float]?
+    /// The activation range less the output zero point, in float (the float scheme clamps before rounding).
+    let floatMin: Float, floatMax: Float
 
     /// The parameters of a uint8 or int8 CONV_2D or DEPTHWISE_CONV_2D as TFLite prepares them: per-tensor input and
     /// output quantization, filter quantization per tensor (uint8) or per channel along `filterAxis` (int8, symmetric),
     /// the uint8 bias-scale check, per-channel multipliers (uint8: from the float product of scales) and the clamp
     /// range of the fused activation.
     init(input: TensorInfo, filter: TensorInfo, bias: TensorInfo?, output: TensorInfo, outputDepth: Int,
-         filterAxis: Int, activation: FusedActivationKind) throws {
+         filterAxis: Int, activation: FusedActivationKind, requantization: Requantization) throws {
         let (inputScale, inputZeroPoint) = try ConvolutionSupport.perTensorQuantization(input, "input")
         let (outputScale, outputZeroPoint) = try ConvolutionSupport.perTensorQuantization(output, "output")
         let (filterScales, filterZeroPoint) = try ConvolutionSupport.filterQuantization(
@@ -112,6 +117,23 @@ struct QuantizedConvolutionParameters {
         outputOffset = outputZeroPoint
         activationMin = range.min
         activationMax = range.max
+        floatScales = requantization == .xnnpack
+            ? ConvolutionSupport.floatScales(inputScale: inputScale, filterScales: filterScales, outputScale: outputScale)
+            : nil
+        floatMin = Float(range.min - outputZeroPoint)
+        floatMax = Float(range.max - outputZeroPoint)
+    }
+
+    /// The output value of channel `channel`'s sum `acc` (bias included): requantized, plus the output zero point,
+    /// clamped to the activation range.
+    @inline(__always)
+    func requantize(_ acc: Int32, channel: Int) -> Int32 {
+        if let floatScales {
+            let f = Swift.min(Swift.max(Float(acc) * floatScales[channel], floatMin), floatMax)
+            return Int32(f.rounded(.toNearestOrEven)) &+ outputOffset
+        }
+        let v = QuantizedArithmetic.multiplyByQuantizedMultiplier(acc, multipliers[channel], shifts[channel]) &+ outputOffset
+        return Swift.min(Swift.max(v, activationMin), activationMax)
     }
 }
 
@@ -167,7 +189,8 @@ final class ReferenceFloatConv2D: Kernel {
 
 /// `reference_ops::Conv` (uint8) and `reference_integer_ops::ConvPerChannel` (int8): an int32 accumulator of
 /// `(filter + filter_offset) * (input + input_offset)` (wrapping as the C++ does on overflow), plus bias,
-/// `MultiplyByQuantizedMultiplier` with the channel's multiplier, plus the output zero point, clamped.
+/// `MultiplyByQuantizedMultiplier` with the channel's multiplier (or the float scheme, `requantize`), plus the
+/// output zero point, clamped.
 final class ReferenceQuantizedConv2D<T: FixedWidthInteger>: Kernel {
     let g: ConvolutionGeometry
     let tensors: Conv2DTensors
@@ -211,11 +234,7 @@ final class ReferenceQuantizedConv2D<T: FixedWidthInteger>: Kernel {
                             }
                         }
                         if let bias { acc = acc &+ bias[oc] }
-                        acc = QuantizedArithmetic.multiplyByQuantizedMultiplier(acc, p.multipliers[oc], p.shifts[oc])
-                        acc = acc &+ p.outputOffset
-                        acc = max(acc, p.activationMin)
-                        acc = min(acc, p.activationMax)
-                        output[o] = T(truncatingIfNeeded: acc)
+                        output[o] = T(truncatingIfNeeded: p.requantize(acc, channel: oc))
                         o += 1
                     }
                 }

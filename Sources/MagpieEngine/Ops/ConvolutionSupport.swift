@@ -142,6 +142,14 @@ enum ConvolutionSupport {
         return (multipliers, shifts)
     }
 
+    /// The float requantization scales `input_scale * filter_scale / output_scale`, each product and quotient in
+    /// float32 (as XNNPACK computes them), or nil when one lies outside [2^-32, 256): XNNPACK's fp32 requantization
+    /// takes no other, and such a layer keeps TFLite's fixed-point arithmetic.
+    static func floatScales(inputScale: Float, filterScales: [Float], outputScale: Float) -> [Float]? {
+        let scales = filterScales.map { inputScale * $0 / outputScale }
+        return scales.allSatisfy { $0 >= 0x1p-32 && $0 < 256 } ? scales : nil
+    }
+
     /// TFLite's `CalculateActivationRangeQuantized`: `zero_point + round(f / scale)` in float for the activation's
     /// bounds, within the type's range. Unlike `QuantizedArithmetic.activationRange` it cannot trap: a bound beyond
     /// Int32 (a vanishing scale) saturates.

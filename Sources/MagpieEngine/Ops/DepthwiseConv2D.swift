@@ -63,7 +63,7 @@ enum DepthwiseConv2D {
         case .uint8, .int8:
             let parameters = try QuantizedConvolutionParameters(
                 input: input, filter: filter, bias: bias, output: output, outputDepth: outputDepth,
-                filterAxis: 3, activation: activation)
+                filterAxis: 3, activation: activation, requantization: context.requantization)
             if context.kernels == .optimized, let fast = try QuantizedKernels.depthwiseConv2D(
                 &context, geometry: geometry, tensors: tensors, parameters: parameters, type: input.type) { return fast }
             if input.type == .uint8 {
@@ -167,11 +167,7 @@ final class ReferenceQuantizedDepthwiseConv2D<T: FixedWidthInteger>: Kernel {
                                 }
                             }
                             if let bias { acc = acc &+ bias[oc] }
-                            acc = QuantizedArithmetic.multiplyByQuantizedMultiplier(acc, p.multipliers[oc], p.shifts[oc])
-                            acc = acc &+ p.outputOffset
-                            acc = max(acc, p.activationMin)
-                            acc = min(acc, p.activationMax)
-                            output[outputBase + oc] = T(truncatingIfNeeded: acc)
+                            output[outputBase + oc] = T(truncatingIfNeeded: p.requantize(acc, channel: oc))
                         }
                     }
                 }

@@ -93,6 +93,39 @@ extension Elementwise {
         }
     }
 
+    /// ADD with XNNPACK's arithmetic (`Requantization.xnnpack`): each input times a multiplier of at most 21 bits,
+    /// `round(scale_i / scale_out * 2^shift)` with `shift = 20 - exponent(max(scale_1, scale_2) / scale_out)`,
+    /// summed with a bias that holds the zero points and the rounding constant `2^(shift-1)`, then one arithmetic
+    /// right shift (rounding half up), plus the output zero point, clamped.
+    struct ShiftedAddParameters {
+        var bias: Int32, multiplier1: Int32, multiplier2: Int32, shift: Int32
+        var outputOffset: Int32, activationMin: Int32, activationMax: Int32
+
+        /// nil when a scale ratio lies outside [2^-10, 2^8), which XNNPACK does not take.
+        init?(scale1: Float, zeroPoint1: Int32, scale2: Float, zeroPoint2: Int32, outputScale: Float,
+              outputZeroPoint: Int32, activationMin: Int32, activationMax: Int32) {
+            let ratio1 = scale1 / outputScale, ratio2 = scale2 / outputScale
+            guard [ratio1, ratio2].allSatisfy({ $0 >= 0x1p-10 && $0 < 0x1p8 }) else { return nil }
+            let shift = 20 - Int32(max(ratio1, ratio2).exponent)
+            multiplier1 = Int32((ratio1 * Float(sign: .plus, exponent: Int(shift), significand: 1)).rounded(.toNearestOrEven))
+            multiplier2 = Int32((ratio2 * Float(sign: .plus, exponent: Int(shift), significand: 1)).rounded(.toNearestOrEven))
+            self.shift = shift
+            bias = (Int32(1) << (shift - 1)) &- multiplier1 &* zeroPoint1 &- multiplier2 &* zeroPoint2
+            outputOffset = outputZeroPoint
+            self.activationMin = activationMin
+            self.activationMax = activationMax
+        }
+    }
+
+    struct ShiftedAdd<T: QuantizedElement>: BinaryOperation {
+        let p: ShiftedAddParameters
+        @inline(__always) func apply(_ a: T, _ b: T) -> T {
+            let sum = p.bias &+ Int32(a) &* p.multiplier1 &+ Int32(b) &* p.multiplier2
+            let value = (sum >> p.shift) &+ p.outputOffset
+            return T(truncatingIfNeeded: min(p.activationMax, max(p.activationMin, value)))
+        }
+    }
+
     struct QuantizedSub<T: QuantizedElement>: BinaryOperation {
         let p: QuantizedAddParameters
         @inline(__always) func apply(_ a: T, _ b: T) -> T {
@@ -270,6 +303,13 @@ extension Elementwise {
                 input2Multiplier: m2.multiplier, input2Shift: m2.shift,
                 outputMultiplier: mo.multiplier, outputShift: mo.shift,
                 leftShift: leftShift, activationMin: actMin, activationMax: actMax)
+            if kind == .add, context.requantization == .xnnpack, let shifted = ShiftedAddParameters(
+                scale1: x.scale, zeroPoint1: x.zeroPoint, scale2: y.scale, zeroPoint2: y.zeroPoint,
+                outputScale: out.scale, outputZeroPoint: out.zeroPoint, activationMin: actMin, activationMax: actMax) {
+                if context.kernels == .optimized,
+                   let fast = QuantizedElementwise.shiftedAdd(T.self, shifted, wiring, pool: context.pool) { return fast }
+                return make(ShiftedAdd<T>(p: shifted))
+            }
             if context.kernels == .optimized, let fast = QuantizedElementwise.addSub(kind, T.self, p, wiring, pool: context.pool) { return fast }
             return kind == .add ? make(QuantizedAdd<T>(p: p)) : make(QuantizedSub<T>(p: p))
         case .mul, .div:

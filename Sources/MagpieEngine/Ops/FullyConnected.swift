@@ -67,7 +67,11 @@ enum FullyConnected {
                                                                     zeroPoint: outputZeroPoint, type: output.type)
             let parameters = QuantizedFullyConnectedParameters(
                 inputOffset: -inputZeroPoint, filterOffset: -filterZeroPoint, outputOffset: outputZeroPoint,
-                effectiveScales: scales, activationMin: range.min, activationMax: range.max)
+                effectiveScales: scales, activationMin: range.min, activationMax: range.max,
+                floatScales: context.requantization == .xnnpack
+                    ? ConvolutionSupport.floatScales(inputScale: inputScale, filterScales: filterScales,
+                                                     outputScale: outputScale)
+                    : nil)
             if input.type == .uint8 {
                 return ReferenceQuantizedFullyConnected<UInt8>(tensors: tensors, parameters: parameters)
             }
@@ -90,6 +94,9 @@ struct QuantizedFullyConnectedParameters {
     /// `double(input_scale) * double(filter_scale[u]) / double(output_scale)`.
     let effectiveScales: [Double]
     let activationMin: Int32, activationMax: Int32
+    /// With `Requantization.xnnpack`: `input_scale * filter_scale[u] / output_scale` in float32 (then the output is
+    /// `round_half_even(clamp(float(acc) * scale))` plus the zero point); nil for the double-precision scheme.
+    let floatScales: [Float]?
 }
 
 /// `reference_ops::FullyConnected` for float32: the dot product summed in depth order, plus bias, clamped.
@@ -148,6 +155,12 @@ final class ReferenceQuantizedFullyConnected<T: FixedWidthInteger>: Kernel {
                     acc = acc &+ weightValue &* inputValue
                 }
                 if let bias { acc = acc &+ bias[u] }
+                if let scales = p.floatScales {
+                    let lo = Float(p.activationMin - p.outputOffset), hi = Float(p.activationMax - p.outputOffset)
+                    let f = min(max(Float(acc) * scales[u], lo), hi)
+                    output[b * units + u] = T(truncatingIfNeeded: Int32(f.rounded(.toNearestOrEven)) &+ p.outputOffset)
+                    continue
+                }
                 var scaled = ConvolutionSupport.roundToInt32(Double(acc) * p.effectiveScales[u])
                 scaled = scaled &+ p.outputOffset
                 scaled = max(scaled, p.activationMin)

@@ -79,10 +79,10 @@ public enum QuantizedKernels {
     /// even and odd lanes' 64-bit constants) for `mq5_rq_folded`: `2^30 + 2^(e+30) + zp * 2^(31+e)`, the output
     /// zero point folded in and no `2^62` offset. Returns the mode the kernel must run: `mode` itself, or
     /// `MQ2_MODE_GENERAL` (records left as they were) for GENERAL layers and where a right shift e lies outside
-    /// 1...22 (then the sums could leave int64). `channel(i)` is lane i's channel, nil for padding lanes.
+    /// 1...22 (then the sums could leave int64). FLOAT records have no rounding constants and stay as they are. `channel(i)` is lane i's channel, nil for padding lanes.
     static func foldZeroPoint(_ rq: UnsafeMutablePointer<Int32>, lanes: Int, channel: (Int) -> Int?,
                               parameters p: QuantizedConvolutionParameters, mode: Int32) -> Int32 {
-        guard mode != Int32(MQ2_MODE_GENERAL) else { return mode }
+        guard mode != Int32(MQ2_MODE_GENERAL), mode != Int32(MQ2_MODE_FLOAT) else { return mode }
         for i in 0..<lanes {
             guard let ch = channel(i) else { continue }
             guard (1...22).contains(-p.shifts[ch]) else { return Int32(MQ2_MODE_GENERAL) }

@@ -259,9 +259,28 @@ struct AVX2Requantization {
     }
 
     /// nil when a shift is outside what the kernels handle (right shifts above 31, left shifts above 30).
+    /// With XNNPACK's arithmetic (`p.floatScales`), `MQ2_MODE_FLOAT` records: the bias, the float32 scales, the
+    /// activation range less the zero point in float32, and the zero point (vectors 0, 1, 2 and 3, 9).
     init?(_ context: inout PrepareContext, lanes: [Int?], bias: (Int) -> Int32,
           parameters p: QuantizedConvolutionParameters, type: TensorType) {
         precondition(lanes.count % 8 == 0)
+        if let scales = p.floatScales {
+            let records = context.allocate(Int32.self, count: lanes.count / 8 * Int(MQ2_RQ_INTS))
+            records.initialize(repeating: 0, count: lanes.count / 8 * Int(MQ2_RQ_INTS))
+            for (i, lane) in lanes.enumerated() {
+                guard let ch = lane else { continue }
+                let base = i / 8 * Int(MQ2_RQ_INTS) + i % 8
+                records[base] = bias(ch)
+                records[base + 8] = Int32(bitPattern: scales[ch].bitPattern)
+                records[base + 16] = Int32(bitPattern: p.floatMin.bitPattern)
+                records[base + 24] = Int32(bitPattern: p.floatMax.bitPattern)
+                records[base + 72] = p.outputOffset
+            }
+            self.records = records
+            count = lanes.count / 8
+            mode = Int32(MQ2_MODE_FLOAT)
+            return
+        }
         for case let ch? in lanes where p.shifts[ch] > 30 || p.shifts[ch] < -31 { return nil }
         let records = context.allocate(Int32.self, count: lanes.count / 8 * Int(MQ2_RQ_INTS))
         let raw = UnsafeMutableRawPointer(records)

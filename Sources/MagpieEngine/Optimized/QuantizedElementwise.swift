@@ -5,7 +5,8 @@ import MagpieModel
 /// returns nil where it does not apply, and the operator keeps its reference kernel.
 ///
 /// - ADD / SUB of two same-shape uint8 / int8 tensors (MobileNetV2's residual adds): AVX2 in `elementwise_avx2.c`,
-///   32 elements a step, the reference's exact int32 arithmetic in every lane. Broadcasting keeps the reference.
+///   32 elements a step, the reference's exact int32 arithmetic in every lane; and ADD in XNNPACK's arithmetic
+///   (`Requantization.xnnpack`), 64 a step with AVX-512. Broadcasting keeps the reference.
 /// - Unary operators from one 8-bit input to an 8-bit output whose result depends on nothing but the input byte and
 ///   prepare-time parameters (QUANTIZE's requantization, quantized RELU / RELU6 / RELU_N1_TO_1, HARD_SWISH): the
 ///   reference operation itself is applied to all 256 input values at prepare, so the table cannot disagree with it,
@@ -64,9 +65,27 @@ public enum QuantizedElementwise {
             act_min: p.activationMin, act_max: p.activationMax,
             is_signed: T.isSigned ? 1 : 0, subtract: kind == .sub ? 1 : 0)
         let count = wiring.shape.elementCount
-        return QuantizedAddSubKernel(parameters, input1: wiring.input1, input2: wiring.input2, output: wiring.output,
-                                     count: count, chunks: chunkCount(count, pool, threshold: addParallelThreshold),
-                                     pool: pool)
+        return ByteBinaryKernel(parameters, run: mqe_add_run, input1: wiring.input1, input2: wiring.input2,
+                                output: wiring.output, count: count,
+                                chunks: chunkCount(count, pool, threshold: addParallelThreshold), pool: pool)
+    }
+
+    /// ADD in XNNPACK's arithmetic (`Requantization.xnnpack`, `Elementwise.ShiftedAdd`) when both inputs have the
+    /// output's shape, on AVX2 (`mqe_shifted_add_run`): 64 elements a step with AVX-512, the same int32 lanes.
+    static func shiftedAdd<T: Elementwise.QuantizedElement>(_: T.Type, _ p: Elementwise.ShiftedAddParameters,
+                                                            _ wiring: Elementwise.BinaryWiring,
+                                                            pool: ThreadPool) -> Kernel? {
+        guard avx2Available, T.bitWidth == 8, !wiring.shape.needsBroadcast, (1...31).contains(p.shift),
+              Int32(T.min) <= p.activationMin, p.activationMin <= p.activationMax, p.activationMax <= Int32(T.max)
+        else { return nil }
+        let parameters = mqe_shifted_add(
+            bias: p.bias, multiplier1: p.multiplier1, multiplier2: p.multiplier2, shift: p.shift,
+            output_offset: p.outputOffset, act_min: p.activationMin, act_max: p.activationMax,
+            is_signed: T.isSigned ? 1 : 0)
+        let count = wiring.shape.elementCount
+        return ByteBinaryKernel(parameters, run: mqe_shifted_add_run, input1: wiring.input1, input2: wiring.input2,
+                                output: wiring.output, count: count,
+                                chunks: chunkCount(count, pool, threshold: addParallelThreshold), pool: pool)
     }
 
     // MARK: 8-bit lookup tables
@@ -92,30 +111,35 @@ public enum QuantizedElementwise {
     }
 }
 
-/// Same-shape quantized ADD / SUB through `mqe_add_run`, in chunks over the pool for large tensors.
-final class QuantizedAddSubKernel: Kernel {
-    let parameters: mqe_add
+/// Same-shape quantized ADD / SUB through a C function of `Parameters` (`mqe_add_run`, `mqe_shifted_add_run`), in
+/// chunks over the pool for large tensors.
+final class ByteBinaryKernel<Parameters>: Kernel {
+    typealias Run = (UnsafePointer<Parameters>?, UnsafeRawPointer?, UnsafeRawPointer?, UnsafeMutableRawPointer?, Int64) -> Void
+    let parameters: Parameters
+    let run: Run
     let input1: Int, input2: Int, output: Int
     let count: Int, chunks: Int
     let pool: ThreadPool
 
-    init(_ parameters: mqe_add, input1: Int, input2: Int, output: Int, count: Int, chunks: Int, pool: ThreadPool) {
+    init(_ parameters: Parameters, run: @escaping Run, input1: Int, input2: Int, output: Int, count: Int, chunks: Int,
+         pool: ThreadPool) {
         self.parameters = parameters
+        self.run = run
         self.input1 = input1; self.input2 = input2; self.output = output
         self.count = count; self.chunks = chunks; self.pool = pool
     }
 
     func invoke(_ t: TensorBuffers) throws {
         let a = UnsafeRawPointer(t[input1]), b = UnsafeRawPointer(t[input2]), out = t[output]
-        let count = self.count, chunks = self.chunks, pool = self.pool
+        let count = self.count, chunks = self.chunks, pool = self.pool, run = self.run
         withUnsafePointer(to: parameters) { p in
             if chunks == 1 {
-                mqe_add_run(p, a, b, out, Int64(count))
+                run(p, a, b, out, Int64(count))
                 return
             }
             pool.parallelFor(chunks) { task in
                 let r = QuantizedElementwise.chunk(task, of: chunks, count: count)
-                mqe_add_run(p, a + r.lowerBound, b + r.lowerBound, out + r.lowerBound, Int64(r.count))
+                run(p, a + r.lowerBound, b + r.lowerBound, out + r.lowerBound, Int64(r.count))
             }
         }
     }
