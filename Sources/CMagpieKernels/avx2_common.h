@@ -85,6 +85,22 @@ MQ2_INLINE MQ5_T __m512i mq5_rq_float(__m512i x, const __m512i *r) {
     return _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_loadu_si512(r + 9));
 }
 
+/// mq5_rq_float for the kernels that narrow their results with VPACKSSDW (mq_tile, mqv_dw_run3), one clamp and
+/// one addition fewer: no lower clamp and no zero point, which the caller adds to the int16 values with saturation
+/// (VPADDSW, `mq5_float_zero_point`) and then clamps the bytes from below to act_min. A value under the range, even
+/// one whose conversion overflowed to INT32_MIN, saturates low and ends at act_min, so the bytes are
+/// mq5_rq_float's (XNNPACK narrows the same way).
+MQ2_INLINE MQ5_T __m512i mq5_rq_float_packed(__m512i x, const __m512i *r) {
+    const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(x), _mm512_castsi512_ps(_mm512_loadu_si512(r + 1)));
+    return _mm512_cvtps_epi32(_mm512_min_ps(f, _mm512_castsi512_ps(_mm512_loadu_si512(r + 3))));
+}
+
+/// The output zero point of MQ2_MODE_FLOAT records `rq` (16-lane blocks; every lane of a real channel holds it,
+/// and lane 0 of the first block is always one) in the 32 int16 lanes of a 512-bit vector.
+MQ2_INLINE MQ5_T __m512i mq5_float_zero_point(const int32_t *rq) {
+    return _mm512_set1_epi16((int16_t)rq[9 * 16]);
+}
+
 /// mq2_rq (quantized_avx2.c) on 16 lanes: `r` holds the 12 vectors of two 8-lane requantization records side by
 /// side (record a's 8 lanes, then record b's), so the arithmetic and the results are mq2_rq's, lane for lane.
 MQ2_INLINE MQ5_T __m512i mq5_rq(__m512i x, const __m512i *r, const int mode) {

@@ -665,8 +665,12 @@ MQ2_INLINE MQV_T void mqv_dw_run3(const mq2_dw *p, const uint8_t *row0, const ui
     const __m512i lo = _mm512_set1_epi32(p->act_min), hi = _mm512_set1_epi32(p->act_max);
     const __m256i blo = _mm256_set1_epi8((char)p->act_min), bhi = _mm256_set1_epi8((char)p->act_max);
     // The byte clamp is needed unless the activation range is the type's (as in mq_gemm_task's tiles).
-    const int clamps = mode != MQ2_MODE_LINEAR && mode != MQ2_MODE_FLOAT &&
-                       (U8 ? p->act_min > 0 || p->act_max < 255 : p->act_min > -128 || p->act_max < 127);
+    // FLOAT mode: the two-block path clamps from above in float (mq5_rq_float_packed) and needs the byte clamp for
+    // act_min only.
+    const int clamps = mode == MQ2_MODE_FLOAT ? (U8 ? p->act_min > 0 : p->act_min > -128)
+                       : mode != MQ2_MODE_LINEAR &&
+                         (U8 ? p->act_min > 0 || p->act_max < 255 : p->act_min > -128 || p->act_max < 127);
+    const __m512i zp16 = mode == MQ2_MODE_FLOAT ? mq5_float_zero_point(p->rqv) : _mm512_setzero_si512();
     const uint32_t cz = (uint8_t)(int8_t)p->wv_corr;
     const __m512i corr = _mm512_set1_epi32((int32_t)(cz | cz << 8 | cz << 16));
     const __m512i dwords = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
@@ -707,12 +711,15 @@ MQ2_INLINE MQV_T void mqv_dw_run3(const mq2_dw *p, const uint8_t *row0, const ui
             acc = _mm512_dpbusd_epi32(acc, b[v], w[v][1]);
             acc = _mm512_dpbusd_epi32(acc, n[v], w[v][2]);
             if (U8) acc = _mm512_add_epi32(acc, _mm512_add_epi32(_mm512_add_epi32(ac[v], bc[v]), nc[v]));
-            q[v] = mode == MQ2_MODE_GENERAL ? mq5_rq(acc, r[v], mode) : mq5_rq_folded(acc, r[v], shifts[v], mode);
+            q[v] = mode == MQ2_MODE_FLOAT && NV == 2 ? mq5_rq_float_packed(acc, r[v])
+                   : mode == MQ2_MODE_GENERAL        ? mq5_rq(acc, r[v], mode)
+                                                     : mq5_rq_folded(acc, r[v], shifts[v], mode);
             if (STRIDE == 1) { a[v] = b[v]; b[v] = n[v]; ac[v] = bc[v]; bc[v] = nc[v]; }
             else { a[v] = n[v]; ac[v] = nc[v]; }
         }
         if (NV == 2) {
-            const __m512i h = _mm512_packs_epi32(q[0], q[1]);
+            __m512i h = _mm512_packs_epi32(q[0], q[1]);
+            if (mode == MQ2_MODE_FLOAT) h = _mm512_adds_epi16(h, zp16);
             __m256i bytes = _mm512_castsi512_si256(
                 _mm512_permutexvar_epi32(dwords, U8 ? _mm512_packus_epi16(h, h) : _mm512_packs_epi16(h, h)));
             if (clamps)

@@ -102,8 +102,11 @@ MQ_INLINE MQ_T void mq_tile(const mq_gemm *p, const uint8_t *ap, size_t astride,
         const int signed_out = p->flip;
         // The byte clamp is needed unless the activation range is the type's (LINEAR mode; int8 ReLU6 layers whose
         // zero point is -128 and whose range reaches 127, as MobileNetV2's expansions).
-        const int clamps = mode != MQ2_MODE_LINEAR && mode != MQ2_MODE_FLOAT &&
-                           (signed_out ? p->act_min > -128 || p->act_max < 127 : p->act_min > 0 || p->act_max < 255);
+        // FLOAT mode clamps from above in float (mq5_rq_float_packed) and needs the byte clamp for act_min only.
+        const int clamps = mode == MQ2_MODE_FLOAT ? (signed_out ? p->act_min > -128 : p->act_min > 0)
+                           : mode != MQ2_MODE_LINEAR &&
+                             (signed_out ? p->act_min > -128 || p->act_max < 127 : p->act_min > 0 || p->act_max < 255);
+        const __m512i zp16 = mode == MQ2_MODE_FLOAT ? mq5_float_zero_point(p->rq) : _mm512_setzero_si512();
         __m512i shifts[4];
         MQ_UNROLL for (int z = 0; z < NZ; z++)
             shifts[z] = mode == MQ2_MODE_GENERAL ? _mm512_setzero_si512()
@@ -117,12 +120,18 @@ MQ_INLINE MQ_T void mq_tile(const mq_gemm *p, const uint8_t *ap, size_t astride,
                         __m512i v = acc[r * NZ + z];
                         if (corrects) v = _mm512_add_epi32(v, _mm512_set1_epi32(corr[r]));
                         const __m512i *r16 = (const __m512i *)(rq + z * MQ_RQ16_INTS);
-                        q[z] = mode == MQ2_MODE_GENERAL ? mq5_rq(v, r16, mode) : mq5_rq_folded(v, r16, shifts[z], mode);
+                        q[z] = mode == MQ2_MODE_FLOAT     ? mq5_rq_float_packed(v, r16)
+                               : mode == MQ2_MODE_GENERAL ? mq5_rq(v, r16, mode)
+                                                          : mq5_rq_folded(v, r16, shifts[z], mode);
                     } else {
                         q[z] = _mm512_setzero_si512();
                     }
                 }
-                const __m512i w01 = _mm512_packs_epi32(q[0], q[1]), w23 = _mm512_packs_epi32(q[2], q[3]);
+                __m512i w01 = _mm512_packs_epi32(q[0], q[1]), w23 = _mm512_packs_epi32(q[2], q[3]);
+                if (mode == MQ2_MODE_FLOAT) {
+                    w01 = _mm512_adds_epi16(w01, zp16);
+                    w23 = _mm512_adds_epi16(w23, zp16);
+                }
                 __m512i b = _mm512_permutexvar_epi32(order, signed_out ? _mm512_packs_epi16(w01, w23)
                                                                        : _mm512_packus_epi16(w01, w23));
                 if (clamps)
