@@ -89,7 +89,8 @@ final class GoldenConformanceTests: XCTestCase {
         let drift = zip(x, e).map { abs($0 - $1) }.max() ?? 0
         let error = zip(a, e).map { abs($0 - $1) }.max() ?? 0
         let differ = zip(a, e).filter { $0 != $1 }.count, xnnDiffer = zip(x, e).filter { $0 != $1 }.count
-        print("xnnpack arithmetic: \(label): max difference \(error) in \(differ) places; LiteRT's drift \(drift) in \(xnnDiffer)")
+        let fromXNNPACK = zip(a, x).map { abs($0 - $1) }.max() ?? 0
+        print("xnnpack arithmetic: \(label): max difference \(error) in \(differ) places; LiteRT's drift \(drift) in \(xnnDiffer); \(fromXNNPACK) from XNNPACK's output")
         if spec.dtype == "int8" || spec.dtype == "uint8" {
             XCTAssertLessThanOrEqual(error, drift, "\(label): differs from LiteRT's reference by more than its drift")
         } else {
