@@ -48,7 +48,7 @@ if [ "$status" -eq 0 ] && grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
     echo "magpie: the same build with MAGPIE_MAX_ISA=avx2 (the AVX2 kernels of CPUs without AVX-512)" >&2
     set +e
     MAGPIE_MAX_ISA=avx2 swift test -c release -Xswiftc -enable-testing $(magpie_release_flags) --skip-build \
-        --filter 'QuantizedKernelConvTests|QuantizedElementwiseKernelTests|FloatKernelTests|GoldenConformanceTests' \
+        --filter 'QuantizedKernelConvTests|QuantizedElementwiseKernelTests|FloatKernelTests|GoldenConformanceTests|RequantizationTests' \
         2>&1 | grep -E "error|Executed .* tests" | tail -20
     status=${PIPESTATUS[0]}
     set -e
@@ -59,12 +59,13 @@ fi
 # The C kernels pick AMX, AVX-512 or AVX2 (or the reference path) at run time. This first run caps them at AVX-512
 # (MAGPIE_MAX_ISA=avx512), so on an AMX machine the VNNI GEMM is tested too; a second run with MAGPIE_MAX_ISA=generic
 # makes them report no AVX2, so the kernels a CPU without it runs (Swift SIMD float kernels, the reference quantized
-# ones) are tested against the reference too. Both runs check that the opt-in bfloat16 precision, without AMX, gives
-# the float32 results. Skip with MAGPIE_TEST_PORTABLE=0.
+# ones) are tested against the reference too. The first runs the opt-in bfloat16 precision's tests without AMX (its
+# AVX512_BF16 form where the CPU has that, else the check that it gives the float32 results); the second checks that
+# it gives the float32 results. Skip with MAGPIE_TEST_PORTABLE=0.
 if [ "$status" -eq 0 ] && [ "${MAGPIE_TEST_PORTABLE:-1}" = "1" ] && [ "${MAGPIE_PORTABLE:-0}" != "1" ]; then
     echo "magpie: portable build (MAGPIE_PORTABLE=1) kernel and conformance tests" >&2
     fallback='BFloat16Tests/testBFloat16FallsBackToFloat32'
-    portable_filter="QuantizedKernelConvTests|QuantizedElementwiseKernelTests|FloatKernelTests|GoldenConformanceTests|$fallback"
+    portable_filter="QuantizedKernelConvTests|QuantizedElementwiseKernelTests|FloatKernelTests|GoldenConformanceTests|BFloat16Tests|RequantizationTests"
     generic_filter="FloatKernelTests|GoldenConformanceTests|ConvolutionModelLayerTests|$fallback"
     swift build -c release -Xswiftc -enable-testing --build-path .build-portable --build-tests
     set +e

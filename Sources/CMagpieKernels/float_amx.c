@@ -1,5 +1,6 @@
-// Float GEMM in bfloat16 on AMX-BF16 tiles (`mfa_`): the pointwise float convolutions of the opt-in bfloat16
-// precision (`FloatPrecision.bfloat16`).
+// Float GEMM in bfloat16 on AMX-BF16 tiles (`mfa_`), or with AVX512_BF16's VDPBF16PS where there is no AMX
+// (`mfb_`, the same packing, rounding and results up to the order of the fp32 sums): the pointwise float
+// convolutions of the opt-in bfloat16 precision (`FloatPrecision.bfloat16`).
 //
 // TDPBF16PS multiplies a 16 x 32 tile of bfloat16 A (16 pixels, 32 input channels) by a tile of B (16 pairs of
 // input channels x 16 output channels) and adds the products, each exact in fp32, into a 16 x 16 tile of fp32 sums
@@ -25,9 +26,18 @@
 #include "avx2_common.h"
 
 #define MFA_T __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma")))
+/// The AVX512_BF16 form (no AMX): VDPBF16PS on 512-bit registers.
+#define MFB_T __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma")))
 #define MFA_INLINE static inline __attribute__((always_inline))
 
-static int mfa_supported = -1;
+static int mfa_supported = -1, mfb_supported = -1;
+
+/// CPUID leaf 7 subleaf 1, EAX bit 5: AVX512_BF16.
+static int mfa_has_avx512_bf16(void) {
+    unsigned a = 7, b = 0, c = 1, d = 0;
+    __asm__ __volatile__("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+    return (a >> 5) & 1;
+}
 
 static int mfa_detect(void) {
     // mqa_cpu_supported checks AMX-TILE, the OS's tile state and MAGPIE_MAX_ISA, and requests the permission.
@@ -37,12 +47,14 @@ static int mfa_detect(void) {
     unsigned a = 7, b = 0, c = 0, d = 0;
     __asm__ __volatile__("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
     if (!((d >> 22) & 1)) return 0;
-    a = 7; c = 1;
-    __asm__ __volatile__("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
-    return (a >> 5) & 1;
+    return mfa_has_avx512_bf16();
 }
 
 int mfa_cpu_supported(void) { return mq_cached_check(&mfa_supported, mfa_detect); }
+
+static int mfb_detect(void) { return mfa_cpu_supported() || (mq5_cpu_supported() && mfa_has_avx512_bf16()); }
+
+int mfa_bf16_supported(void) { return mq_cached_check(&mfb_supported, mfb_detect); }
 
 /// bfloat16 of x, rounded to nearest even (the bits of VCVTNEPS2BF16 for finite, normal x).
 static uint16_t mfa_bf16(float x) {
@@ -68,7 +80,7 @@ enum { MFA_MB = 32 };
 
 /// Rounds `rows` rows of A (k floats each, row stride `as`) to bf16 rows of kp in `abuf`. Columns past k get zeros;
 /// rows past `rows` keep what the buffer held: their products are computed, never stored.
-MFA_INLINE MFA_T void mfa_round(const float *a, size_t as, int32_t rows, int32_t k, int32_t kp, uint16_t *abuf) {
+MFA_INLINE MFB_T void mfa_round(const float *a, size_t as, int32_t rows, int32_t k, int32_t kp, uint16_t *abuf) {
     for (int32_t r = 0; r < rows; r++) {
         const float *src = a + (size_t)r * as;
         uint16_t *d = abuf + (size_t)r * kp;
@@ -110,7 +122,7 @@ MFA_INLINE MFA_T void mfa_multiply(const mfa_gemm *p, const uint16_t *abuf, int3
 }
 
 /// Stores `rows` rows of a 32 x (16 * panels) accumulator block: bias, clamp, and the residual ADD when `add` is set.
-MFA_INLINE MFA_T void mfa_store(const mfa_gemm *p, const float *acc, int32_t rows, int32_t col0, int32_t panels,
+MFA_INLINE MFB_T void mfa_store(const mfa_gemm *p, const float *acc, int32_t rows, int32_t col0, int32_t panels,
                                 float *c, size_t cs, const float *add, float add_lo, float add_hi) {
     const __m512 lo = _mm512_set1_ps(p->lo), hi = _mm512_set1_ps(p->hi);
     const __m512 alo = _mm512_set1_ps(add_lo), ahi = _mm512_set1_ps(add_hi);
@@ -132,10 +144,93 @@ MFA_INLINE MFA_T void mfa_store(const mfa_gemm *p, const float *acc, int32_t row
     }
 }
 
+/// The AVX512_BF16 form of a block's products (CPUs without AMX-BF16): `acc` (32 rows x 32 columns, row stride 32)
+/// gets A rows 0 to `rows` of `abuf` times panel j, and panel j + 1 when `two` (columns 16-31). Per step of two k,
+/// each row's bf16 pair is broadcast and VDPBF16PS adds its two products to 16 columns; groups of 8 rows x 2 panels
+/// (or 16 rows x 1 panel) keep 16 sums in flight. Rows past `rows` (within the 32 of `abuf`) are computed when
+/// their group is, never stored. Each output sums the same products in the same k order as in mfa_gemm_planar, so
+/// the two entry points give the same bits.
+MFA_INLINE MFB_T void mfb_block(const mfa_gemm *p, const uint16_t *abuf, int32_t rows, int32_t j, int two,
+                                float *acc) {
+    const int32_t kp = p->kp;
+    const size_t bpanel = (size_t)kp * 16;
+    const uint16_t *b0 = p->b + (size_t)j * bpanel, *b1 = b0 + bpanel;
+#define MFB_UNROLL _Pragma("clang loop unroll(full)")
+#define MFB_GROUP(R, Z)                                                                                               \
+    for (int32_t r0 = 0; r0 < rows; r0 += (R)) {                                                                      \
+        __m512 sum[(R) * (Z)];                                                                                        \
+        MFB_UNROLL for (int i = 0; i < (R) * (Z); i++) sum[i] = _mm512_setzero_ps();                                 \
+        const uint16_t *ar = abuf + (size_t)r0 * kp;                                                                  \
+        for (int32_t g = 0; g < kp; g += 2) {                                                                         \
+            const __m512bh w0 = (__m512bh)_mm512_loadu_si512((const void *)(b0 + (size_t)g * 16));                   \
+            const __m512bh w1 = (Z) == 2 ? (__m512bh)_mm512_loadu_si512((const void *)(b1 + (size_t)g * 16)) : w0;   \
+            MFB_UNROLL for (int r = 0; r < (R); r++) {                                                                \
+                int32_t pair;                                                                                         \
+                memcpy(&pair, ar + (size_t)r * kp + g, 4);                                                            \
+                const __m512bh x = (__m512bh)_mm512_set1_epi32(pair);                                                 \
+                sum[r * (Z)] = _mm512_dpbf16_ps(sum[r * (Z)], x, w0);                                                 \
+                if ((Z) == 2) sum[r * (Z) + 1] = _mm512_dpbf16_ps(sum[r * (Z) + 1], x, w1);                           \
+            }                                                                                                         \
+        }                                                                                                             \
+        MFB_UNROLL for (int r = 0; r < (R); r++)                                                                      \
+            MFB_UNROLL for (int z = 0; z < (Z); z++) _mm512_storeu_ps(acc + (size_t)(r0 + r) * 32 + z * 16, sum[r * (Z) + z]); \
+    }
+    if (two) { MFB_GROUP(8, 2) } else { MFB_GROUP(16, 1) }
+#undef MFB_GROUP
+#undef MFB_UNROLL
+}
+
+/// mfa_gemm_rows on AVX512_BF16.
+static MFB_T void mfb_gemm_rows(const mfa_gemm *p, const float *a, int32_t a_stride, float *c, int32_t c_stride,
+                                int32_t r0, int32_t r1, int32_t j0, int32_t j1, uint16_t *abuf, const float *add,
+                                float add_lo, float add_hi) {
+    const size_t as = (size_t)a_stride, cs = (size_t)c_stride;
+    float acc[MFA_MB * 32] __attribute__((aligned(64)));
+    for (int32_t r = r0; r < r1; r += MFA_MB) {
+        const int32_t rows = r1 - r < MFA_MB ? r1 - r : MFA_MB;
+        mfa_round(a + (size_t)r * as, as, rows, p->k, p->kp, abuf);
+        for (int32_t j = j0; j < j1; j += 2) {
+            const int two = j + 1 < j1;
+            mfb_block(p, abuf, rows, j, two, acc);
+            mfa_store(p, acc, rows, j * 16, two ? 2 : 1, c + (size_t)r * cs, cs,
+                      add != NULL ? add + (size_t)r * cs : NULL, add_lo, add_hi);
+        }
+    }
+}
+
+/// mfa_gemm_planar on AVX512_BF16.
+static MFB_T void mfb_gemm_planar(const mfa_gemm *p, const float *a, int32_t a_stride, int32_t rows, float *c,
+                                  size_t block_stride, int32_t j0, int32_t j1, uint16_t *abuf) {
+    const size_t as = (size_t)a_stride;
+    float acc[MFA_MB * 32] __attribute__((aligned(64)));
+    const __m512 lo = _mm512_set1_ps(p->lo), hi = _mm512_set1_ps(p->hi);
+    for (int32_t r = 0; r < rows; r += MFA_MB) {
+        const int32_t left = rows - r < MFA_MB ? rows - r : MFA_MB;
+        mfa_round(a + (size_t)r * as, as, left, p->k, p->kp, abuf);
+        for (int32_t j = j0; j < j1; j += 2) {
+            const int two = j + 1 < j1;
+            mfb_block(p, abuf, left, j, two, acc);
+            for (int32_t z = 0; z < (two ? 2 : 1); z++) {
+                float *block = c + (size_t)(j + z) * block_stride + (size_t)r * 16;
+                const __m512 bias = _mm512_loadu_ps(p->bias + (j + z) * 16);
+                for (int32_t i = 0; i < left; i++) {
+                    __m512 v = _mm512_add_ps(_mm512_loadu_ps(acc + (size_t)i * 32 + z * 16), bias);
+                    if (p->clamps) v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+                    _mm512_storeu_ps(block + (size_t)i * 16, v);
+                }
+            }
+        }
+    }
+}
+
 MFA_T void mfa_gemm_rows(const mfa_gemm *p, const float *a, int32_t a_stride, float *c, int32_t c_stride, int32_t r0,
                          int32_t r1, int32_t j0, int32_t j1, uint16_t *abuf, const float *add, float add_lo,
                          float add_hi) {
     if (r0 >= r1 || j0 >= j1) return;
+    if (!mfa_cpu_supported()) {
+        mfb_gemm_rows(p, a, a_stride, c, c_stride, r0, r1, j0, j1, abuf, add, add_lo, add_hi);
+        return;
+    }
     const int32_t kp = p->kp, kstep = kp < 32 ? kp : 32;
     const size_t as = (size_t)a_stride, cs = (size_t)c_stride;
     float acc[MFA_MB * 32] __attribute__((aligned(64)));
@@ -157,7 +252,7 @@ MFA_T void mfa_gemm_rows(const mfa_gemm *p, const float *a, int32_t a_stride, fl
 }
 
 /// Adds the bias to `rows` (<= 16) planar rows of 16 channels at `c` and clamps them.
-MFA_INLINE MFA_T void mfa_bias_planar(const mfa_gemm *p, float *c, int32_t rows, __m512 bias) {
+MFA_INLINE MFB_T void mfa_bias_planar(const mfa_gemm *p, float *c, int32_t rows, __m512 bias) {
     const __m512 lo = _mm512_set1_ps(p->lo), hi = _mm512_set1_ps(p->hi);
     for (int32_t r = 0; r < rows; r++) {
         __m512 v = _mm512_add_ps(_mm512_loadu_ps(c + r * 16), bias);
@@ -169,6 +264,10 @@ MFA_INLINE MFA_T void mfa_bias_planar(const mfa_gemm *p, float *c, int32_t rows,
 MFA_T void mfa_gemm_planar(const mfa_gemm *p, const float *a, int32_t a_stride, int32_t rows, float *c,
                            size_t block_stride, int32_t j0, int32_t j1, uint16_t *abuf) {
     if (rows <= 0 || j0 >= j1) return;
+    if (!mfa_cpu_supported()) {
+        mfb_gemm_planar(p, a, a_stride, rows, c, block_stride, j0, j1, abuf);
+        return;
+    }
     const int32_t kp = p->kp, kstep = kp < 32 ? kp : 32;
     const size_t as = (size_t)a_stride;
     float acc[16 * 16] __attribute__((aligned(64)));
@@ -208,6 +307,7 @@ MFA_T void mfa_gemm_planar(const mfa_gemm *p, const float *a, int32_t a_stride, 
 #else
 
 int mfa_cpu_supported(void) { return 0; }
+int mfa_bf16_supported(void) { return 0; }
 void mfa_pack(const float *w, int32_t k, int32_t n, int32_t kp, uint16_t *out) {
     (void)w; (void)k; (void)n; (void)kp; (void)out;
 }

@@ -1210,7 +1210,7 @@ MQ2_INLINE MQ2_T void mf_expand_dw_rows_to(const mf_expand_dw *f, const float *i
                 float *slot = ring + s * slot_floats;
                 if (f->conv != NULL)
                     mf_conv_rows_to(f->conv, in, slot, ring_out, (b * p->ih + y) * iw, n * iw, p0, p1, scratch);
-                else if (f->amx != NULL)  // (only set where mfa_cpu_supported, which implies avx512)
+                else if (f->amx != NULL)  // (only set where mfa_bf16_supported, which implies avx512)
                     mfa_gemm_planar(f->amx, in + ((size_t)b * p->ih + y) * iw * cin, cin, n * iw, slot,
                                     (size_t)16 * band * iw, p0, p1, (uint16_t *)scratch);
                 else

@@ -13,9 +13,9 @@ public enum FloatPrecision: String, Sendable, CaseIterable {
     /// float32 throughout, within 1e-4 (relative) of the reference kernels: the default.
     case float32
     /// Opt-in: the pointwise convolutions multiply in bfloat16 (8-bit significands) with float32 sums, on AMX-BF16
-    /// tiles where the CPU has them, and the rest stays float32. Faster, and less accurate: each product errs by up
-    /// to about 2^-8 relative. `magpie bench --runtime magpie-bf16` measures the loss against float32.
-    /// Without AMX-BF16 (or with the reference kernels) the model runs in float32.
+    /// tiles or with AVX512_BF16 instructions where the CPU has them, and the rest stays float32. Faster, and less
+    /// accurate: each product errs by up to about 2^-8 relative. `magpie bench --runtime magpie-bf16` measures the
+    /// loss against float32. Without either (or with the reference kernels) the model runs in float32.
     case bfloat16
 }
 

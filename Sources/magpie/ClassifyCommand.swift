@@ -43,7 +43,7 @@ struct Classify: ParsableCommand {
     @Option(help: "Threads for the optimized kernels.")
     var threads: Int?
 
-    @Option(help: "Float convolutions: float32, or bfloat16 (opt-in: faster on CPUs with AMX-BF16, less accurate).")
+    @Option(help: "Float convolutions: float32, or bfloat16 (opt-in: faster on CPUs with AMX-BF16 or AVX512_BF16, less accurate).")
     var precision: FloatPrecision = .float32
 
     @Option(help: "Rounding of the quantized convolutions and ADD: xnnpack (LiteRT's default CPU path; the optimized kernels' default) or reference (LiteRT's reference kernels, bit for bit).")

@@ -6,7 +6,7 @@ import MagpieTestSupport
 
 /// The opt-in bfloat16 precision (`FloatPrecision.bfloat16`): pointwise convolutions of at least 32 input channels
 /// and 16 output pixels, and every expansion fused with its depthwise convolution, multiply bfloat16 operands on
-/// AMX-BF16 tiles (`mfa_gemm_rows`, `mfa_gemm_planar`) and sum in float32.
+/// AMX-BF16 tiles or with AVX512_BF16's VDPBF16PS (`mfa_gemm_rows`, `mfa_gemm_planar`) and sum in float32.
 final class BFloat16Tests: XCTestCase {
     /// bfloat16 of x, rounded to nearest even, as a float (finite, normal x).
     static func bf16(_ x: Float) -> Float {
@@ -53,10 +53,10 @@ final class BFloat16Tests: XCTestCase {
                 interpreter.fusedOperators)
     }
 
-    func requireAMX() throws {
-        guard FloatKernels.amxAvailable else {
-            throw XCTSkip("this CPU has no AMX-BF16 (or MAGPIE_MAX_ISA rules AMX out): the bfloat16 precision runs in "
-                          + "float32 here, which testBFloat16FallsBackToFloat32 checks")
+    func requireBFloat16() throws {
+        guard FloatKernels.bfloat16Available else {
+            throw XCTSkip("this CPU has neither AMX-BF16 nor AVX512_BF16 (or MAGPIE_MAX_ISA rules them out): the "
+                          + "bfloat16 precision runs in float32 here, which testBFloat16FallsBackToFloat32 checks")
         }
     }
 
@@ -65,7 +65,7 @@ final class BFloat16Tests: XCTestCase {
     /// edges: 16-33 and 69 rows (32-row blocks, 16-row tiles), 1-48 output channels (panel pairs, a lone last panel,
     /// partial panels), reductions of 64-130 (32-wide steps, a padded last step), 1-3 threads.
     func testPointwiseTileEdges() throws {
-        try requireAMX()
+        try requireBFloat16()
         let cases = [Case(h: 4, w: 4, cin: 64, cout: 16), Case(h: 1, w: 17, cin: 65, cout: 17, activation: .relu6),
                      Case(h: 31, w: 1, cin: 96, cout: 1, bias: false), Case(h: 4, w: 8, cin: 130, cout: 33),
                      Case(n: 3, h: 1, w: 11, cin: 64, cout: 48, activation: .relu),
@@ -102,7 +102,7 @@ final class BFloat16Tests: XCTestCase {
     /// A residual ADD fuses into the bfloat16 convolution's store as into the float32 one's, with the same bits as
     /// the ADD kernel after it.
     func testResidualAddFusion() throws {
-        try requireAMX()
+        try requireBFloat16()
         var rng = SeededGenerator(seed: 1400)
         func random(_ count: Int) -> [Float] { (0..<count).map { _ in Float.random(in: -1...1, using: &rng) } }
         var b = OpModelBuilder()
@@ -127,12 +127,12 @@ final class BFloat16Tests: XCTestCase {
         }
     }
 
-    /// The bfloat16 precision multiplies a fused expansion on AMX tiles too (`mfa_gemm_planar`, into the fused
+    /// The bfloat16 precision multiplies a fused expansion in bfloat16 too (`mfa_gemm_planar`, into the fused
     /// kernel's ring). From 32 input channels on, the unfused expansion runs the same tiles (`mfa_gemm_rows`), so
     /// fusing changes no bit; below that the unfused expansion is float32, and the fused output stays within
     /// bfloat16's error of it. Row counts that leave partial 16-row tiles in a band, stride 2, two images, 1-3 threads.
     func testFusedExpansion() throws {
-        try requireAMX()
+        try requireBFloat16()
         let tiled = [ExpansionBlock(n: 1, h: 32, w: 40, cin: 40, expanded: 64, stride: 1, activation: .relu6),
                      ExpansionBlock(n: 2, h: 33, w: 31, cin: 33, expanded: 80, stride: 2, activation: .relu6)]
         let narrow = [ExpansionBlock(n: 1, h: 64, w: 64, cin: 8, expanded: 32, stride: 1, activation: .relu6),
@@ -144,7 +144,7 @@ final class BFloat16Tests: XCTestCase {
                 let fused = try run(model, input, precision: .bfloat16, threads: threads)
                 XCTAssertEqual(fused.fused, [2: 1], "\(c)")
                 XCTAssertFalse(fused.output == float32.output, "\(c): the bfloat16 tiles ran")
-                if c.cin >= FloatKernels.amxMinimumDepth {
+                if c.cin >= FloatKernels.bfloat16MinimumDepth {
                     let unfused = try run(model, input, precision: .bfloat16, threads: threads, fuses: false)
                     XCTAssertTrue(fused.output == unfused.output, "\(c) threads \(threads)")
                 } else {
@@ -157,10 +157,10 @@ final class BFloat16Tests: XCTestCase {
     }
 
     /// Where bfloat16 does not apply the precision changes nothing: unfused convolutions of fewer than 32 input
-    /// channels or 16 pixels everywhere, and every convolution on CPUs without AMX-BF16.
+    /// channels or 16 pixels everywhere, and every convolution on CPUs without AMX-BF16 or AVX512_BF16.
     func testBFloat16FallsBackToFloat32() throws {
         var cases = [Case(h: 8, w: 8, cin: 24, cout: 40), Case(h: 3, w: 5, cin: 96, cout: 24)]
-        if !FloatKernels.amxAvailable { cases.append(Case(h: 6, w: 6, cin: 64, cout: 32)) }
+        if !FloatKernels.bfloat16Available { cases.append(Case(h: 6, w: 6, cin: 64, cout: 32)) }
         for (i, c) in cases.enumerated() {
             let (model, input, _, _) = model(c, seed: 1500 + UInt64(i))
             for threads in [1, 2] {
@@ -173,7 +173,7 @@ final class BFloat16Tests: XCTestCase {
     /// MobileNetV2 (float) on the shared golden inputs in bfloat16: the same top-1 as LiteRT's reference, and the
     /// scores within 0.02 of it (a bound for this model: float32 is within 1e-6).
     func testGoldenMobileNetV2() throws {
-        try requireAMX()
+        try requireBFloat16()
         let root = try TestData.require()
         let name = "mobilenet_v2_1.0_224_float"
         let dir = root.appendingPathComponent("golden/\(name)")

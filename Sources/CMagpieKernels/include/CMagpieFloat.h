@@ -107,7 +107,7 @@ typedef struct {
     float lo, hi; int32_t clamps;     // the expansion's clamp
     const mf_conv *conv;              // or NULL
     int32_t band;                     // expanded rows computed at a time (at least 2)
-    /// The expansion in bfloat16 on AMX tiles (mfa_gemm_planar; the bfloat16 precision on AVX-512 hosts), else
+    /// The expansion in bfloat16 (mfa_gemm_planar; the bfloat16 precision where mfa_bf16_supported), else
     /// NULL. `scratch` then holds mfa_abuf_count(cin) bf16.
     const struct mfa_gemm_s *amx;
     /// The projection after the depthwise convolution, or NULL (see mf_expand_dw_project_rows).
@@ -164,8 +164,8 @@ static inline int32_t mf_expand_dw_ring_floats(int32_t iw, int32_t c, int32_t ba
 /// [-104, 89], past which expf is 0 or infinite; NaN stays NaN), the sum in 16 lanes, and each value divided by it.
 void mf_softmax_rows(const float *x, float *y, int32_t rows, int32_t depth, float beta);
 
-/// The float GEMM in bfloat16 on AMX-BF16 tiles (float_amx.c): A and the weights rounded to bfloat16 (RNE), the
-/// products summed in fp32. For the opt-in bfloat16 precision. `b` comes from mfa_pack.
+/// The float GEMM in bfloat16 on AMX-BF16 tiles or AVX512_BF16 (float_amx.c): A and the weights rounded to bfloat16
+/// (RNE), the products summed in fp32. For the opt-in bfloat16 precision. `b` comes from mfa_pack.
 typedef struct mfa_gemm_s {
     int32_t k, kp, n;                 // reduction, reduction padded (mfa_kp), output columns
     const uint16_t *b;                // mfa_pack's panels
@@ -176,6 +176,11 @@ typedef struct mfa_gemm_s {
 /// 1 when this CPU and OS run mfa_ (AMX-TILE, AMX-BF16, AVX512_BF16, the tile state granted) and MAGPIE_MAX_ISA
 /// does not rule AMX out.
 int mfa_cpu_supported(void);
+
+/// 1 when this CPU runs mfa_gemm_rows and mfa_gemm_planar: on AMX-BF16 tiles (mfa_cpu_supported), or else with
+/// AVX512_BF16's VDPBF16PS (AVX-512 F/BW/VL/DQ as mq5_cpu_supported, and AVX512_BF16: AMD Zen 4 and later, Intel
+/// Cooper Lake), with the same rounding of the operands and float32 sums.
+int mfa_bf16_supported(void);
 
 /// The reduction padded to the tile step: to even up to 32, else to a multiple of 32.
 static inline int32_t mfa_kp(int32_t k) { return k <= 32 ? (k + 1) / 2 * 2 : (k + 31) / 32 * 32; }

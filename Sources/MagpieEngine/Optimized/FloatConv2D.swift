@@ -38,8 +38,8 @@ enum FloatKernels {
         // (row kk holds the N filters' weight kk, rounded up to 8 with zeros), so that a zero input skips a whole
         // row. Anything else: panel p holds, for each k, the 16 filters p·16 ..< p·16+16 (zeros past N).
         let kMajorStride = direct && m == 1 && avx2Available ? (n + 7) / 8 * 8 : 0
-        if context.floatPrecision == .bfloat16 && direct && m >= amxMinimumRows && k >= amxMinimumDepth
-            && amxAvailable {
+        if context.floatPrecision == .bfloat16 && direct && m >= bfloat16MinimumRows && k >= bfloat16MinimumDepth
+            && bfloat16Available {
             return amxConv2D(&context, geometry: g, tensors: tensors, filter: filterData, bias: biasData, k: k,
                              min: lo, max: hi)
         }
@@ -84,20 +84,23 @@ enum FloatKernels {
 }
 
 extension FloatKernels {
-    /// Whether the float GEMM runs on AMX-BF16 tiles (`mfa_gemm_rows`, float_amx.c): AMX-TILE, AMX-BF16 and
-    /// AVX512_BF16, the tile state granted, and `MAGPIE_MAX_ISA` none of `avx512`, `avx2` or `generic`.
-    static let amxAvailable = mfa_cpu_supported() != 0
+    /// Whether the bfloat16 precision's GEMM runs on this CPU (`mfa_gemm_rows`, float_amx.c): on AMX-BF16 tiles
+    /// (AMX-TILE, AMX-BF16 and AVX512_BF16, the tile state granted, `MAGPIE_MAX_ISA` none of `avx512`, `avx2` or
+    /// `generic`), or with AVX512_BF16's VDPBF16PS on 512-bit registers (AVX-512 and AVX512_BF16, as AMD Zen 4 and
+    /// later; `MAGPIE_MAX_ISA` neither `avx2` nor `generic`). Elsewhere the bfloat16 precision runs in float32.
+    static let bfloat16Available = mfa_bf16_supported() != 0
 
-    /// Pointwise convolutions on AMX-BF16 (the bfloat16 precision) need at least this many output pixels (one tile
-    /// has 16 rows; the classifier's single pixel stays on the float32 matrix-vector product)...
-    static let amxMinimumRows = 16
+    /// Pointwise convolutions in bfloat16 (the bfloat16 precision) need at least this many output pixels (one AMX
+    /// tile has 16 rows; the classifier's single pixel stays on the float32 matrix-vector product)...
+    static let bfloat16MinimumRows = 16
     /// ...and at least this long a reduction. C harness, one thread, bfloat16 tiles against the float32 GEMM on
     /// MobileNetV2's shapes: K = 16 0.65x, K = 24 0.9x, K = 32 1.3x (their time is rounding A and storing through a
     /// buffer), K >= 64 2.3-5x; in the model the 112 x 112 32 -> 16 projection took 0.155 -> 0.117 ms. Expansions
     /// that are fused with their depthwise convolution use the tiles whatever their K (`KernelFusion`).
-    static let amxMinimumDepth = 32
+    static let bfloat16MinimumDepth = 32
 
-    /// CONV_2D 1x1 stride 1 in bfloat16 on AMX tiles (`FloatPrecision.bfloat16`): the filter rounded to bfloat16
+    /// CONV_2D 1x1 stride 1 in bfloat16 on AMX tiles or AVX512_BF16 (`FloatPrecision.bfloat16`, `mfa_gemm_rows`,
+    /// which picks them): the filter rounded to bfloat16
     /// once, each row block of A when it is multiplied, float32 sums, bias and clamp.
     static func amxConv2D(_ context: inout PrepareContext, geometry g: ConvolutionGeometry, tensors: Conv2DTensors,
                           filter: UnsafeRawBufferPointer, bias biasData: UnsafeRawBufferPointer?, k: Int,
@@ -246,7 +249,7 @@ final class FloatGEMMConv2D: Kernel {
     let avx2: Bool
     /// The ADD fused into this convolution's store (`ResidualAdd`): the kernel then writes the ADD's output.
     private(set) var residual: ResidualAdd? = nil
-    /// The bfloat16 GEMM on AMX tiles (`FloatKernels.amxConv2D`): then `packed` is unused.
+    /// The bfloat16 GEMM (`FloatKernels.amxConv2D`, AMX tiles or AVX512_BF16): then `packed` is unused.
     struct AMX {
         let params: UnsafePointer<mfa_gemm>
         /// Tasks over 32-row blocks and pairs of weight panels.

@@ -80,9 +80,9 @@ public enum KernelFusion {
                   Int(d.batches) == conv.g.batches, Int(d.ih) == conv.g.outputHeight,
                   Int(d.iw) == conv.g.outputWidth, infos[dw.input].byteCount >= minimumExpandedBytes,
                   conv.k * conv.g.outputDepth * MemoryLayout<Float>.size <= maximumWeightBytes else { continue }
-            // The bfloat16 precision multiplies the expansion on AMX tiles too (K >= 32 comes prepared for them).
+            // The bfloat16 precision multiplies the expansion in bfloat16 too (K >= 32 comes prepared for it).
             var amx = conv.amx?.params
-            if amx == nil && precision == .bfloat16 && conv.conv == nil && FloatKernels.amxAvailable {
+            if amx == nil && precision == .bfloat16 && conv.conv == nil && FloatKernels.bfloat16Available {
                 let k = conv.k, w = FloatKernels.panelWidth, packed = conv.packed
                 amx = FloatKernels.amxGEMM(scratch, k: k, n: conv.g.outputDepth, bias: conv.bias, lo: conv.lo,
                                            hi: conv.hi) { oc, kk in packed[((oc / w) * k + kk) * w + oc % w] }
