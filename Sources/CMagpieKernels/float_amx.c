@@ -151,17 +151,21 @@ MFA_INLINE MFB_T void mfa_store(const mfa_gemm *p, const float *acc, int32_t row
 /// their group is, never stored. Each output sums the same products in the same k order as in mfa_gemm_planar, so
 /// the two entry points give the same bits.
 MFA_INLINE MFB_T void mfb_block(const mfa_gemm *p, const uint16_t *abuf, int32_t rows, int32_t j, int two,
-                                float *acc) {
+                                float *acc, const int32_t *live, const int32_t *counts) {
     const int32_t kp = p->kp;
     const size_t bpanel = (size_t)kp * 16;
     const uint16_t *b0 = p->b + (size_t)j * bpanel, *b1 = b0 + bpanel;
 #define MFB_UNROLL _Pragma("clang loop unroll(full)")
+    // With `live` (groups of 8 rows): step t of group q is pair live[q * kp / 2 + t], of counts[q] steps.
 #define MFB_GROUP(R, Z)                                                                                               \
     for (int32_t r0 = 0; r0 < rows; r0 += (R)) {                                                                      \
         __m512 sum[(R) * (Z)];                                                                                        \
         MFB_UNROLL for (int i = 0; i < (R) * (Z); i++) sum[i] = _mm512_setzero_ps();                                 \
         const uint16_t *ar = abuf + (size_t)r0 * kp;                                                                  \
-        for (int32_t g = 0; g < kp; g += 2) {                                                                         \
+        const int32_t *steps = live != NULL ? live + (size_t)(r0 / 8) * (kp / 2) : NULL;                              \
+        const int32_t nsteps = live != NULL ? counts[r0 / 8] : kp / 2;                                                \
+        for (int32_t t = 0; t < nsteps; t++) {                                                                        \
+            const int32_t g = steps != NULL ? 2 * steps[t] : 2 * t;                                                   \
             const __m512bh w0 = (__m512bh)_mm512_loadu_si512((const void *)(b0 + (size_t)g * 16));                   \
             const __m512bh w1 = (Z) == 2 ? (__m512bh)_mm512_loadu_si512((const void *)(b1 + (size_t)g * 16)) : w0;   \
             MFB_UNROLL for (int r = 0; r < (R); r++) {                                                                \
@@ -175,10 +179,35 @@ MFA_INLINE MFB_T void mfb_block(const mfa_gemm *p, const uint16_t *abuf, int32_t
         MFB_UNROLL for (int r = 0; r < (R); r++)                                                                      \
             MFB_UNROLL for (int z = 0; z < (Z); z++) _mm512_storeu_ps(acc + (size_t)(r0 + r) * 32 + z * 16, sum[r * (Z) + z]); \
     }
-    if (two) { MFB_GROUP(8, 2) } else { MFB_GROUP(16, 1) }
+    if (two) { MFB_GROUP(8, 2) } else if (live != NULL) { MFB_GROUP(8, 1) } else { MFB_GROUP(16, 1) }
 #undef MFB_GROUP
 #undef MFB_UNROLL
 }
+
+/// The live steps of each group of 8 rows of a rounded block (`rows` rows of kp bf16 at abuf): the pairs of k at
+/// which one of the group's rows is nonzero, in order, at live + q * kp / 2 for group q, their number in counts[q].
+/// A group's last rows past `rows` hold whatever the buffer held; a step they alone keep live is multiplied, and
+/// their products are never stored.
+MFA_INLINE MFB_T void mfb_live_steps(const uint16_t *abuf, int32_t kp, int32_t rows, int32_t *live, int32_t *counts) {
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int32_t q = 0; q * 8 < rows; q++) {
+        int32_t *out = live + (size_t)q * (kp / 2), n = 0;
+        for (int32_t g = 0; g < kp; g += 32) {
+            // 16 pairs (dwords) per vector; kp is even, so a last partial vector holds whole pairs.
+            const __mmask16 m = kp - g >= 32 ? (__mmask16)0xFFFF : (__mmask16)((1u << ((kp - g) / 2)) - 1u);
+            __m512i any = _mm512_setzero_si512();
+            for (int32_t r = 0; r < 8; r++)
+                any = _mm512_or_si512(any, _mm512_maskz_loadu_epi32(m, abuf + (size_t)(q * 8 + r) * kp + g));
+            const __mmask16 nonzero = _mm512_test_epi32_mask(any, any);
+            _mm512_mask_compressstoreu_epi32(out + n, nonzero, _mm512_add_epi32(lane, _mm512_set1_epi32(g / 2)));
+            n += __builtin_popcount((unsigned)nonzero);
+        }
+        counts[q] = n;
+    }
+}
+
+/// The largest padded reduction for which mfb_gemm_rows lists live steps (its lists live on the stack: 8 * kp bytes).
+enum { MFB_MAX_LISTED_KP = 4096 };
 
 /// mfa_gemm_rows on AVX512_BF16.
 static MFB_T void mfb_gemm_rows(const mfa_gemm *p, const float *a, int32_t a_stride, float *c, int32_t c_stride,
@@ -186,12 +215,15 @@ static MFB_T void mfb_gemm_rows(const mfa_gemm *p, const float *a, int32_t a_str
                                 float add_lo, float add_hi) {
     const size_t as = (size_t)a_stride, cs = (size_t)c_stride;
     float acc[MFA_MB * 32] __attribute__((aligned(64)));
+    const int lists = p->skips && p->kp <= MFB_MAX_LISTED_KP;
+    int32_t live[lists ? 4 * (p->kp / 2) : 1], counts[4];
     for (int32_t r = r0; r < r1; r += MFA_MB) {
         const int32_t rows = r1 - r < MFA_MB ? r1 - r : MFA_MB;
         mfa_round(a + (size_t)r * as, as, rows, p->k, p->kp, abuf);
+        if (lists) mfb_live_steps(abuf, p->kp, rows, live, counts);
         for (int32_t j = j0; j < j1; j += 2) {
             const int two = j + 1 < j1;
-            mfb_block(p, abuf, rows, j, two, acc);
+            mfb_block(p, abuf, rows, j, two, acc, lists ? live : NULL, counts);
             mfa_store(p, acc, rows, j * 16, two ? 2 : 1, c + (size_t)r * cs, cs,
                       add != NULL ? add + (size_t)r * cs : NULL, add_lo, add_hi);
         }
@@ -209,7 +241,7 @@ static MFB_T void mfb_gemm_planar(const mfa_gemm *p, const float *a, int32_t a_s
         mfa_round(a + (size_t)r * as, as, left, p->k, p->kp, abuf);
         for (int32_t j = j0; j < j1; j += 2) {
             const int two = j + 1 < j1;
-            mfb_block(p, abuf, left, j, two, acc);
+            mfb_block(p, abuf, left, j, two, acc, NULL, NULL);
             for (int32_t z = 0; z < (two ? 2 : 1); z++) {
                 float *block = c + (size_t)(j + z) * block_stride + (size_t)r * 16;
                 const __m512 bias = _mm512_loadu_ps(p->bias + (j + z) * 16);

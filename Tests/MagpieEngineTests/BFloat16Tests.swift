@@ -1,3 +1,4 @@
+import CMagpieKernels
 import Foundation
 import XCTest
 @testable import MagpieEngine
@@ -37,20 +38,21 @@ final class BFloat16Tests: XCTestCase {
     }
 
     func run(_ model: [UInt8], _ input: [Float], precision: FloatPrecision, threads: Int = 1,
-             fuses: Bool = true) throws -> (output: [Float], fused: [Int: Int]) {
+             fuses: Bool = true) throws -> (output: [Float], fused: [Int: Int], skipping: Set<Int>) {
         try run(model, Bytes.of(input), precision: precision, threads: threads, fuses: fuses)
     }
 
-    func run(_ model: [UInt8], _ input: [UInt8], precision: FloatPrecision, threads: Int = 1,
-             fuses: Bool = true) throws -> (output: [Float], fused: [Int: Int]) {
+    func run(_ model: [UInt8], _ input: [UInt8], precision: FloatPrecision, threads: Int = 1, fuses: Bool = true,
+             skipsZeros: Bool = true) throws -> (output: [Float], fused: [Int: Int], skipping: Set<Int>) {
         let interpreter = try Interpreter(model: try Model(data: model),
                                           options: .init(threadCount: threads, kernels: .optimized,
-                                                         fusesOperators: fuses, floatPrecision: precision))
+                                                         fusesOperators: fuses, skipsZeros: skipsZeros,
+                                                         floatPrecision: precision))
         try interpreter.allocateTensors()
         try interpreter.copy(Data(input), toInputAt: 0)
         try interpreter.invoke()
         return (Bytes.floats(Array(try interpreter.output(at: interpreter.outputTensorCount - 1).data)),
-                interpreter.fusedOperators)
+                interpreter.fusedOperators, interpreter.zeroSkippingOperators)
     }
 
     func requireBFloat16() throws {
@@ -152,6 +154,34 @@ final class BFloat16Tests: XCTestCase {
                     let error = zip(fused.output, float32.output).map { abs($0 - $1) }.max() ?? 0
                     XCTAssertLessThanOrEqual(error, scale * 0.02, "\(c) threads \(threads)")
                 }
+            }
+        }
+    }
+
+    /// Zero skipping in the bfloat16 GEMM's AVX512_BF16 form (`mfa_gemm.skips`): a projection of 64 channels or more
+    /// that reads the depthwise layer's ReLU6 output multiplies, per group of 8 rows, only the pairs of input
+    /// channels at which one of the rows is nonzero, and its output equals the dense one's. Whole dead channels,
+    /// random zeros, reductions that are not a multiple of 32 (a partial last vector in the lists), a last group
+    /// of fewer than 8 rows, two images, 1-3 threads. On AMX the tiles stay dense.
+    func testZeroSkipping() throws {
+        try requireBFloat16()
+        let cases = [ExpansionBlock(n: 1, h: 14, w: 14, cin: 16, expanded: 70, stride: 2, activation: .relu6,
+                                    projected: 80, deadEvery: 3),
+                     ExpansionBlock(n: 1, h: 13, w: 2, cin: 8, expanded: 37, stride: 1, activation: .relu6,
+                                    projected: 64),
+                     ExpansionBlock(n: 2, h: 9, w: 10, cin: 40, expanded: 96, stride: 1, activation: .relu6,
+                                    projected: 72, deadEvery: 4)]
+        let lists = mfa_cpu_supported() == 0
+        for (i, c) in cases.enumerated() {
+            let (model, input) = c.build(seed: 1700 + UInt64(i))
+            for threads in [1, 2, 3] {
+                let dense = try run(model, input, precision: .bfloat16, threads: threads, skipsZeros: false)
+                let skipping = try run(model, input, precision: .bfloat16, threads: threads)
+                XCTAssertEqual(dense.skipping, [], "\(c)")
+                XCTAssertEqual(skipping.skipping, lists ? [3] : [], "\(c): the projection (3) skips zeros")
+                XCTAssertEqual(skipping.output, dense.output, "\(c) threads \(threads)")
+                XCTAssertFalse(dense.output == (try run(model, input, precision: .float32, threads: threads).output),
+                               "\(c): the bfloat16 kernel ran")
             }
         }
     }

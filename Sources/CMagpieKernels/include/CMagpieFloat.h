@@ -171,6 +171,9 @@ typedef struct mfa_gemm_s {
     const uint16_t *b;                // mfa_pack's panels
     const float *bias;                // (n + 15) / 16 * 16 floats
     float lo, hi; int32_t clamps;     // the convolution's clamp, applied when clamps is 1
+    /// 1: mfa_gemm_rows without AMX multiplies, per group of 8 rows, only the steps of two k at which one of the
+    /// group's A values is nonzero (for A from a ReLU; the bf16 weights must be finite, as 0 x inf is NaN).
+    int32_t skips;
 } mfa_gemm;
 
 /// 1 when this CPU and OS run mfa_ (AMX-TILE, AMX-BF16, AVX512_BF16, the tile state granted) and MAGPIE_MAX_ISA

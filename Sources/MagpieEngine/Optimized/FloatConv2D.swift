@@ -140,8 +140,18 @@ extension FloatKernels {
         mfa_pack(weights, Int32(k), Int32(n), mfa_kp(Int32(k)), packed)
         let params = scratch.allocate(mfa_gemm.self, count: 1)
         params.pointee = mfa_gemm(k: Int32(k), kp: mfa_kp(Int32(k)), n: Int32(n), b: UnsafePointer(packed),
-                                  bias: bias, lo: lo, hi: hi, clamps: clamps(lo, hi) ? 1 : 0)
+                                  bias: bias, lo: lo, hi: hi, clamps: clamps(lo, hi) ? 1 : 0, skips: 0)
         return UnsafePointer(params)
+    }
+
+    /// Whether a bfloat16 GEMM may skip the steps at which its input is zero (`mfa_gemm.skips`): only its AVX512_BF16
+    /// form does, and only with finite bfloat16 weights (rounding can carry a float beyond bfloat16's range to
+    /// infinity, and 0 x inf is NaN in the dense sum).
+    static func bfloat16CanSkipZeros(_ params: UnsafePointer<mfa_gemm>) -> Bool {
+        guard mfa_cpu_supported() == 0 else { return false }
+        let p = params.pointee
+        let count = Int(mfa_packed_count(p.k, p.n))
+        return !(0..<count).contains { p.b[$0] & 0x7f80 == 0x7f80 }
     }
 }
 
@@ -291,8 +301,12 @@ final class FloatGEMMConv2D: Kernel {
     var writes: Int { residual?.output ?? tensors.output }
 
     /// Whether `skipZeroSteps` applies: a pointwise GEMM (A read in place) on an AVX2 + FMA host, with finite
-    /// weights (a skipped 0 × inf would be NaN in the dense sum).
-    var canSkipZeroSteps: Bool { amx == nil && avx2 && scratch == nil && finiteWeights }
+    /// weights (a skipped 0 × inf would be NaN in the dense sum); or the bfloat16 GEMM in its AVX512_BF16 form
+    /// (`FloatKernels.bfloat16CanSkipZeros`).
+    var canSkipZeroSteps: Bool {
+        if let amx { return FloatKernels.bfloat16CanSkipZeros(amx.params) }
+        return avx2 && scratch == nil && finiteWeights
+    }
     private lazy var finiteWeights = FloatKernels.allFinite(
         UnsafePointer(packed), count: kMajorStride > 0 ? k * kMajorStride : panels * k * FloatKernels.panelWidth)
 
@@ -300,6 +314,11 @@ final class FloatGEMMConv2D: Kernel {
     /// `ks`). Same sums (the skipped terms are 0 x w); worth it where A is a ReLU's output (see `ZeroSkipping`).
     func skipZeroSteps(scratch allocations: ScratchAllocations) {
         guard canSkipZeroSteps, live == nil else { return }
+        if let amx {
+            // The parameters live in plan-owned scratch memory, written once here at prepare.
+            UnsafeMutablePointer(mutating: amx.params).pointee.skips = 1
+            return
+        }
         let rows = g.batches * g.outputHeight * g.outputWidth
         liveInts = Int(mf_gemm_live_ints(Int32(k), Int32(rows), plan.panelsOuter || rows == 1 ? 1 : 0))
         live = allocations.allocate(Int32.self, count: (sharesLists ? 1 : plan.taskCount) * liveInts)
