@@ -144,17 +144,35 @@ MFA_INLINE MFB_T void mfa_store(const mfa_gemm *p, const float *acc, int32_t row
     }
 }
 
-/// The AVX512_BF16 form of a block's products (CPUs without AMX-BF16): `acc` (32 rows x 32 columns, row stride 32)
-/// gets A rows 0 to `rows` of `abuf` times panel j, and panel j + 1 when `two` (columns 16-31). Per step of two k,
-/// each row's bf16 pair is broadcast and VDPBF16PS adds its two products to 16 columns; groups of 8 rows x 2 panels
-/// (or 16 rows x 1 panel) keep 16 sums in flight. Rows past `rows` (within the 32 of `abuf`) are computed when
-/// their group is, never stored. Each output sums the same products in the same k order as in mfa_gemm_planar, so
-/// the two entry points give the same bits.
+/// Where mfb_block stores: planar blocks (mfa_gemm_planar: column j of row r at c[(j / 16) * stride + r * 16 +
+/// j % 16]) or rows (mfa_gemm_rows: c[r * stride + j], columns below n, with the residual `add` when set).
+typedef struct {
+    float *c; size_t stride; int planar;
+    const float *add; float add_lo, add_hi;
+} mfb_out;
+
+/// The AVX512_BF16 form of a block's products and stores (CPUs without AMX-BF16): A rows 0 to `rows` of `abuf`
+/// times panel j, and panel j + 1 when `two`; each sum gets the bias and the clamp (and the residual) in registers
+/// and is stored where `o` says, rows counted from the block's first. Per step of two k, each row's bf16 pair is
+/// broadcast and VDPBF16PS adds its two products to 16 columns; groups of 8 rows x 2 panels (or 16 rows x 1 panel)
+/// keep 16 sums in flight. Rows past `rows` (within the 32 of `abuf`) are computed when their group is, never
+/// stored. Each output sums the same products in the same k order through either entry point, and gets the same
+/// bias and clamp, so mfa_gemm_rows and mfa_gemm_planar give the same bits.
 MFA_INLINE MFB_T void mfb_block(const mfa_gemm *p, const uint16_t *abuf, int32_t rows, int32_t j, int two,
-                                float *acc, const int32_t *live, const int32_t *counts) {
+                                const mfb_out *o, const int32_t *live, const int32_t *counts) {
     const int32_t kp = p->kp;
     const size_t bpanel = (size_t)kp * 16;
     const uint16_t *b0 = p->b + (size_t)j * bpanel, *b1 = b0 + bpanel;
+    const __m512 lo = _mm512_set1_ps(p->lo), hi = _mm512_set1_ps(p->hi);
+    const __m512 alo = _mm512_set1_ps(o->add_lo), ahi = _mm512_set1_ps(o->add_hi);
+    const __m512 bias[2] = {_mm512_loadu_ps(p->bias + j * 16), two ? _mm512_loadu_ps(p->bias + j * 16 + 16)
+                                                                   : _mm512_setzero_ps()};
+    // Columns of each panel below n (rows mode: the last panel may be partial).
+    __mmask16 cm[2];
+    for (int z = 0; z < 2; z++) {
+        const int32_t left = p->n - (j + z) * 16;
+        cm[z] = left >= 16 ? (__mmask16)0xFFFF : left > 0 ? (__mmask16)((1u << left) - 1u) : 0;
+    }
 #define MFB_UNROLL _Pragma("clang loop unroll(full)")
     // With `live` (groups of 8 rows): step t of group q is pair live[q * kp / 2 + t], of counts[q] steps.
 #define MFB_GROUP(R, Z)                                                                                               \
@@ -176,8 +194,24 @@ MFA_INLINE MFB_T void mfb_block(const mfa_gemm *p, const uint16_t *abuf, int32_t
                 if ((Z) == 2) sum[r * (Z) + 1] = _mm512_dpbf16_ps(sum[r * (Z) + 1], x, w1);                           \
             }                                                                                                         \
         }                                                                                                             \
-        MFB_UNROLL for (int r = 0; r < (R); r++)                                                                      \
-            MFB_UNROLL for (int z = 0; z < (Z); z++) _mm512_storeu_ps(acc + (size_t)(r0 + r) * 32 + z * 16, sum[r * (Z) + z]); \
+        MFB_UNROLL for (int r = 0; r < (R); r++) {                                                                    \
+            const int32_t row = r0 + r;                                                                               \
+            if (row >= rows) break;                                                                                   \
+            MFB_UNROLL for (int z = 0; z < (Z); z++) {                                                                \
+                __m512 v = _mm512_add_ps(sum[r * (Z) + z], bias[z]);                                                  \
+                if (p->clamps) v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);                                          \
+                if (o->planar) {                                                                                      \
+                    _mm512_storeu_ps(o->c + (size_t)(j + z) * o->stride + (size_t)row * 16, v);                       \
+                } else {                                                                                              \
+                    const size_t at = (size_t)row * o->stride + (size_t)(j + z) * 16;                                 \
+                    if (o->add != NULL) {                                                                             \
+                        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(cm[z], o->add + at));                             \
+                        v = _mm512_min_ps(_mm512_max_ps(v, alo), ahi);                                                \
+                    }                                                                                                 \
+                    _mm512_mask_storeu_ps(o->c + at, cm[z], v);                                                       \
+                }                                                                                                     \
+            }                                                                                                         \
+        }                                                                                                             \
     }
     if (two) { MFB_GROUP(8, 2) } else if (live != NULL) { MFB_GROUP(8, 1) } else { MFB_GROUP(16, 1) }
 #undef MFB_GROUP
@@ -214,19 +248,14 @@ static MFB_T void mfb_gemm_rows(const mfa_gemm *p, const float *a, int32_t a_str
                                 int32_t r0, int32_t r1, int32_t j0, int32_t j1, uint16_t *abuf, const float *add,
                                 float add_lo, float add_hi) {
     const size_t as = (size_t)a_stride, cs = (size_t)c_stride;
-    float acc[MFA_MB * 32] __attribute__((aligned(64)));
     const int lists = p->skips && p->kp <= MFB_MAX_LISTED_KP;
     int32_t live[lists ? 4 * (p->kp / 2) : 1], counts[4];
     for (int32_t r = r0; r < r1; r += MFA_MB) {
         const int32_t rows = r1 - r < MFA_MB ? r1 - r : MFA_MB;
         mfa_round(a + (size_t)r * as, as, rows, p->k, p->kp, abuf);
         if (lists) mfb_live_steps(abuf, p->kp, rows, live, counts);
-        for (int32_t j = j0; j < j1; j += 2) {
-            const int two = j + 1 < j1;
-            mfb_block(p, abuf, rows, j, two, acc, lists ? live : NULL, counts);
-            mfa_store(p, acc, rows, j * 16, two ? 2 : 1, c + (size_t)r * cs, cs,
-                      add != NULL ? add + (size_t)r * cs : NULL, add_lo, add_hi);
-        }
+        const mfb_out o = {c + (size_t)r * cs, cs, 0, add != NULL ? add + (size_t)r * cs : NULL, add_lo, add_hi};
+        for (int32_t j = j0; j < j1; j += 2) mfb_block(p, abuf, rows, j, j + 1 < j1, &o, lists ? live : NULL, counts);
     }
 }
 
@@ -234,24 +263,11 @@ static MFB_T void mfb_gemm_rows(const mfa_gemm *p, const float *a, int32_t a_str
 static MFB_T void mfb_gemm_planar(const mfa_gemm *p, const float *a, int32_t a_stride, int32_t rows, float *c,
                                   size_t block_stride, int32_t j0, int32_t j1, uint16_t *abuf) {
     const size_t as = (size_t)a_stride;
-    float acc[MFA_MB * 32] __attribute__((aligned(64)));
-    const __m512 lo = _mm512_set1_ps(p->lo), hi = _mm512_set1_ps(p->hi);
     for (int32_t r = 0; r < rows; r += MFA_MB) {
         const int32_t left = rows - r < MFA_MB ? rows - r : MFA_MB;
         mfa_round(a + (size_t)r * as, as, left, p->k, p->kp, abuf);
-        for (int32_t j = j0; j < j1; j += 2) {
-            const int two = j + 1 < j1;
-            mfb_block(p, abuf, left, j, two, acc, NULL, NULL);
-            for (int32_t z = 0; z < (two ? 2 : 1); z++) {
-                float *block = c + (size_t)(j + z) * block_stride + (size_t)r * 16;
-                const __m512 bias = _mm512_loadu_ps(p->bias + (j + z) * 16);
-                for (int32_t i = 0; i < left; i++) {
-                    __m512 v = _mm512_add_ps(_mm512_loadu_ps(acc + (size_t)i * 32 + z * 16), bias);
-                    if (p->clamps) v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
-                    _mm512_storeu_ps(block + (size_t)i * 16, v);
-                }
-            }
-        }
+        const mfb_out o = {c + (size_t)r * 16, block_stride, 1, NULL, 0, 0};
+        for (int32_t j = j0; j < j1; j += 2) mfb_block(p, abuf, left, j, j + 1 < j1, &o, NULL, NULL);
     }
 }
 
