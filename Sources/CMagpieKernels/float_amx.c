@@ -213,15 +213,16 @@ MFA_INLINE MFB_T void mfb_block(const mfa_gemm *p, const uint16_t *abuf, int32_t
             }                                                                                                         \
         }                                                                                                             \
     }
-    if (two) { MFB_GROUP(8, 2) } else if (live != NULL) { MFB_GROUP(8, 1) } else { MFB_GROUP(16, 1) }
+    // One row (a classifier's pixel): two chains, as its time is streaming the weights.
+    if (rows == 1) { if (two) { MFB_GROUP(1, 2) } else { MFB_GROUP(1, 1) } }
+    else if (two) { MFB_GROUP(8, 2) } else if (live != NULL) { MFB_GROUP(8, 1) } else { MFB_GROUP(16, 1) }
 #undef MFB_GROUP
 #undef MFB_UNROLL
 }
 
 /// The live steps of each group of 8 rows of a rounded block (`rows` rows of kp bf16 at abuf): the pairs of k at
 /// which one of the group's rows is nonzero, in order, at live + q * kp / 2 for group q, their number in counts[q].
-/// A group's last rows past `rows` hold whatever the buffer held; a step they alone keep live is multiplied, and
-/// their products are never stored.
+/// A group's rows past `rows` are read too (the caller zeroes them).
 MFA_INLINE MFB_T void mfb_live_steps(const uint16_t *abuf, int32_t kp, int32_t rows, int32_t *live, int32_t *counts) {
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (int32_t q = 0; q * 8 < rows; q++) {
@@ -253,7 +254,12 @@ static MFB_T void mfb_gemm_rows(const mfa_gemm *p, const float *a, int32_t a_str
     for (int32_t r = r0; r < r1; r += MFA_MB) {
         const int32_t rows = r1 - r < MFA_MB ? r1 - r : MFA_MB;
         mfa_round(a + (size_t)r * as, as, rows, p->k, p->kp, abuf);
-        if (lists) mfb_live_steps(abuf, p->kp, rows, live, counts);
+        if (lists) {
+            // The last group's rows past `rows` as zeros, so that they keep no step live.
+            const int32_t end = (rows + 7) / 8 * 8;
+            memset(abuf + (size_t)rows * p->kp, 0, (size_t)(end - rows) * (size_t)p->kp * 2);
+            mfb_live_steps(abuf, p->kp, rows, live, counts);
+        }
         const mfb_out o = {c + (size_t)r * cs, cs, 0, add != NULL ? add + (size_t)r * cs : NULL, add_lo, add_hi};
         for (int32_t j = j0; j < j1; j += 2) mfb_block(p, abuf, rows, j, j + 1 < j1, &o, lists ? live : NULL, counts);
     }

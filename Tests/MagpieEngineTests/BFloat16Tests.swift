@@ -101,6 +101,33 @@ final class BFloat16Tests: XCTestCase {
         }
     }
 
+    /// One pixel through a pointwise convolution (a classifier) in bfloat16 on AVX512_BF16, against the sums of the
+    /// rounded operands in double; with AMX it stays float32.
+    func testSinglePixel() throws {
+        try requireBFloat16()
+        for (i, c) in [Case(h: 1, w: 1, cin: 130, cout: 33, activation: .relu6), Case(h: 1, w: 1, cin: 64, cout: 16)]
+            .enumerated() {
+            let (model, input, weights, bias) = model(c, seed: 1800 + UInt64(i))
+            let float32 = try run(model, input, precision: .float32).output
+            let actual = try run(model, input, precision: .bfloat16, threads: 2).output
+            guard mfa_cpu_supported() == 0 else {
+                XCTAssertEqual(actual, float32, "\(c): float32 with AMX")
+                continue
+            }
+            let (lo, hi) = QuantizedArithmetic.activationRange(try c.activation.kind())
+            for j in 0..<c.cout {
+                var sum = Double(bias[j]), magnitude = abs(Double(bias[j]))
+                for i in 0..<c.cin {
+                    let term = Double(Self.bf16(input[i])) * Double(Self.bf16(weights[j * c.cin + i]))
+                    sum += term; magnitude += abs(term)
+                }
+                XCTAssertEqual(actual[j], min(max(Float(sum), lo), hi), accuracy: Float(magnitude) * 1e-5 + 1e-7,
+                               "\(c) output \(j)")
+            }
+            XCTAssertFalse(actual == float32, "\(c): the bfloat16 kernel ran")
+        }
+    }
+
     /// A residual ADD fuses into the bfloat16 convolution's store as into the float32 one's, with the same bits as
     /// the ADD kernel after it.
     func testResidualAddFusion() throws {
@@ -165,13 +192,18 @@ final class BFloat16Tests: XCTestCase {
     /// of fewer than 8 rows, two images, 1-3 threads. On AMX the tiles stay dense.
     func testZeroSkipping() throws {
         try requireBFloat16()
-        let cases = [ExpansionBlock(n: 1, h: 14, w: 14, cin: 16, expanded: 70, stride: 2, activation: .relu6,
+        let lists = mfa_cpu_supported() == 0
+        var cases = [ExpansionBlock(n: 1, h: 14, w: 14, cin: 16, expanded: 70, stride: 2, activation: .relu6,
                                     projected: 80, deadEvery: 3),
                      ExpansionBlock(n: 1, h: 13, w: 2, cin: 8, expanded: 37, stride: 1, activation: .relu6,
                                     projected: 64),
                      ExpansionBlock(n: 2, h: 9, w: 10, cin: 40, expanded: 96, stride: 1, activation: .relu6,
                                     projected: 72, deadEvery: 4)]
-        let lists = mfa_cpu_supported() == 0
+        // A single pixel (a classifier's shape; in bfloat16 only on AVX512_BF16): its group's other 7 rows are zeros.
+        if lists {
+            cases.append(ExpansionBlock(n: 1, h: 1, w: 1, cin: 8, expanded: 150, stride: 1, activation: .relu6,
+                                        projected: 100, deadEvery: 2))
+        }
         for (i, c) in cases.enumerated() {
             let (model, input) = c.build(seed: 1700 + UInt64(i))
             for threads in [1, 2, 3] {

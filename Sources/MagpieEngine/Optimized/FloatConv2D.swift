@@ -38,8 +38,8 @@ enum FloatKernels {
         // (row kk holds the N filters' weight kk, rounded up to 8 with zeros), so that a zero input skips a whole
         // row. Anything else: panel p holds, for each k, the 16 filters p·16 ..< p·16+16 (zeros past N).
         let kMajorStride = direct && m == 1 && avx2Available ? (n + 7) / 8 * 8 : 0
-        if context.floatPrecision == .bfloat16 && direct && m >= bfloat16MinimumRows && k >= bfloat16MinimumDepth
-            && bfloat16Available {
+        if context.floatPrecision == .bfloat16 && direct && k >= bfloat16MinimumDepth && bfloat16Available
+            && (m >= bfloat16MinimumRows || (m == 1 && mfa_cpu_supported() == 0)) {
             return amxConv2D(&context, geometry: g, tensors: tensors, filter: filterData, bias: biasData, k: k,
                              min: lo, max: hi)
         }
@@ -91,7 +91,8 @@ extension FloatKernels {
     static let bfloat16Available = mfa_bf16_supported() != 0
 
     /// Pointwise convolutions in bfloat16 (the bfloat16 precision) need at least this many output pixels (one AMX
-    /// tile has 16 rows; the classifier's single pixel stays on the float32 matrix-vector product)...
+    /// tile has 16 rows), or a single one (a classifier) on AVX512_BF16, where halving the weights' bytes halves
+    /// its time (with AMX the single pixel stays on the float32 matrix-vector product)...
     static let bfloat16MinimumRows = 16
     /// ...and at least this long a reduction. C harness, one thread, bfloat16 tiles against the float32 GEMM on
     /// MobileNetV2's shapes: K = 16 0.65x, K = 24 0.9x, K = 32 1.3x (their time is rounding A and storing through a
