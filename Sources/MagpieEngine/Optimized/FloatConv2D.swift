@@ -100,9 +100,8 @@ extension FloatKernels {
     /// that are fused with their depthwise convolution use the tiles whatever their K (`KernelFusion`).
     static let bfloat16MinimumDepth = 32
 
-    /// CONV_2D 1x1 stride 1 in bfloat16 on AMX tiles or AVX512_BF16 (`FloatPrecision.bfloat16`, `mfa_gemm_rows`,
-    /// which picks them): the filter rounded to bfloat16
-    /// once, each row block of A when it is multiplied, float32 sums, bias and clamp.
+    /// CONV_2D 1x1 stride 1 in bfloat16 (`FloatPrecision.bfloat16`; `mfa_gemm_rows` runs AMX tiles or AVX512_BF16):
+    /// the filter rounded to bfloat16 once, each row block of A when it is multiplied, float32 sums, bias and clamp.
     static func amxConv2D(_ context: inout PrepareContext, geometry g: ConvolutionGeometry, tensors: Conv2DTensors,
                           filter: UnsafeRawBufferPointer, bias biasData: UnsafeRawBufferPointer?, k: Int,
                           min lo: Float, max hi: Float) -> Kernel {
