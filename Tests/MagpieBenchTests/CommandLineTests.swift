@@ -88,6 +88,22 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(lines[2].hasSuffix(",100.000"), "the only operator takes all the time")
     }
 
+    /// `--requantization` reaches Magpie's configurations and names itself in the result where it is not the kernel
+    /// set's default; a value that is not one of the two is refused in one line that names them.
+    func testRequantizationFlag() throws {
+        let json = dir.appendingPathComponent("r.json").path
+        for (mode, configuration) in [("reference", "optimized-reference-rounding"), ("xnnpack", "optimized")] {
+            let r = try run(["bench", try model(), "--random-input", "--runs", "2", "--pause", "0",
+                             "--requantization", mode, "--json", json])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(try BenchDocument.read(contentsOfFile: json).results.map(\.runtime.configuration),
+                           [configuration], mode)
+        }
+        let bad = try run(["bench", try model(), "--random-input", "--requantization", "exact"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("reference") && bad.stderr.contains("xnnpack"), bad.stderr)
+    }
+
     func testFailuresAreOneLineWithNonZeroStatus() throws {
         let missing = try run(["bench", dir.appendingPathComponent("missing.tflite").path, "--random-input", "--pause", "0"])
         XCTAssertNotEqual(missing.status, 0)
