@@ -38,7 +38,7 @@ public final class Interpreter {
         public var skipsZeros: Bool
         /// The arithmetic of the optimized float convolutions: float32 (the default) or the opt-in bfloat16.
         public var floatPrecision: FloatPrecision
-        /// The rounding arithmetic of the quantized convolutions and ADD; nil: `Requantization.default(for: kernels)`.
+        /// The rounding arithmetic of the quantized convolutions, MEAN and ADD; nil: `Requantization.default(for:)`.
         public var requantization: Requantization?
 
         public init(threadCount: Int? = nil, kernels: KernelSet = .optimized,

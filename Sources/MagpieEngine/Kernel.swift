@@ -20,19 +20,20 @@ public enum FloatPrecision: String, Sendable, CaseIterable {
 }
 
 /// The integer arithmetic of the quantized operators whose rounding LiteRT's two CPU paths do differently:
-/// CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED (the requantization of their int32 sums) and ADD. The two differ by
-/// a rounding now and then; on the test goldens the outputs stay within the units by which LiteRT's own reference
-/// and XNNPACK outputs differ (docs/performance.md, "Requantization").
+/// CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, MEAN (the requantization of their int32 sums) and ADD. The two
+/// differ by a rounding now and then; on the test goldens the outputs stay within the units by which LiteRT's own
+/// reference and XNNPACK outputs differ (docs/performance.md, "Requantization").
 public enum Requantization: String, Sendable, CaseIterable {
     /// LiteRT's reference kernels, bit for bit: Q31 fixed-point multipliers with gemmlowp's double rounding
     /// (convolutions, ADD's 20-bit rescaling) and a double-precision scale for FULLY_CONNECTED.
     case reference
     /// The arithmetic of LiteRT's default CPU path, XNNPACK, and fewer instructions per output:
     /// - convolutions: one float32 multiply by `input_scale * filter_scale / output_scale` (float32 products),
-    ///   clamped to the activation range in float, rounded half to even, plus the output zero point;
+    ///   clamped to the activation range in float, rounded half to even, plus the output zero point; MEAN the same
+    ///   with `input_scale / (output_scale * n)`;
     /// - ADD: each input times a multiplier of at most 21 bits, one arithmetic right shift, rounding half up.
-    /// A layer whose scales lie outside what XNNPACK takes ([2^-32, 256) for a convolution, ratios in [2^-10, 2^8)
-    /// for ADD) keeps the reference arithmetic, as XNNPACK hands such a layer back to LiteRT.
+    /// A layer whose scales lie outside what XNNPACK takes ([2^-32, 256) for a convolution or MEAN, ratios in
+    /// [2^-10, 2^8) for ADD) keeps the reference arithmetic, as XNNPACK hands such a layer back to LiteRT.
     case xnnpack
 
     /// The arithmetic an interpreter uses when its options name none: the reference kernels' for the reference
@@ -102,7 +103,7 @@ public struct PrepareContext {
     public let kernels: KernelSet
     /// The arithmetic of the optimized float convolutions.
     public var floatPrecision: FloatPrecision = .float32
-    /// The rounding arithmetic of the quantized convolutions and ADD.
+    /// The rounding arithmetic of the quantized convolutions, MEAN and ADD.
     public var requantization: Requantization = .reference
     public let threadCount: Int
     /// The interpreter's thread pool, for kernels that split their work.

@@ -74,7 +74,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Magpie's kernel set: reference or optimized.")
     var kernels: KernelSet = .optimized
 
-    @Option(help: "Rounding of Magpie's quantized convolutions and ADD: xnnpack (LiteRT's default CPU path; the optimized kernels' default) or reference (LiteRT's reference kernels, bit for bit; the reference kernels' default).")
+    @Option(help: "Rounding of Magpie's quantized convolutions, MEAN and ADD: xnnpack (LiteRT's default CPU path; the optimized kernels' default) or reference (LiteRT's reference kernels, bit for bit; the reference kernels' default).")
     var requantization: Requantization?
 
     @Option(name: .customLong("runtime"), help: "Runtimes, comma-separated: magpie, magpie-bf16 (float convolutions in bfloat16, opt-in), litert, litert-builtin, litert-ref, onnxruntime.")

@@ -46,7 +46,7 @@ struct Classify: ParsableCommand {
     @Option(help: "Float convolutions: float32, or bfloat16 (opt-in: faster on CPUs with AMX-BF16 or AVX512_BF16, less accurate).")
     var precision: FloatPrecision = .float32
 
-    @Option(help: "Rounding of the quantized convolutions and ADD: xnnpack (LiteRT's default CPU path; the optimized kernels' default) or reference (LiteRT's reference kernels, bit for bit).")
+    @Option(help: "Rounding of the quantized convolutions, MEAN and ADD: xnnpack (LiteRT's default CPU path; the optimized kernels' default) or reference (LiteRT's reference kernels, bit for bit).")
     var requantization: Requantization?
 
     @Option(help: "Resize filter: bilinear or nearest.")

@@ -71,6 +71,24 @@ final class RequantizationTests: XCTestCase {
         }
     }
 
+    /// MEAN over two int8 values, scales 1: halves to even in XNNPACK's arithmetic (2.5 -> 2, -2.5 -> -2, 3.5 -> 4),
+    /// the reference rounds 2.5 up.
+    func testMeanHalfwayCases() throws {
+        var b = OpModelBuilder()
+        let x = b.input("x", .int8, [1, 2, 3], quantization: quant(1, 0))
+        let axis = b.constant("axis", .int32, [1], bytes: Bytes.of([Int32(1)]))
+        let y = b.tensor("y", .int8, [1, 3], quantization: quant(1, 0))
+        b.op(.mean, inputs: [x, axis], outputs: [y], options: .reducer(keepDims: false), version: 2)
+        let input: [Int8] = [2, -2, 3, 3, -3, 4]  // channel c: input[c] and input[3 + c]
+        let bytes = input.map { UInt8(bitPattern: $0) }
+        for kernels in KernelSet.allCases {
+            let xnnpack = try b.run([bytes], kernels: kernels, requantization: .xnnpack)[0].map { Int8(bitPattern: $0) }
+            XCTAssertEqual(xnnpack, [2, -2, 4], "\(kernels) kernels")
+            let reference = try b.run([bytes], kernels: kernels, requantization: .reference)[0].map { Int8(bitPattern: $0) }
+            XCTAssertEqual(reference[0], 3, "\(kernels) kernels: TFLite's rounding takes 2.5 up")
+        }
+    }
+
     func testDefaults() {
         XCTAssertEqual(Requantization.default(for: .reference), .reference)
         XCTAssertEqual(Requantization.default(for: .optimized), .xnnpack)

@@ -96,8 +96,12 @@ enum Mean {
                 shift -= k
             }
             let sums = context.allocate(Int32.self, count: outputCount)
-            let parameters = QuantizedMeanParameters(inputZeroPoint: inputZeroPoint, outputZeroPoint: outputZeroPoint,
+            var parameters = QuantizedMeanParameters(inputZeroPoint: inputZeroPoint, outputZeroPoint: outputZeroPoint,
                                                      multiplier: multiplier, shift: shift)
+            if context.requantization == .xnnpack {
+                let scale = inputScale / (outputScale * Float(reducedCount))
+                parameters.floatScale = scale >= 0x1p-32 && scale < 256 ? scale : nil
+            }
             if input.type == .uint8 {
                 return ReferenceQuantizedMean<UInt8>(visitor: visitor, input: tensors.input, output: tensors.output,
                                                      sums: sums, outputCount: outputCount, reducedCount: reducedCount,
@@ -214,9 +218,15 @@ struct QuantizedMeanParameters {
     let inputZeroPoint: Int32, outputZeroPoint: Int32
     let multiplier: Int32
     let shift: Int
+    /// With `Requantization.xnnpack`: `input_scale / (output_scale * n)` in float32, which scales the sum less
+    /// `n * input_zero_point` (clamped in float to the type's range less the output zero point, rounded half to
+    /// even, plus the output zero point), as the convolutions' float requantization; nil for TFLite's fixed point
+    /// (or a scale outside [2^-32, 256)).
+    var floatScale: Float? = nil
 }
 
-/// uint8/int8 MEAN: `reference_ops::QuantizedMeanOrSum` with `compute_sum = false`.
+/// uint8/int8 MEAN: `reference_ops::QuantizedMeanOrSum` with `compute_sum = false`, or with XNNPACK's arithmetic
+/// a float32 scale (`QuantizedMeanParameters.floatScale`).
 final class ReferenceQuantizedMean<T: FixedWidthInteger>: Kernel {
     let visitor: ReductionVisitor
     let input: Int, output: Int
@@ -250,6 +260,12 @@ final class ReferenceQuantizedMean<T: FixedWidthInteger>: Kernel {
         let zeroPointTotal = Int64(p.inputZeroPoint) &* reducedCount
         for i in 0..<outputCount {
             let shifted = Int32(truncatingIfNeeded: Int64(sums[i]) &- zeroPointTotal)
+            if let s = p.floatScale {
+                let f = Swift.min(Swift.max(Float(shifted) * s, Float(lo - p.outputZeroPoint)),
+                                  Float(hi - p.outputZeroPoint))
+                y[i] = T(truncatingIfNeeded: Int32(f.rounded(.toNearestOrEven)) &+ p.outputZeroPoint)
+                continue
+            }
             var v = QuantizedArithmetic.multiplyByQuantizedMultiplier(shifted, p.multiplier, p.shift)
             v = v &+ p.outputZeroPoint
             v = max(v, lo)
