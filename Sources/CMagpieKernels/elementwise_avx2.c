@@ -284,7 +284,8 @@ MQ2_INLINE MQ5_T __m512i mqe5_shifted16(const mqe_shifted_add *p, const uint8_t 
     const __m128i ra = _mm_loadu_si128((const __m128i *)a), rb = _mm_loadu_si128((const __m128i *)b);
     const __m512i x1 = is_signed ? _mm512_cvtepi8_epi32(ra) : _mm512_cvtepu8_epi32(ra);
     const __m512i x2 = is_signed ? _mm512_cvtepi8_epi32(rb) : _mm512_cvtepu8_epi32(rb);
-    __m512i acc = _mm512_add_epi32(_mm512_set1_epi32(p->bias), _mm512_mullo_epi32(x1, _mm512_set1_epi32(p->multiplier1)));
+    __m512i acc = _mm512_add_epi32(_mm512_set1_epi32(p->bias),
+                                   _mm512_mullo_epi32(x1, _mm512_set1_epi32(p->multiplier1)));
     acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(x2, _mm512_set1_epi32(p->multiplier2)));
     const __m512i v = _mm512_add_epi32(_mm512_sra_epi32(acc, _mm_cvtsi32_si128(p->shift)),
                                        _mm512_set1_epi32(p->output_offset));

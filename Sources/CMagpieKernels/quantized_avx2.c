@@ -308,8 +308,8 @@ static MQ2_T void mq2_tile_full(const mq2_gemm *p, const int16_t *ap, const int1
 }
 
 /// A tile of 1 to 4 rows (the last rows of a block too short for 5-row tiles, or a GEMM of fewer than 5 rows such as
-/// a 1x1 convolution on a single pixel), so that missing rows cost nothing. GENERAL mode (FLOAT for FLOAT records): exact for every
-/// layer, and these tiles are rare.
+/// a 1x1 convolution on a single pixel), so that missing rows cost nothing. GENERAL mode (FLOAT for FLOAT records):
+/// exact for every layer, and these tiles are rare.
 static MQ2_T void mq2_tile_tail(const mq2_gemm *p, const int16_t *ap, const int16_t *bp, int32_t col0,
                                 int32_t rows, uint8_t *c) {
     const int s = p->is_signed ? 1 : 0, w = p->n - col0 > 8 ? 2 : 1, mode = MQ2_SLOW_MODE(p);

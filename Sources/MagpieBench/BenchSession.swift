@@ -233,9 +233,13 @@ public final class BenchSession {
                                           inputs: { _ in inputs })
                 measurement = try plan.method.measure(target, label: id, progress: progress,
                                                       onLoopStart: { meter?.mark() }, onLoopEnd: { meter?.mark() })
+                // A rounding other than the kernel set's default names itself ("optimized-reference-rounding").
+                let rounding = plan.requantization.map {
+                    $0 == .default(for: kernels) ? "" : "-\($0.rawValue)-rounding"
+                }
                 runtime = RuntimeInfo(name: "magpie", version: MagpieBuild.version,
                                       configuration: kernels.rawValue + (precision == .float32 ? "" : "-bf16")
-                                          + (plan.requantization.map { $0 == .default(for: kernels) ? "" : "-\($0.rawValue)-rounding" } ?? ""))
+                                          + (rounding ?? ""))
             case .peer(let peer):
                 let runner = try PeerRunner(runtime: peer)
                 let modelPath = try runner.modelPath(forTFLite: p.tflitePath, onnxDirectory: plan.onnxDirectory)

@@ -118,7 +118,8 @@ struct QuantizedConvolutionParameters {
         activationMin = range.min
         activationMax = range.max
         floatScales = requantization == .xnnpack
-            ? ConvolutionSupport.floatScales(inputScale: inputScale, filterScales: filterScales, outputScale: outputScale)
+            ? ConvolutionSupport.floatScales(inputScale: inputScale, filterScales: filterScales,
+                                             outputScale: outputScale)
             : nil
         floatMin = Float(range.min - outputZeroPoint)
         floatMax = Float(range.max - outputZeroPoint)
@@ -132,7 +133,8 @@ struct QuantizedConvolutionParameters {
             let f = Swift.min(Swift.max(Float(acc) * floatScales[channel], floatMin), floatMax)
             return Int32(f.rounded(.toNearestOrEven)) &+ outputOffset
         }
-        let v = QuantizedArithmetic.multiplyByQuantizedMultiplier(acc, multipliers[channel], shifts[channel]) &+ outputOffset
+        let v = QuantizedArithmetic.multiplyByQuantizedMultiplier(acc, multipliers[channel], shifts[channel])
+            &+ outputOffset
         return Swift.min(Swift.max(v, activationMin), activationMax)
     }
 }

@@ -107,8 +107,10 @@ extension Elementwise {
             let ratio1 = scale1 / outputScale, ratio2 = scale2 / outputScale
             guard [ratio1, ratio2].allSatisfy({ $0 >= 0x1p-10 && $0 < 0x1p8 }) else { return nil }
             let shift = 20 - Int32(max(ratio1, ratio2).exponent)
-            multiplier1 = Int32((ratio1 * Float(sign: .plus, exponent: Int(shift), significand: 1)).rounded(.toNearestOrEven))
-            multiplier2 = Int32((ratio2 * Float(sign: .plus, exponent: Int(shift), significand: 1)).rounded(.toNearestOrEven))
+            // ratio * 2^shift is exact (a power of two); lrintf's rounding, half to even.
+            let scale = Float(sign: .plus, exponent: Int(shift), significand: 1)
+            multiplier1 = Int32((ratio1 * scale).rounded(.toNearestOrEven))
+            multiplier2 = Int32((ratio2 * scale).rounded(.toNearestOrEven))
             self.shift = shift
             bias = (Int32(1) << (shift - 1)) &- multiplier1 &* zeroPoint1 &- multiplier2 &* zeroPoint2
             outputOffset = outputZeroPoint
@@ -307,7 +309,9 @@ extension Elementwise {
                 scale1: x.scale, zeroPoint1: x.zeroPoint, scale2: y.scale, zeroPoint2: y.zeroPoint,
                 outputScale: out.scale, outputZeroPoint: out.zeroPoint, activationMin: actMin, activationMax: actMax) {
                 if context.kernels == .optimized,
-                   let fast = QuantizedElementwise.shiftedAdd(T.self, shifted, wiring, pool: context.pool) { return fast }
+                   let fast = QuantizedElementwise.shiftedAdd(T.self, shifted, wiring, pool: context.pool) {
+                    return fast
+                }
                 return make(ShiftedAdd<T>(p: shifted))
             }
             if context.kernels == .optimized, let fast = QuantizedElementwise.addSub(kind, T.self, p, wiring, pool: context.pool) { return fast }

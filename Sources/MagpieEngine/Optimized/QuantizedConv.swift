@@ -2,7 +2,8 @@ import Foundation
 import CMagpieKernels
 import MagpieModel
 
-/// Optimized int8 / uint8 convolution kernels (C target `CMagpieKernels`), bit-exact with the reference kernels:
+/// Optimized int8 / uint8 convolution kernels (C target `CMagpieKernels`), bit-exact with the reference kernels in
+/// either arithmetic (`Requantization`: the records' fixed-point modes, or `MQ2_MODE_FLOAT` for XNNPACK's):
 /// AVX2 on CPUs that have it (QuantizedConvAVX2.swift), and on AVX-512 VNNI CPUs a VNNI GEMM for the 1x1
 /// convolutions (this file; the other convolutions and DEPTHWISE_CONV_2D keep the AVX2 kernels there).
 /// Each factory returns nil where it does not apply (neither instruction set, non-constant filters, grouped
@@ -79,7 +80,8 @@ public enum QuantizedKernels {
     /// even and odd lanes' 64-bit constants) for `mq5_rq_folded`: `2^30 + 2^(e+30) + zp * 2^(31+e)`, the output
     /// zero point folded in and no `2^62` offset. Returns the mode the kernel must run: `mode` itself, or
     /// `MQ2_MODE_GENERAL` (records left as they were) for GENERAL layers and where a right shift e lies outside
-    /// 1...22 (then the sums could leave int64). FLOAT records have no rounding constants and stay as they are. `channel(i)` is lane i's channel, nil for padding lanes.
+    /// 1...22 (then the sums could leave int64). FLOAT records have no rounding constants and stay as they are.
+    /// `channel(i)` is lane i's channel, nil for padding lanes.
     static func foldZeroPoint(_ rq: UnsafeMutablePointer<Int32>, lanes: Int, channel: (Int) -> Int?,
                               parameters p: QuantizedConvolutionParameters, mode: Int32) -> Int32 {
         guard mode != Int32(MQ2_MODE_GENERAL), mode != Int32(MQ2_MODE_FLOAT) else { return mode }

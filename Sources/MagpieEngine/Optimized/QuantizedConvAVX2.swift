@@ -5,8 +5,9 @@ import MagpieModel
 ///
 /// A GEMM over output pixels (rows) and output channels (columns) on int16 operands with the zero points removed:
 /// VPMADDWD multiplies pairs exactly, so no correction terms are needed and the output is byte-identical to the
-/// reference. The filter is packed once here as `[columns/16][k/2][16 columns][2 k]` int16 (`w - zw`); A rows are
-/// widened (`x - zx`) block by block inside each task, straight from the input tensor: a pixel for 1x1 stride-1
+/// reference kernels' in the same arithmetic (`Requantization`). The filter is packed once here as
+/// `[columns/16][k/2][16 columns][2 k]` int16 (`w - zw`); A rows are widened (`x - zx`) block by block inside each
+/// task, straight from the input tensor: a pixel for 1x1 stride-1
 /// convolutions, its receptive field otherwise (im2col on the fly, no whole-tensor buffer). A GEMM of one row (a
 /// classifier) keeps the filter in bytes instead, widened as it is read: it is memory-bound. A GEMM of at most 64
 /// rows is widened whole and reads each filter panel once.

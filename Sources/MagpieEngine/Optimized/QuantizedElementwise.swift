@@ -1,8 +1,9 @@
 import CMagpieKernels
 import MagpieModel
 
-/// Optimized kernels of the quantized elementwise operators, byte-identical to the reference kernels. Each factory
-/// returns nil where it does not apply, and the operator keeps its reference kernel.
+/// Optimized kernels of the quantized elementwise operators, byte-identical to the reference kernels (in either
+/// arithmetic of `Requantization`). Each factory returns nil where it does not apply, and the operator keeps its
+/// reference kernel.
 ///
 /// - ADD / SUB of two same-shape uint8 / int8 tensors (MobileNetV2's residual adds): AVX2 in `elementwise_avx2.c`,
 ///   32 elements a step, the reference's exact int32 arithmetic in every lane; and ADD in XNNPACK's arithmetic
@@ -114,7 +115,8 @@ public enum QuantizedElementwise {
 /// Same-shape quantized ADD / SUB through a C function of `Parameters` (`mqe_add_run`, `mqe_shifted_add_run`), in
 /// chunks over the pool for large tensors.
 final class ByteBinaryKernel<Parameters>: Kernel {
-    typealias Run = (UnsafePointer<Parameters>?, UnsafeRawPointer?, UnsafeRawPointer?, UnsafeMutableRawPointer?, Int64) -> Void
+    typealias Run = (UnsafePointer<Parameters>?, UnsafeRawPointer?, UnsafeRawPointer?, UnsafeMutableRawPointer?,
+                     Int64) -> Void
     let parameters: Parameters
     let run: Run
     let input1: Int, input2: Int, output: Int
