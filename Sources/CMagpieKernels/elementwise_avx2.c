@@ -103,14 +103,10 @@ MQ2_INLINE MQ2_T __m256i mqe_add8(const mqe_add_vectors *k, const uint8_t *a, co
     return _mm256_min_epi32(_mm256_max_epi32(v, k->lo), k->hi);
 }
 
-/// 32 elements: four 8-lane blocks packed to bytes. The two packs interleave the 128-bit halves, so the dwords come
-/// out as (v0 lo, v1 lo, v2 lo, v3 lo, v0 hi, v1 hi, v2 hi, v3 hi) and one permute restores the order.
-MQ2_INLINE MQ2_T void mqe_add32(const mqe_add_vectors *k, const uint8_t *a, const uint8_t *b, uint8_t *out,
-                                const int is_signed, const int subtract, const int sm) {
-    const __m256i v0 = mqe_add8(k, a, b, is_signed, subtract, sm);
-    const __m256i v1 = mqe_add8(k, a + 8, b + 8, is_signed, subtract, sm);
-    const __m256i v2 = mqe_add8(k, a + 16, b + 16, is_signed, subtract, sm);
-    const __m256i v3 = mqe_add8(k, a + 24, b + 24, is_signed, subtract, sm);
+/// Stores 32 clamped int32 values (four 8-lane vectors) as bytes. The two packs interleave the 128-bit halves, so
+/// the dwords come out as (v0 lo, v1 lo, v2 lo, v3 lo, v0 hi, v1 hi, v2 hi, v3 hi) and one permute restores the
+/// order.
+MQ2_INLINE MQ2_T void mqe_store32(uint8_t *out, __m256i v0, __m256i v1, __m256i v2, __m256i v3, const int is_signed) {
     const __m256i w01 = _mm256_packs_epi32(v0, v1);
     const __m256i w23 = _mm256_packs_epi32(v2, v3);
     const __m256i bytes = is_signed ? _mm256_packs_epi16(w01, w23) : _mm256_packus_epi16(w01, w23);
@@ -118,21 +114,37 @@ MQ2_INLINE MQ2_T void mqe_add32(const mqe_add_vectors *k, const uint8_t *a, cons
     _mm256_storeu_si256((__m256i *)out, _mm256_permutevar8x32_epi32(bytes, order));
 }
 
-/// The whole range in 32-element blocks; the last partial block runs on zero-padded copies (the padding's results
-/// are discarded), so every element goes through the same vector code.
+/// Runs STEP(a, b, out) (32 elements) over `count` elements; the last partial block runs on zero-padded copies
+/// (the padding's results are discarded), so every element goes through the same vector code.
+#define MQE_BLOCKS32(a, b, out, count, STEP)                                                                          \
+    do {                                                                                                              \
+        int64_t i_ = 0;                                                                                               \
+        for (; i_ + 32 <= (count); i_ += 32) STEP((a) + i_, (b) + i_, (out) + i_);                                   \
+        if (i_ < (count)) {                                                                                           \
+            uint8_t ta_[32] = {0}, tb_[32] = {0}, to_[32];                                                            \
+            const size_t n_ = (size_t)((count) - i_);                                                                 \
+            memcpy(ta_, (a) + i_, n_);                                                                                \
+            memcpy(tb_, (b) + i_, n_);                                                                                \
+            STEP(ta_, tb_, to_);                                                                                      \
+            memcpy((out) + i_, to_, n_);                                                                              \
+        }                                                                                                             \
+    } while (0)
+
+/// 32 elements of TFLite's ADD / SUB.
+MQ2_INLINE MQ2_T void mqe_add32(const mqe_add_vectors *k, const uint8_t *a, const uint8_t *b, uint8_t *out,
+                                const int is_signed, const int subtract, const int sm) {
+    mqe_store32(out, mqe_add8(k, a, b, is_signed, subtract, sm), mqe_add8(k, a + 8, b + 8, is_signed, subtract, sm),
+                mqe_add8(k, a + 16, b + 16, is_signed, subtract, sm),
+                mqe_add8(k, a + 24, b + 24, is_signed, subtract, sm), is_signed);
+}
+
+/// The whole range in 32-element blocks (MQE_BLOCKS32).
 MQ2_INLINE MQ2_T void mqe_add_loop(const mqe_add *p, const uint8_t *a, const uint8_t *b, uint8_t *out,
                                    int64_t count, const int is_signed, const int subtract, const int sm) {
     const mqe_add_vectors k = mqe_vectors(p);
-    int64_t i = 0;
-    for (; i + 32 <= count; i += 32) mqe_add32(&k, a + i, b + i, out + i, is_signed, subtract, sm);
-    if (i < count) {
-        uint8_t ta[32] = {0}, tb[32] = {0}, to[32];
-        const size_t n = (size_t)(count - i);
-        memcpy(ta, a + i, n);
-        memcpy(tb, b + i, n);
-        mqe_add32(&k, ta, tb, to, is_signed, subtract, sm);
-        memcpy(out + i, to, n);
-    }
+#define MQE_ADD_STEP(x, y, z) mqe_add32(&k, x, y, z, is_signed, subtract, sm)
+    MQE_BLOCKS32(a, b, out, count, MQE_ADD_STEP);
+#undef MQE_ADD_STEP
 }
 
 // MARK: AVX-512 (F, BW, VL, DQ) variant: the same arithmetic on 16 lanes
@@ -198,23 +210,27 @@ MQ2_INLINE MQ5_T __m512i mqe5_add16(const mqe5_add_vectors *k, const uint8_t *a,
     return _mm512_min_epi32(_mm512_max_epi32(v, k->lo), k->hi);
 }
 
-/// The first count / 64 * 64 elements, 64 per step (four 16-lane blocks packed to bytes; the packs work within
-/// 128-bit lanes, and one permute restores the order); returns how many it did.
+/// Stores 64 clamped int32 values (four 16-lane vectors) as bytes: the packs work within 128-bit lanes, and one
+/// permute restores the order.
+MQ2_INLINE MQ5_T void mqe5_store64(uint8_t *out, __m512i v0, __m512i v1, __m512i v2, __m512i v3,
+                                   const int is_signed) {
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const __m512i w01 = _mm512_packs_epi32(v0, v1), w23 = _mm512_packs_epi32(v2, v3);
+    const __m512i bytes = is_signed ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
+    _mm512_storeu_si512((void *)out, _mm512_permutexvar_epi32(order, bytes));
+}
+
+/// The first count / 64 * 64 elements, 64 per step (four 16-lane blocks, mqe5_store64); returns how many it did.
 MQ2_INLINE MQ5_T int64_t mqe5_add_loop(const mqe_add *p, const uint8_t *a, const uint8_t *b, uint8_t *out,
                                        int64_t count, const int is_signed, const int subtract, const int sm) {
     const mqe_add_vectors k2 = mqe_vectors(p);
     const mqe5_add_vectors k = mqe5_vectors(&k2);
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     int64_t i = 0;
-    for (; i + 64 <= count; i += 64) {
-        const __m512i v0 = mqe5_add16(&k, a + i, b + i, is_signed, subtract, sm);
-        const __m512i v1 = mqe5_add16(&k, a + i + 16, b + i + 16, is_signed, subtract, sm);
-        const __m512i v2 = mqe5_add16(&k, a + i + 32, b + i + 32, is_signed, subtract, sm);
-        const __m512i v3 = mqe5_add16(&k, a + i + 48, b + i + 48, is_signed, subtract, sm);
-        const __m512i w01 = _mm512_packs_epi32(v0, v1), w23 = _mm512_packs_epi32(v2, v3);
-        const __m512i bytes = is_signed ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
-        _mm512_storeu_si512((void *)(out + i), _mm512_permutexvar_epi32(order, bytes));
-    }
+    for (; i + 64 <= count; i += 64)
+        mqe5_store64(out + i, mqe5_add16(&k, a + i, b + i, is_signed, subtract, sm),
+                     mqe5_add16(&k, a + i + 16, b + i + 16, is_signed, subtract, sm),
+                     mqe5_add16(&k, a + i + 32, b + i + 32, is_signed, subtract, sm),
+                     mqe5_add16(&k, a + i + 48, b + i + 48, is_signed, subtract, sm), is_signed);
     return i;
 }
 
@@ -268,14 +284,11 @@ MQ2_INLINE MQ2_T __m256i mqe_shifted8(const mqe_shifted_add *p, const uint8_t *a
     return _mm256_min_epi32(_mm256_max_epi32(v, _mm256_set1_epi32(p->act_min)), _mm256_set1_epi32(p->act_max));
 }
 
-/// 32 elements of mqe_shifted_add (the byte order restored as in mqe_add32).
+/// 32 elements of mqe_shifted_add.
 MQ2_INLINE MQ2_T void mqe_shifted32(const mqe_shifted_add *p, const uint8_t *a, const uint8_t *b, uint8_t *out,
                                     const int is_signed) {
-    const __m256i w01 = _mm256_packs_epi32(mqe_shifted8(p, a, b, is_signed), mqe_shifted8(p, a + 8, b + 8, is_signed));
-    const __m256i w23 = _mm256_packs_epi32(mqe_shifted8(p, a + 16, b + 16, is_signed),
-                                           mqe_shifted8(p, a + 24, b + 24, is_signed));
-    const __m256i bytes = is_signed ? _mm256_packs_epi16(w01, w23) : _mm256_packus_epi16(w01, w23);
-    _mm256_storeu_si256((__m256i *)out, _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+    mqe_store32(out, mqe_shifted8(p, a, b, is_signed), mqe_shifted8(p, a + 8, b + 8, is_signed),
+                mqe_shifted8(p, a + 16, b + 16, is_signed), mqe_shifted8(p, a + 24, b + 24, is_signed), is_signed);
 }
 
 /// 16 outputs of mqe_shifted_add as clamped int32 lanes (AVX-512).
@@ -295,16 +308,12 @@ MQ2_INLINE MQ5_T __m512i mqe5_shifted16(const mqe_shifted_add *p, const uint8_t 
 /// The first count / 64 * 64 elements of mqe_shifted_add on AVX-512; returns how many it did.
 MQ2_INLINE MQ5_T int64_t mqe5_shifted_loop(const mqe_shifted_add *p, const uint8_t *a, const uint8_t *b,
                                            uint8_t *out, int64_t count, const int is_signed) {
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     int64_t i = 0;
-    for (; i + 64 <= count; i += 64) {
-        const __m512i w01 = _mm512_packs_epi32(mqe5_shifted16(p, a + i, b + i, is_signed),
-                                               mqe5_shifted16(p, a + i + 16, b + i + 16, is_signed));
-        const __m512i w23 = _mm512_packs_epi32(mqe5_shifted16(p, a + i + 32, b + i + 32, is_signed),
-                                               mqe5_shifted16(p, a + i + 48, b + i + 48, is_signed));
-        const __m512i bytes = is_signed ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
-        _mm512_storeu_si512((void *)(out + i), _mm512_permutexvar_epi32(order, bytes));
-    }
+    for (; i + 64 <= count; i += 64)
+        mqe5_store64(out + i, mqe5_shifted16(p, a + i, b + i, is_signed),
+                     mqe5_shifted16(p, a + i + 16, b + i + 16, is_signed),
+                     mqe5_shifted16(p, a + i + 32, b + i + 32, is_signed),
+                     mqe5_shifted16(p, a + i + 48, b + i + 48, is_signed), is_signed);
     return i;
 }
 
@@ -313,19 +322,12 @@ static MQ5_T __attribute__((noinline)) int64_t mqe5_shifted_run(const mqe_shifte
     return p->is_signed ? mqe5_shifted_loop(p, a, b, out, count, 1) : mqe5_shifted_loop(p, a, b, out, count, 0);
 }
 
-/// 32 elements a step; the last partial step on zero-padded copies, as mqe_add_loop.
+/// The whole range in 32-element blocks (MQE_BLOCKS32).
 MQ2_INLINE MQ2_T void mqe_shifted_loop(const mqe_shifted_add *p, const uint8_t *a, const uint8_t *b, uint8_t *out,
                                        int64_t count, const int is_signed) {
-    int64_t i = 0;
-    for (; i + 32 <= count; i += 32) mqe_shifted32(p, a + i, b + i, out + i, is_signed);
-    if (i < count) {
-        uint8_t ta[32] = {0}, tb[32] = {0}, to[32];
-        const size_t n = (size_t)(count - i);
-        memcpy(ta, a + i, n);
-        memcpy(tb, b + i, n);
-        mqe_shifted32(p, ta, tb, to, is_signed);
-        memcpy(out + i, to, n);
-    }
+#define MQE_SHIFTED_STEP(x, y, z) mqe_shifted32(p, x, y, z, is_signed)
+    MQE_BLOCKS32(a, b, out, count, MQE_SHIFTED_STEP);
+#undef MQE_SHIFTED_STEP
 }
 
 MQ2_T void mqe_shifted_add_run(const mqe_shifted_add *p, const void *a, const void *b, void *out, int64_t count) {

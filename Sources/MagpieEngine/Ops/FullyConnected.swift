@@ -146,6 +146,7 @@ final class ReferenceQuantizedFullyConnected<T: FixedWidthInteger>: Kernel {
         let bias: UnsafePointer<Int32>? = tensors.bias >= 0 ? UnsafePointer(t.pointer(tensors.bias, as: Int32.self)) : nil
         let output = t.pointer(tensors.output, as: T.self)
         let depth = tensors.depth, units = tensors.units
+        let lo = Float(p.activationMin - p.outputOffset), hi = Float(p.activationMax - p.outputOffset)
         for b in 0..<tensors.batches {
             for u in 0..<units {
                 var acc: Int32 = 0
@@ -156,7 +157,6 @@ final class ReferenceQuantizedFullyConnected<T: FixedWidthInteger>: Kernel {
                 }
                 if let bias { acc = acc &+ bias[u] }
                 if let scales = p.floatScales {
-                    let lo = Float(p.activationMin - p.outputOffset), hi = Float(p.activationMax - p.outputOffset)
                     let f = min(max(Float(acc) * scales[u], lo), hi)
                     output[b * units + u] = T(truncatingIfNeeded: Int32(f.rounded(.toNearestOrEven)) &+ p.outputOffset)
                     continue

@@ -270,12 +270,14 @@ struct AVX2Requantization {
             records.initialize(repeating: 0, count: lanes.count / 8 * Int(MQ2_RQ_INTS))
             for (i, lane) in lanes.enumerated() {
                 guard let ch = lane else { continue }
-                let base = i / 8 * Int(MQ2_RQ_INTS) + i % 8
-                records[base] = bias(ch)
-                records[base + 8] = Int32(bitPattern: scales[ch].bitPattern)
-                records[base + 16] = Int32(bitPattern: p.floatMin.bitPattern)
-                records[base + 24] = Int32(bitPattern: p.floatMax.bitPattern)
-                records[base + 72] = p.outputOffset
+                func int32(_ vector: Int, _ value: Int32) {
+                    records[i / 8 * Int(MQ2_RQ_INTS) + vector * 8 + i % 8] = value
+                }
+                int32(0, bias(ch))
+                int32(1, Int32(bitPattern: scales[ch].bitPattern))
+                int32(2, Int32(bitPattern: p.floatMin.bitPattern))
+                int32(3, Int32(bitPattern: p.floatMax.bitPattern))
+                int32(9, p.outputOffset)
             }
             self.records = records
             count = lanes.count / 8
