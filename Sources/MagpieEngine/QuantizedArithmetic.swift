@@ -1,6 +1,7 @@
 import Foundation
 
-/// TFLite's fixed-point arithmetic, bit for bit (the gemmlowp rounding used by LiteRT's reference kernels).
+/// TFLite's fixed-point arithmetic, bit for bit (the gemmlowp rounding used by LiteRT's reference kernels), and
+/// XNNPACK's float requantization (`floatRequantize`).
 ///
 /// A real multiplier `m` is held as `(multiplier, shift)` with `m ≈ multiplier / 2^31 * 2^shift`,
 /// `multiplier` in [2^30, 2^31). Positive shifts are left shifts.
@@ -59,6 +60,16 @@ public enum QuantizedArithmetic {
         let rightShift = shift > 0 ? 0 : -shift
         let shifted = x &* (Int32(1) &<< Int32(leftShift))
         return roundingDivideByPowerOfTwo(saturatingRoundingDoublingHighMul(shifted, multiplier), rightShift)
+    }
+
+    /// XNNPACK's float requantization (`Requantization.xnnpack`): `x * scale` in float32, clamped to [lo, hi] (the
+    /// output range less the zero point, so every value converts), rounded half to even, plus the zero point.
+    /// - Precondition: `scale` is finite and `lo`, `hi` are integers within Int32 (the callers' scales lie in
+    ///   [2^-32, 256)).
+    @inline(__always)
+    public static func floatRequantize(_ x: Int32, scale: Float, lo: Float, hi: Float, zeroPoint: Int32) -> Int32 {
+        let f = Swift.min(Swift.max(Float(x) * scale, lo), hi)
+        return Int32(f.rounded(.toNearestOrEven)) &+ zeroPoint
     }
 
     /// TFLite's `CalculateActivationRangeQuantized`: the clamp range for a fused activation on an output with the

@@ -130,8 +130,8 @@ struct QuantizedConvolutionParameters {
     @inline(__always)
     func requantize(_ acc: Int32, channel: Int) -> Int32 {
         if let floatScales {
-            let f = Swift.min(Swift.max(Float(acc) * floatScales[channel], floatMin), floatMax)
-            return Int32(f.rounded(.toNearestOrEven)) &+ outputOffset
+            return QuantizedArithmetic.floatRequantize(acc, scale: floatScales[channel], lo: floatMin, hi: floatMax,
+                                                       zeroPoint: outputOffset)
         }
         let v = QuantizedArithmetic.multiplyByQuantizedMultiplier(acc, multipliers[channel], shifts[channel])
             &+ outputOffset

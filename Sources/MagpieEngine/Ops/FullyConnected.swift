@@ -157,8 +157,8 @@ final class ReferenceQuantizedFullyConnected<T: FixedWidthInteger>: Kernel {
                 }
                 if let bias { acc = acc &+ bias[u] }
                 if let scales = p.floatScales {
-                    let f = min(max(Float(acc) * scales[u], lo), hi)
-                    output[b * units + u] = T(truncatingIfNeeded: Int32(f.rounded(.toNearestOrEven)) &+ p.outputOffset)
+                    output[b * units + u] = T(truncatingIfNeeded: QuantizedArithmetic.floatRequantize(
+                        acc, scale: scales[u], lo: lo, hi: hi, zeroPoint: p.outputOffset))
                     continue
                 }
                 var scaled = ConvolutionSupport.roundToInt32(Double(acc) * p.effectiveScales[u])

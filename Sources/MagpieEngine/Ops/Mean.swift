@@ -261,9 +261,9 @@ final class ReferenceQuantizedMean<T: FixedWidthInteger>: Kernel {
         for i in 0..<outputCount {
             let shifted = Int32(truncatingIfNeeded: Int64(sums[i]) &- zeroPointTotal)
             if let s = p.floatScale {
-                let f = Swift.min(Swift.max(Float(shifted) * s, Float(lo - p.outputZeroPoint)),
-                                  Float(hi - p.outputZeroPoint))
-                y[i] = T(truncatingIfNeeded: Int32(f.rounded(.toNearestOrEven)) &+ p.outputZeroPoint)
+                y[i] = T(truncatingIfNeeded: QuantizedArithmetic.floatRequantize(
+                    shifted, scale: s, lo: Float(lo - p.outputZeroPoint), hi: Float(hi - p.outputZeroPoint),
+                    zeroPoint: p.outputZeroPoint))
                 continue
             }
             var v = QuantizedArithmetic.multiplyByQuantizedMultiplier(shifted, p.multiplier, p.shift)
